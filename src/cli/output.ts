@@ -1,0 +1,23 @@
+import { VmdError } from "../errors.js";
+
+/** A plain text table: columns padded to their widest cell. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join("\n");
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** One line for the user: what went wrong and how to fix it. Stacks only with VMDOCKER_DEBUG=1. */
+export function formatError(err: unknown): string {
+  if (err instanceof VmdError) return `vmdocker: ${err.message}${err.hint ? ` (fix: ${err.hint})` : ""}`;
+  if (process.env.VMDOCKER_DEBUG && err instanceof Error && err.stack) return err.stack;
+  return `vmdocker: ${err instanceof Error ? err.message : String(err)}`;
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from "commander";
+import { cliContext } from "./context.js";
+import { registerHost } from "./commands/host.js";
+import { registerImages } from "./commands/images.js";
+import { registerUp } from "./commands/up.js";
+import { formatError } from "./output.js";
+
+const program = new Command("vmdocker")
+  .description("Run computation in isolated instances and talk to it as a HyMatrix/AO node, agents or bots.")
+  .option("--state-dir <dir>", "where vmdocker keeps its engine, caches and data (env VMDOCKER_HOME, default ~/.vmdocker)")
+  .showHelpAfterError("(run with --help for usage)")
+  .exitOverride()
+  .addHelpText("after", "\nExample:\n  sudo vmdocker up              # set up the host, build images\n  vmdocker host doctor --json");
+
+const ctx = () => cliContext(program.opts<{ stateDir?: string }>().stateDir);
+registerUp(program, ctx);
+registerHost(program, ctx);
+registerImages(program, ctx);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode;
+  } else {
+    console.error(formatError(err));
+    process.exitCode = 1;
+  }
+}

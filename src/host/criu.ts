@@ -1,0 +1,130 @@
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { VmdError } from "../errors.js";
+import type { Task } from "../progress.js";
+import { ensurePackages } from "../sys/apt.js";
+import { run, runOrThrow } from "../sys/exec.js";
+import type { StatePaths } from "./paths.js";
+import { cannotInstallReason, detectPlatform } from "../sys/platform.js";
+
+export const MIN_CRIU_MAJOR = 4;
+export const CRIU_INSTALL_PATH = "/usr/local/sbin/criu";
+
+export interface CriuStatus {
+  installed: boolean;
+  version?: string;
+  works: boolean;
+  detail: string;
+}
+
+const BUILD_DEPS = [
+  "build-essential",
+  "xz-utils",
+  "libprotobuf-c-dev",
+  "protobuf-c-compiler",
+  "libprotobuf-dev",
+  "protobuf-compiler",
+  "libnl-3-dev",
+  "libnet1-dev",
+  "libcap-dev",
+  "pkg-config",
+  "python3-protobuf",
+  "libbsd-dev",
+  "libgnutls28-dev",
+  "libnftables-dev",
+  "libaio-dev",
+  "uuid-dev",
+  "libdrm-dev",
+  "iptables",
+];
+
+const criuEnv = () => ({ ...process.env, PATH: `/usr/local/sbin:${process.env.PATH ?? "/usr/bin:/bin"}` });
+
+export async function criuStatus(): Promise<CriuStatus> {
+  const ver = await run("criu", ["--version"], { env: criuEnv() });
+  if (ver.code === 127) return { installed: false, works: false, detail: "criu is not installed" };
+  const version = /Version:\s*(\S+)/.exec(ver.stdout)?.[1];
+  const major = Number(version?.split(".")[0] ?? 0);
+  const check = await run("criu", ["check"], { env: criuEnv(), timeoutMs: 30_000 });
+  const output = `${check.stdout}\n${check.stderr}`;
+  const checkOk = check.code === 0 && output.includes("Looks good");
+  if (major < MIN_CRIU_MAJOR) {
+    const why = checkOk ? "" : `; criu check: ${firstError(output)}`;
+    return { installed: true, version, works: false, detail: `criu ${version} is older than ${MIN_CRIU_MAJOR}.x${why}` };
+  }
+  if (!checkOk) return { installed: true, version, works: false, detail: `criu check failed: ${firstError(output)}` };
+  return { installed: true, version, works: true, detail: `criu ${version}: criu check says "Looks good."` };
+}
+
+function firstError(output: string): string {
+  const line = output.split("\n").find((l) => /error|fail|unexpected/i.test(l)) ?? output.trim().split("\n")[0];
+  return (line ?? "").trim().slice(0, 160);
+}
+
+/** The Debian mirror this host already uses (deb822 or one-line sources), for fetching CRIU's source. */
+export function debianMirror(): string {
+  const files = ["/etc/apt/sources.list", "/etc/apt/sources.list.d/debian.sources"];
+  if (existsSync("/etc/apt/sources.list.d")) {
+    for (const f of readdirSync("/etc/apt/sources.list.d")) files.push(join("/etc/apt/sources.list.d", f));
+  }
+  for (const f of files) {
+    if (!existsSync(f)) continue;
+    const text = readFileSync(f, "utf8");
+    const m =
+      /^URIs:\s*(\S+\/debian)\/?\s*$/m.exec(text) ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\/?\s+\S+/m.exec(text);
+    if (m?.[1]) return m[1];
+  }
+  return "http://deb.debian.org/debian";
+}
+
+/**
+ * Builds CRIU >= 4 from Debian's newer (trixie) source tarball and installs the binary to
+ * /usr/local/sbin, where dockerd's runc finds it. Debian 12's own criu (3.17) fails `criu check`
+ * on recent kernels. The build is cached under the state folder.
+ */
+export async function installCriu(paths: StatePaths, task: Task): Promise<void> {
+  const cannot = cannotInstallReason(detectPlatform());
+  if (cannot) throw new VmdError("err_criu_missing", "CRIU >= 4 is not installed", cannot);
+  const dir = paths.criu.buildDir;
+  mkdirSync(dir, { recursive: true });
+  const onLine = (l: string) => task.update(l.trim().slice(0, 60));
+
+  task.update("installing build dependencies", 0.05);
+  await ensurePackages(BUILD_DEPS, onLine);
+
+  let tarball = readdirSync(dir).find((f) => /^criu_4[\d.]*\.orig\.tar\.(xz|gz)$/.test(f));
+  if (!tarball) {
+    task.update("fetching CRIU 4 source from Debian", 0.2);
+    const listFile = join(dir, "trixie-src.list");
+    const lists = join(dir, "lists");
+    mkdirSync(join(lists, "partial"), { recursive: true });
+    writeFileSync(listFile, `deb-src ${debianMirror()} trixie main\n`);
+    const opts = ["-o", `Dir::Etc::sourcelist=${listFile}`, "-o", "Dir::Etc::sourceparts=-", "-o", `Dir::State::Lists=${lists}`];
+    const hint = "check that Debian's mirror is reachable, or install CRIU >= 4 by hand";
+    await runOrThrow("apt-get", [...opts, "update"], "apt-get update (trixie sources)", hint, { onLine });
+    // The orig tarball arrives even where the Debian packaging part does not unpack; ignore that exit code.
+    await run("apt-get", [...opts, "source", "--download-only", "criu"], { cwd: dir, onLine });
+    tarball = readdirSync(dir).find((f) => /^criu_4[\d.]*\.orig\.tar\.(xz|gz)$/.test(f));
+    if (!tarball) throw new VmdError("err_criu_missing", "Debian's criu 4.x source tarball could not be fetched", hint);
+  }
+  const version = /^criu_([\d.]+)\.orig/.exec(tarball)![1]!;
+  const srcDir = join(dir, `criu-${version}`);
+  const built = join(srcDir, "criu", "criu");
+  if (!existsSync(built)) {
+    task.update(`unpacking criu ${version}`, 0.3);
+    rmSync(srcDir, { recursive: true, force: true });
+    await runOrThrow("tar", ["-C", dir, "-xf", join(dir, tarball)], "unpacking CRIU", "remove the state folder's criu/ and retry");
+    task.update(`compiling criu ${version} (about a minute)`, 0.35);
+    let lines = 0;
+    await runOrThrow(
+      "make",
+      [`-j${Math.max(2, availableParallelism())}`, "criu"],
+      `building CRIU ${version}`,
+      `read the build output in ${srcDir}`,
+      { cwd: srcDir, onLine: (l) => task.update(l.trim().slice(0, 60), Math.min(0.95, 0.35 + ++lines / 900)) },
+    );
+  }
+  copyFileSync(built, CRIU_INSTALL_PATH);
+  await run("chmod", ["755", CRIU_INSTALL_PATH]);
+}

@@ -1,0 +1,53 @@
+import type { Progress } from "../progress.js";
+import type { DockerClient } from "../runtime/docker/client.js";
+import { criuStatus, installCriu, type CriuStatus } from "./criu.js";
+import { ensureEngine, probeEngine } from "./engine.js";
+import type { StatePaths } from "./paths.js";
+import { ensureRedis } from "./redis.js";
+import { errorMessage } from "../errors.js";
+
+export interface SetupOptions {
+  criu: boolean;
+  redis: boolean;
+  redisPort: number;
+}
+
+export interface SetupReport {
+  client: DockerClient;
+  criu: CriuStatus;
+  checkpointsOn: boolean;
+  redis: boolean;
+}
+
+/** Installs and starts what is missing, idempotently; explains each step through `progress`. */
+export async function setupHost(paths: StatePaths, opts: SetupOptions, progress: Progress): Promise<SetupReport> {
+  const client = await ensureEngine(paths, progress.task("docker engine"));
+
+  const criuTask = progress.task("criu (checkpoints)");
+  let criu = await criuStatus();
+  if (!criu.works && opts.criu) {
+    try {
+      await installCriu(paths, criuTask);
+      criu = await criuStatus();
+    } catch (err) {
+      criu = { ...criu, detail: `${criu.detail}; building CRIU 4 failed: ${errorMessage(err)}` };
+    }
+  }
+  const engine = await probeEngine(client, paths);
+  const checkpointsOn = criu.works && engine.experimental === true;
+  if (checkpointsOn) criuTask.done(criu.detail);
+  else if (!criu.works) criuTask.warn(`${criu.detail}: full-memory checkpoints are off (everything else works)`);
+  else criuTask.warn(`${criu.detail}, but the engine is not experimental: full-memory checkpoints are off`);
+
+  let redis = false;
+  if (opts.redis) {
+    const task = progress.task("redis");
+    try {
+      await ensureRedis(paths, opts.redisPort, task);
+      redis = true;
+    } catch (err) {
+      task.warn(`${errorMessage(err)}: the Redis store is unavailable (the embedded store works)`);
+    }
+  }
+  return { client, criu, checkpointsOn, redis };
+}

@@ -1,0 +1,153 @@
+import { spawn } from "node:child_process";
+import { copyFileSync, linkSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { packageRoot } from "../../package-root.js";
+import type { Progress, Task } from "../../progress.js";
+import type { DockerClient } from "../docker/client.js";
+import { fileDigest, hashParts, INPUT_LABEL } from "./inputs.js";
+import { busyboxBinary, debootstrapRootfs, nodeBinary, NODE_VERSION, ROOTFS_INCLUDE, ROOTFS_SUITE } from "./sources.js";
+
+export const IMAGES = {
+  rootfs: `vmdocker/rootfs:${ROOTFS_SUITE}`,
+  base: `vmdocker/base:${ROOTFS_SUITE}`,
+  node: "vmdocker/node:24",
+  busybox: "vmdocker/busybox:latest",
+} as const;
+
+export type ImageName = keyof typeof IMAGES;
+
+export interface BuildOptions {
+  /** A public base image (e.g. debian:bookworm-slim) instead of the offline debootstrap root. */
+  base?: string;
+  /** Debian mirror for debootstrap. */
+  mirror: string;
+  /** Rebuild even when the inputs did not change. */
+  force?: boolean;
+  cacheDir: string;
+}
+
+export interface BuiltImage {
+  name: ImageName | "external-base";
+  reference: string;
+  id: string;
+  cached: boolean;
+  seconds: number;
+}
+
+/** Bump when the build recipe changes in a way the hashed inputs do not show. */
+const RECIPE = "1";
+
+/**
+ * Builds vmdocker's images without a registry. Each image is labelled with the hash of its inputs
+ * (recipe, Dockerfile, copied files, base image id); an image whose label matches is reused.
+ */
+export class ImageBuilder {
+  constructor(
+    private readonly client: DockerClient,
+    private readonly opts: BuildOptions,
+    private readonly progress: Progress,
+  ) {}
+
+  async buildAll(): Promise<BuiltImage[]> {
+    const results: BuiltImage[] = [];
+    const root = await this.rootfs();
+    results.push(root);
+    const base = await this.dockerfile("base", { BASE: root.reference }, root.id, []);
+    results.push(base);
+    results.push(
+      await this.dockerfile("node", { BASE: base.reference }, base.id, [
+        { name: "node", from: (t) => nodeBinary(this.opts.cacheDir, t), version: NODE_VERSION },
+      ]),
+    );
+    results.push(
+      await this.dockerfile("busybox", {}, "scratch", [
+        { name: "busybox", from: async (t) => (await busyboxBinary(this.opts.cacheDir, t)).path },
+      ]),
+    );
+    return results;
+  }
+
+  private async cachedImage(reference: string, input: string): Promise<string | null> {
+    if (this.opts.force) return null;
+    const info = await this.client.inspectImage(reference);
+    return info && info.Config?.Labels?.[INPUT_LABEL] === input ? info.Id : null;
+  }
+
+  private async rootfs(): Promise<BuiltImage> {
+    const started = Date.now();
+    if (this.opts.base) {
+      const task = this.progress.task(`base ${this.opts.base}`);
+      let info = await this.client.inspectImage(this.opts.base);
+      if (!info) {
+        task.update(`pulling ${this.opts.base}`);
+        await this.client.pullImage(this.opts.base);
+        info = await this.client.inspectImage(this.opts.base);
+      }
+      task.done(`using ${this.opts.base}`);
+      return { name: "external-base", reference: this.opts.base, id: info!.Id, cached: true, seconds: secs(started) };
+    }
+    const task = this.progress.task(IMAGES.rootfs);
+    const input = hashParts([RECIPE, "debootstrap", "minbase", ROOTFS_SUITE, ...ROOTFS_INCLUDE]);
+    const cached = await this.cachedImage(IMAGES.rootfs, input);
+    if (cached) {
+      task.done("cached (inputs unchanged)");
+      return { name: "rootfs", reference: IMAGES.rootfs, id: cached, cached: true, seconds: secs(started) };
+    }
+    const dir = join(this.opts.cacheDir, "rootfs");
+    await debootstrapRootfs(dir, this.opts.mirror, task);
+    task.update("docker import", 0.92);
+    const tar = spawn("tar", ["-C", dir, "--numeric-owner", "-c", "."], { stdio: ["ignore", "pipe", "inherit"] });
+    await this.client.importImage(tar.stdout, IMAGES.rootfs, [`LABEL ${INPUT_LABEL}=${input}`]);
+    rmSync(dir, { recursive: true, force: true });
+    const info = await this.client.inspectImage(IMAGES.rootfs);
+    task.done(`built in ${secs(started)} s (debootstrap ${ROOTFS_SUITE} minbase + import)`);
+    return { name: "rootfs", reference: IMAGES.rootfs, id: info!.Id, cached: false, seconds: secs(started) };
+  }
+
+  private async dockerfile(
+    name: ImageName,
+    buildargs: Record<string, string>,
+    baseId: string,
+    files: { name: string; from: (t: Task) => Promise<string>; version?: string }[],
+  ): Promise<BuiltImage> {
+    const started = Date.now();
+    const reference = IMAGES[name];
+    const task = this.progress.task(reference);
+    const dockerfile = readFileSync(join(packageRoot(), "images", name, "Dockerfile"));
+    const sources: { name: string; path: string }[] = [];
+    for (const f of files) sources.push({ name: f.name, path: await f.from(task) });
+    const digests = await Promise.all(sources.map(async (s) => `${s.name}=${await fileDigest(s.path)}`));
+    const input = hashParts([RECIPE, dockerfile, baseId, JSON.stringify(buildargs), ...digests]);
+    const cached = await this.cachedImage(reference, input);
+    if (cached) {
+      task.done("cached (inputs unchanged)");
+      return { name, reference, id: cached, cached: true, seconds: secs(started) };
+    }
+    const context = join(this.opts.cacheDir, "context", name);
+    rmSync(context, { recursive: true, force: true });
+    mkdirSync(context, { recursive: true });
+    copyFileSync(join(packageRoot(), "images", name, "Dockerfile"), join(context, "Dockerfile"));
+    for (const s of sources) {
+      try {
+        linkSync(s.path, join(context, s.name));
+      } catch {
+        copyFileSync(s.path, join(context, s.name));
+      }
+    }
+    const id = await this.client.buildImage(
+      { context, src: ["Dockerfile", ...sources.map((s) => s.name)] },
+      { tag: reference, buildargs, labels: { [INPUT_LABEL]: input } },
+      (e) => {
+        const m = /^Step (\d+)\/(\d+) : (.*)/.exec(e.stream ?? "");
+        if (m) task.update(m[3]!.slice(0, 60), Number(m[1]) / (Number(m[2]) + 1));
+      },
+    );
+    rmSync(context, { recursive: true, force: true });
+    task.done(`built in ${secs(started)} s`);
+    return { name, reference, id, cached: false, seconds: secs(started) };
+  }
+}
+
+function secs(since: number): number {
+  return Math.round((Date.now() - since) / 100) / 10;
+}

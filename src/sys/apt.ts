@@ -1,0 +1,41 @@
+import { VmdError } from "../errors.js";
+import { run, runOrThrow } from "./exec.js";
+
+const aptEnv = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+
+export async function missingPackages(names: string[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (const name of names) {
+    const res = await run("dpkg-query", ["-W", "-f=${Status}", name]);
+    if (res.code !== 0 || !res.stdout.includes("install ok installed")) missing.push(name);
+  }
+  return missing;
+}
+
+/**
+ * Installs the Debian packages that are not installed yet. Refreshes the package lists first when
+ * apt has never fetched them (a fresh machine) or an install fails for want of a fresh list.
+ */
+export async function ensurePackages(names: string[], onLine?: (l: string) => void): Promise<string[]> {
+  const missing = await missingPackages(names);
+  if (missing.length === 0) return [];
+  const install = () =>
+    run("apt-get", ["install", "-y", "--no-install-recommends", ...missing], { env: aptEnv, onLine });
+  let res = await install();
+  if (res.code !== 0) {
+    await runOrThrow("apt-get", ["update"], "apt-get update", "check that Debian's mirror is reachable", {
+      env: aptEnv,
+      onLine,
+    });
+    res = await install();
+  }
+  if (res.code !== 0) {
+    const tail = res.stderr.trim().split("\n").slice(-2).join(" | ");
+    throw new VmdError(
+      "err_host_install",
+      `apt-get install ${missing.join(" ")} failed: ${tail}`,
+      "run `apt-get update` and retry, or install the packages by hand",
+    );
+  }
+  return missing;
+}
