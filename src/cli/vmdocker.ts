@@ -7,11 +7,19 @@ import { registerUp } from "./commands/up.js";
 import { formatError } from "./output.js";
 
 const program = new Command("vmdocker")
-  .description("Run computation in isolated instances and talk to it as a HyMatrix/AO node, agents or bots.")
-  .option("--state-dir <dir>", "where vmdocker keeps its engine, caches and data (env VMDOCKER_HOME, default ~/.vmdocker)")
+  .description(
+    "Run computation in isolated instances and talk to it as a HyMatrix/AO node, agents or bots.",
+  )
+  .option(
+    "--state-dir <dir>",
+    "where vmdocker keeps its engine, caches and data (env VMDOCKER_HOME, default ~/.vmdocker)",
+  )
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride()
-  .addHelpText("after", "\nExample:\n  sudo vmdocker up              # set up the host, build images\n  vmdocker host doctor --json");
+  .addHelpText(
+    "after",
+    "\nExample:\n  sudo vmdocker up              # set up the host, build images\n  vmdocker host doctor --json",
+  );
 
 const ctx = () => cliContext(program.opts<{ stateDir?: string }>().stateDir);
 registerUp(program, ctx);

@@ -1,4 +1,12 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { VmdError } from "../errors.js";
@@ -39,7 +47,10 @@ const BUILD_DEPS = [
   "iptables",
 ];
 
-const criuEnv = () => ({ ...process.env, PATH: `/usr/local/sbin:${process.env.PATH ?? "/usr/bin:/bin"}` });
+const criuEnv = () => ({
+  ...process.env,
+  PATH: `/usr/local/sbin:${process.env.PATH ?? "/usr/bin:/bin"}`,
+});
 
 export async function criuStatus(): Promise<CriuStatus> {
   const ver = await run("criu", ["--version"], { env: criuEnv() });
@@ -51,14 +62,32 @@ export async function criuStatus(): Promise<CriuStatus> {
   const checkOk = check.code === 0 && output.includes("Looks good");
   if (major < MIN_CRIU_MAJOR) {
     const why = checkOk ? "" : `; criu check: ${firstError(output)}`;
-    return { installed: true, version, works: false, detail: `criu ${version} is older than ${MIN_CRIU_MAJOR}.x${why}` };
+    return {
+      installed: true,
+      version,
+      works: false,
+      detail: `criu ${version} is older than ${MIN_CRIU_MAJOR}.x${why}`,
+    };
   }
-  if (!checkOk) return { installed: true, version, works: false, detail: `criu check failed: ${firstError(output)}` };
-  return { installed: true, version, works: true, detail: `criu ${version}: criu check says "Looks good."` };
+  if (!checkOk)
+    return {
+      installed: true,
+      version,
+      works: false,
+      detail: `criu check failed: ${firstError(output)}`,
+    };
+  return {
+    installed: true,
+    version,
+    works: true,
+    detail: `criu ${version}: criu check says "Looks good."`,
+  };
 }
 
 function firstError(output: string): string {
-  const line = output.split("\n").find((l) => /error|fail|unexpected/i.test(l)) ?? output.trim().split("\n")[0];
+  const line =
+    output.split("\n").find((l) => /error|fail|unexpected/i.test(l)) ??
+    output.trim().split("\n")[0];
   return (line ?? "").trim().slice(0, 160);
 }
 
@@ -66,13 +95,15 @@ function firstError(output: string): string {
 export function debianMirror(): string {
   const files = ["/etc/apt/sources.list", "/etc/apt/sources.list.d/debian.sources"];
   if (existsSync("/etc/apt/sources.list.d")) {
-    for (const f of readdirSync("/etc/apt/sources.list.d")) files.push(join("/etc/apt/sources.list.d", f));
+    for (const f of readdirSync("/etc/apt/sources.list.d"))
+      files.push(join("/etc/apt/sources.list.d", f));
   }
   for (const f of files) {
     if (!existsSync(f)) continue;
     const text = readFileSync(f, "utf8");
     const m =
-      /^URIs:\s*(\S+\/debian)\/?\s*$/m.exec(text) ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\/?\s+\S+/m.exec(text);
+      /^URIs:\s*(\S+\/debian)\/?\s*$/m.exec(text) ??
+      /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\/?\s+\S+/m.exec(text);
     if (m?.[1]) return m[1];
   }
   return "http://deb.debian.org/debian";
@@ -100,13 +131,27 @@ export async function installCriu(paths: StatePaths, task: Task): Promise<void> 
     const lists = join(dir, "lists");
     mkdirSync(join(lists, "partial"), { recursive: true });
     writeFileSync(listFile, `deb-src ${debianMirror()} trixie main\n`);
-    const opts = ["-o", `Dir::Etc::sourcelist=${listFile}`, "-o", "Dir::Etc::sourceparts=-", "-o", `Dir::State::Lists=${lists}`];
+    const opts = [
+      "-o",
+      `Dir::Etc::sourcelist=${listFile}`,
+      "-o",
+      "Dir::Etc::sourceparts=-",
+      "-o",
+      `Dir::State::Lists=${lists}`,
+    ];
     const hint = "check that Debian's mirror is reachable, or install CRIU >= 4 by hand";
-    await runOrThrow("apt-get", [...opts, "update"], "apt-get update (trixie sources)", hint, { onLine });
+    await runOrThrow("apt-get", [...opts, "update"], "apt-get update (trixie sources)", hint, {
+      onLine,
+    });
     // The orig tarball arrives even where the Debian packaging part does not unpack; ignore that exit code.
     await run("apt-get", [...opts, "source", "--download-only", "criu"], { cwd: dir, onLine });
     tarball = readdirSync(dir).find((f) => /^criu_4[\d.]*\.orig\.tar\.(xz|gz)$/.test(f));
-    if (!tarball) throw new VmdError("err_criu_missing", "Debian's criu 4.x source tarball could not be fetched", hint);
+    if (!tarball)
+      throw new VmdError(
+        "err_criu_missing",
+        "Debian's criu 4.x source tarball could not be fetched",
+        hint,
+      );
   }
   const version = /^criu_([\d.]+)\.orig/.exec(tarball)![1]!;
   const srcDir = join(dir, `criu-${version}`);
@@ -114,7 +159,12 @@ export async function installCriu(paths: StatePaths, task: Task): Promise<void> 
   if (!existsSync(built)) {
     task.update(`unpacking criu ${version}`, 0.3);
     rmSync(srcDir, { recursive: true, force: true });
-    await runOrThrow("tar", ["-C", dir, "-xf", join(dir, tarball)], "unpacking CRIU", "remove the state folder's criu/ and retry");
+    await runOrThrow(
+      "tar",
+      ["-C", dir, "-xf", join(dir, tarball)],
+      "unpacking CRIU",
+      "remove the state folder's criu/ and retry",
+    );
     task.update(`compiling criu ${version} (about a minute)`, 0.35);
     let lines = 0;
     await runOrThrow(
@@ -122,7 +172,10 @@ export async function installCriu(paths: StatePaths, task: Task): Promise<void> 
       [`-j${Math.max(2, availableParallelism())}`, "criu"],
       `building CRIU ${version}`,
       `read the build output in ${srcDir}`,
-      { cwd: srcDir, onLine: (l) => task.update(l.trim().slice(0, 60), Math.min(0.95, 0.35 + ++lines / 900)) },
+      {
+        cwd: srcDir,
+        onLine: (l) => task.update(l.trim().slice(0, 60), Math.min(0.95, 0.35 + ++lines / 900)),
+      },
     );
   }
   copyFileSync(built, CRIU_INSTALL_PATH);

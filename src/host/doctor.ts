@@ -16,8 +16,16 @@ export interface Check {
 
 const SETUP = "run `vmdocker host setup` as root";
 
-export async function runDoctor(client: DockerClient, paths: StatePaths, redisPort: number): Promise<Check[]> {
-  const [engine, criu, redis] = await Promise.all([probeEngine(client, paths), criuStatus(), redisAnswers(redisPort)]);
+export async function runDoctor(
+  client: DockerClient,
+  paths: StatePaths,
+  redisPort: number,
+): Promise<Check[]> {
+  const [engine, criu, redis] = await Promise.all([
+    probeEngine(client, paths),
+    criuStatus(),
+    redisAnswers(redisPort),
+  ]);
   const checks: Check[] = [];
   checks.push({
     requirement: "node",
@@ -33,12 +41,23 @@ export async function runDoctor(client: DockerClient, paths: StatePaths, redisPo
           detail: `Docker ${engine.serverVersion} at ${engine.address.display}${engine.startedByVmdocker ? " (started by vmdocker)" : ""}`,
           fix: "",
         }
-      : { requirement: "engine", status: "missing", detail: engine.error ?? "not reachable", fix: SETUP },
+      : {
+          requirement: "engine",
+          status: "missing",
+          detail: engine.error ?? "not reachable",
+          fix: SETUP,
+        },
   );
   checks.push({
     requirement: "api version",
-    status: !engine.reachable ? "missing" : apiVersionAtLeast(engine.apiVersion, MIN_API_VERSION) ? "ok" : "missing",
-    detail: engine.reachable ? `Engine API ${engine.apiVersion} (need >= ${MIN_API_VERSION})` : "engine not reachable",
+    status: !engine.reachable
+      ? "missing"
+      : apiVersionAtLeast(engine.apiVersion, MIN_API_VERSION)
+        ? "ok"
+        : "missing",
+    detail: engine.reachable
+      ? `Engine API ${engine.apiVersion} (need >= ${MIN_API_VERSION})`
+      : "engine not reachable",
     fix: `install Docker with Engine API >= ${MIN_API_VERSION}`,
   });
   checks.push({
@@ -62,7 +81,9 @@ export async function runDoctor(client: DockerClient, paths: StatePaths, redisPo
   checks.push({
     requirement: "redis",
     status: redis ? "ok" : "warn",
-    detail: redis ? `answers on 127.0.0.1:${redisPort}` : `nothing answers on 127.0.0.1:${redisPort} (only the Redis store needs it)`,
+    detail: redis
+      ? `answers on 127.0.0.1:${redisPort}`
+      : `nothing answers on 127.0.0.1:${redisPort} (only the Redis store needs it)`,
     fix: redis ? "" : `${SETUP}, or start redis-server`,
   });
   for (const c of checks) if (c.status === "ok") c.fix = "";
@@ -84,13 +105,14 @@ function cgroupsCheck(): Check {
   return {
     requirement: "cgroups",
     status: missing.length === 0 ? "ok" : "missing",
-    detail: missing.length === 0 ? `v2 with ${have.join(", ")}` : `v2 without ${missing.join(", ")}`,
+    detail:
+      missing.length === 0 ? `v2 with ${have.join(", ")}` : `v2 without ${missing.join(", ")}`,
     fix: "enable the cpu, memory and pids controllers so container limits are enforced",
   };
 }
 
 function kvmCheck(): Check {
-  let usable = false;
+  let usable: boolean;
   try {
     accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
     usable = true;
@@ -100,7 +122,9 @@ function kvmCheck(): Check {
   return {
     requirement: "kvm",
     status: usable ? "ok" : "warn",
-    detail: usable ? "/dev/kvm is accessible (microVMs)" : "no usable /dev/kvm: microVMs would need software emulation",
+    detail: usable
+      ? "/dev/kvm is accessible (microVMs)"
+      : "no usable /dev/kvm: microVMs would need software emulation",
     fix: usable ? "" : "enable hardware virtualisation (nested KVM) for the microVM backend",
   };
 }

@@ -24,14 +24,20 @@ export interface EngineStatus {
   startedByVmdocker: boolean;
 }
 
-export function engineClient(paths: StatePaths, env: NodeJS.ProcessEnv = process.env): DockerClient {
+export function engineClient(
+  paths: StatePaths,
+  env: NodeJS.ProcessEnv = process.env,
+): DockerClient {
   return new DockerClient(resolveEngineAddress(env, paths.engine.socket));
 }
 
 export async function probeEngine(client: DockerClient, paths: StatePaths): Promise<EngineStatus> {
   const started = readStartedState(paths.engine.stateFile);
   const startedByVmdocker =
-    !!started && isAlive(started.pid) && client.address.kind === "unix" && client.address.socketPath === started.socket;
+    !!started &&
+    isAlive(started.pid) &&
+    client.address.kind === "unix" &&
+    client.address.socketPath === started.socket;
   try {
     const [version, info] = await Promise.all([client.version(), client.info()]);
     return {
@@ -44,7 +50,12 @@ export async function probeEngine(client: DockerClient, paths: StatePaths): Prom
       startedByVmdocker,
     };
   } catch (err) {
-    return { address: client.address, reachable: false, error: errorMessage(err), startedByVmdocker };
+    return {
+      address: client.address,
+      reachable: false,
+      error: errorMessage(err),
+      startedByVmdocker,
+    };
   }
 }
 
@@ -60,13 +71,19 @@ export function apiVersionAtLeast(actual: string | undefined, wanted: string): b
  * system socket), else installs Debian's docker.io when needed and starts dockerd --experimental
  * with its socket, data-root and log under the state folder.
  */
-export async function ensureEngine(paths: StatePaths, task: Task, env = process.env): Promise<DockerClient> {
+export async function ensureEngine(
+  paths: StatePaths,
+  task: Task,
+  env = process.env,
+): Promise<DockerClient> {
   const client = engineClient(paths, env);
   const status = await probeEngine(client, paths);
   if (status.reachable) {
     const how = status.startedByVmdocker ? "started earlier by vmdocker" : "already running";
     const warn = status.experimental ? "" : " (not experimental: CRIU checkpoints are off)";
-    task[warn ? "warn" : "done"](`${how} at ${client.address.display}, Docker ${status.serverVersion}${warn}`);
+    task[warn ? "warn" : "done"](
+      `${how} at ${client.address.display}, Docker ${status.serverVersion}${warn}`,
+    );
     return client;
   }
   if (env.DOCKER_HOST) {
@@ -90,18 +107,24 @@ export async function ensureEngine(paths: StatePaths, task: Task, env = process.
   const address = await startDockerd(paths);
   const started = new DockerClient(address);
   const after = await probeEngine(started, paths);
-  task.done(`started dockerd ${after.serverVersion} (experimental) at ${address.display}, data in ${paths.engine.dataRoot}`);
+  task.done(
+    `started dockerd ${after.serverVersion} (experimental) at ${address.display}, data in ${paths.engine.dataRoot}`,
+  );
   return started;
 }
 
 async function startDockerd(paths: StatePaths): Promise<EngineAddress> {
   const e = paths.engine;
-  for (const dir of [e.dataRoot, e.execRoot, dirname(e.socket), dirname(e.logFile)]) mkdirSync(dir, { recursive: true });
+  for (const dir of [e.dataRoot, e.execRoot, dirname(e.socket), dirname(e.logFile)])
+    mkdirSync(dir, { recursive: true });
   const stale = readStartedState(e.stateFile);
   if (stale && isAlive(stale.pid)) await stopStartedProcess(e.stateFile, 20_000);
   if (existsSync(e.socket)) rmSync(e.socket);
   const log = openSync(e.logFile, "a");
-  const env = { ...process.env, PATH: `/usr/local/sbin:/usr/local/bin:${process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin"}` };
+  const env = {
+    ...process.env,
+    PATH: `/usr/local/sbin:/usr/local/bin:${process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`,
+  };
   const child = spawn(
     "dockerd",
     [
@@ -118,9 +141,17 @@ async function startDockerd(paths: StatePaths): Promise<EngineAddress> {
     { detached: true, stdio: ["ignore", log, log], env },
   );
   child.unref();
-  const state: StartedState = { pid: child.pid!, socket: e.socket, startedAt: new Date().toISOString() };
+  const state: StartedState = {
+    pid: child.pid!,
+    socket: e.socket,
+    startedAt: new Date().toISOString(),
+  };
   writeFileSync(e.stateFile, JSON.stringify(state, null, 2));
-  const address: EngineAddress = { kind: "unix", socketPath: e.socket, display: `unix://${e.socket}` };
+  const address: EngineAddress = {
+    kind: "unix",
+    socketPath: e.socket,
+    display: `unix://${e.socket}`,
+  };
   const client = new DockerClient(address);
   const deadline = Date.now() + 60_000;
   let lastError = "";
@@ -134,7 +165,9 @@ async function startDockerd(paths: StatePaths): Promise<EngineAddress> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  const tail = existsSync(e.logFile) ? readFileSync(e.logFile, "utf8").trim().split("\n").slice(-2).join(" | ") : lastError;
+  const tail = existsSync(e.logFile)
+    ? readFileSync(e.logFile, "utf8").trim().split("\n").slice(-2).join(" | ")
+    : lastError;
   throw new VmdError("err_engine_down", `dockerd did not come up: ${tail}`, `read ${e.logFile}`);
 }
 

@@ -16,7 +16,11 @@ export function redisPort(env: NodeJS.ProcessEnv = process.env): number {
   if (raw === undefined || raw === "") return DEFAULT_REDIS_PORT;
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new VmdError("err_bad_config", `VMDOCKER_REDIS_PORT=${raw} is not a port`, "use a number from 1 to 65535");
+    throw new VmdError(
+      "err_bad_config",
+      `VMDOCKER_REDIS_PORT=${raw} is not a port`,
+      "use a number from 1 to 65535",
+    );
   }
   return port;
 }
@@ -43,7 +47,9 @@ export function redisAnswers(port: number, timeoutMs = 1000): Promise<boolean> {
 export async function ensureRedis(paths: StatePaths, port: number, task: Task): Promise<void> {
   if (await redisAnswers(port)) {
     const ours = readStartedState(paths.redis.stateFile);
-    task.done(`${ours && isAlive(ours.pid) ? "started earlier by vmdocker" : "already running"} on 127.0.0.1:${port}`);
+    task.done(
+      `${ours && isAlive(ours.pid) ? "started earlier by vmdocker" : "already running"} on 127.0.0.1:${port}`,
+    );
     return;
   }
   if (!(await commandExists("redis-server"))) {
@@ -58,30 +64,49 @@ export async function ensureRedis(paths: StatePaths, port: number, task: Task): 
   }
   mkdirSync(paths.redis.dir, { recursive: true });
   const args = [
-    "--port", String(port),
-    "--bind", "127.0.0.1",
-    "--protected-mode", "yes",
-    "--dir", paths.redis.dir,
-    "--appendonly", "yes",
-    "--appendfsync", "always",
-    "--daemonize", "no",
-    "--logfile", paths.redis.logFile,
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--protected-mode",
+    "yes",
+    "--dir",
+    paths.redis.dir,
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "always",
+    "--daemonize",
+    "no",
+    "--logfile",
+    paths.redis.logFile,
   ];
   const child = spawn("redis-server", args, { detached: true, stdio: "ignore" });
   child.unref();
-  writeFileSync(paths.redis.stateFile, JSON.stringify({ pid: child.pid, port, startedAt: new Date().toISOString() }));
+  writeFileSync(
+    paths.redis.stateFile,
+    JSON.stringify({ pid: child.pid, port, startedAt: new Date().toISOString() }),
+  );
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (await redisAnswers(port, 300)) {
-      task.done(`started redis-server on 127.0.0.1:${port} (AOF, fsync always), data in ${paths.redis.dir}`);
+      task.done(
+        `started redis-server on 127.0.0.1:${port} (AOF, fsync always), data in ${paths.redis.dir}`,
+      );
       return;
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new VmdError("err_redis_missing", `redis-server did not answer on port ${port}`, `read ${paths.redis.logFile}`);
+  throw new VmdError(
+    "err_redis_missing",
+    `redis-server did not answer on port ${port}`,
+    `read ${paths.redis.logFile}`,
+  );
 }
 
 export async function stopRedis(paths: StatePaths): Promise<string> {
   const stopped = await stopStartedProcess(paths.redis.stateFile, 10_000);
-  return stopped ? `stopped redis-server (pid ${stopped.pid})` : "no redis-server started by vmdocker is running";
+  return stopped
+    ? `stopped redis-server (pid ${stopped.pid})`
+    : "no redis-server started by vmdocker is running";
 }

@@ -20,7 +20,11 @@ export interface SetupReport {
 }
 
 /** Installs and starts what is missing, idempotently; explains each step through `progress`. */
-export async function setupHost(paths: StatePaths, opts: SetupOptions, progress: Progress): Promise<SetupReport> {
+export async function setupHost(
+  paths: StatePaths,
+  opts: SetupOptions,
+  progress: Progress,
+): Promise<SetupReport> {
   const client = await ensureEngine(paths, progress.task("docker engine"));
 
   const criuTask = progress.task("criu (checkpoints)");
@@ -36,8 +40,12 @@ export async function setupHost(paths: StatePaths, opts: SetupOptions, progress:
   const engine = await probeEngine(client, paths);
   const checkpointsOn = criu.works && engine.experimental === true;
   if (checkpointsOn) criuTask.done(criu.detail);
-  else if (!criu.works) criuTask.warn(`${criu.detail}: full-memory checkpoints are off (everything else works)`);
-  else criuTask.warn(`${criu.detail}, but the engine is not experimental: full-memory checkpoints are off`);
+  else if (!criu.works)
+    criuTask.warn(`${criu.detail}: full-memory checkpoints are off (everything else works)`);
+  else
+    criuTask.warn(
+      `${criu.detail}, but the engine is not experimental: full-memory checkpoints are off`,
+    );
 
   let redis = false;
   if (opts.redis) {

@@ -27,7 +27,10 @@ export function isAlive(pid: number): boolean {
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; forgets the record. Returns what was stopped, if anything. */
-export async function stopStartedProcess(file: string, graceMs: number): Promise<StartedState | null> {
+export async function stopStartedProcess(
+  file: string,
+  graceMs: number,
+): Promise<StartedState | null> {
   const state = readStartedState(file);
   if (!state) return null;
   rmSync(file, { force: true });

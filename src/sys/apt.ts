@@ -16,17 +16,29 @@ export async function missingPackages(names: string[]): Promise<string[]> {
  * Installs the Debian packages that are not installed yet. Refreshes the package lists first when
  * apt has never fetched them (a fresh machine) or an install fails for want of a fresh list.
  */
-export async function ensurePackages(names: string[], onLine?: (l: string) => void): Promise<string[]> {
+export async function ensurePackages(
+  names: string[],
+  onLine?: (l: string) => void,
+): Promise<string[]> {
   const missing = await missingPackages(names);
   if (missing.length === 0) return [];
   const install = () =>
-    run("apt-get", ["install", "-y", "--no-install-recommends", ...missing], { env: aptEnv, onLine });
-  let res = await install();
-  if (res.code !== 0) {
-    await runOrThrow("apt-get", ["update"], "apt-get update", "check that Debian's mirror is reachable", {
+    run("apt-get", ["install", "-y", "--no-install-recommends", ...missing], {
       env: aptEnv,
       onLine,
     });
+  let res = await install();
+  if (res.code !== 0) {
+    await runOrThrow(
+      "apt-get",
+      ["update"],
+      "apt-get update",
+      "check that Debian's mirror is reachable",
+      {
+        env: aptEnv,
+        onLine,
+      },
+    );
     res = await install();
   }
   if (res.code !== 0) {

@@ -27,7 +27,9 @@ export function cannotInstallReason(p: Platform): string | null {
   if (p.os === "darwin" || p.os === "win32") {
     return "install Docker Desktop and start it; CRIU checkpoints are Linux-only and stay off";
   }
-  if (!p.hasApt) return `this is ${p.distro}, not Debian: install the packages named below with your package manager`;
-  if (!p.isRoot) return "run as root (sudo vmdocker host setup) so packages can be installed and daemons started";
+  if (!p.hasApt)
+    return `this is ${p.distro}, not Debian: install the packages named below with your package manager`;
+  if (!p.isRoot)
+    return "run as root (sudo vmdocker host setup) so packages can be installed and daemons started";
   return null;
 }

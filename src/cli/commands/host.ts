@@ -8,15 +8,22 @@ import { printJson, table } from "../output.js";
 import { terminalProgress } from "../progress.js";
 
 export function registerHost(program: Command, ctx: () => CliContext): void {
-  const host = program.command("host").description("set up, check and stop what vmdocker needs on this machine");
+  const host = program
+    .command("host")
+    .description("set up, check and stop what vmdocker needs on this machine");
 
   host
     .command("setup")
-    .description("install and start what is missing: Docker engine (experimental), CRIU >= 4, Redis")
+    .description(
+      "install and start what is missing: Docker engine (experimental), CRIU >= 4, Redis",
+    )
     .option("--no-criu", "do not build CRIU 4 when criu check fails")
     .option("--no-redis", "do not install or start Redis")
     .option("--json", "print the outcome as JSON")
-    .addHelpText("after", "\nExample:\n  sudo vmdocker host setup            # engine + CRIU + Redis\n  vmdocker host setup --no-criu --no-redis")
+    .addHelpText(
+      "after",
+      "\nExample:\n  sudo vmdocker host setup            # engine + CRIU + Redis\n  vmdocker host setup --no-criu --no-redis",
+    )
     .action(async (opts: { criu: boolean; redis: boolean; json?: boolean }) => {
       const c = ctx();
       const report = await setupHost(
@@ -43,13 +50,21 @@ export function registerHost(program: Command, ctx: () => CliContext): void {
     .command("doctor")
     .description("check every requirement and say how to fix what is missing")
     .option("--json", "print the checks as JSON")
-    .addHelpText("after", "\nExample:\n  vmdocker host doctor\n  vmdocker host doctor --json | jq '.[] | select(.status != \"ok\")'")
+    .addHelpText(
+      "after",
+      "\nExample:\n  vmdocker host doctor\n  vmdocker host doctor --json | jq '.[] | select(.status != \"ok\")'",
+    )
     .action(async (opts: { json?: boolean }) => {
       const c = ctx();
       const checks = await runDoctor(c.client(), c.paths, redisPort());
       if (opts.json) printJson(checks);
       else {
-        console.log(table(["REQUIREMENT", "STATUS", "DETAIL", "FIX"], checks.map((k) => [k.requirement, k.status, k.detail, k.fix])));
+        console.log(
+          table(
+            ["REQUIREMENT", "STATUS", "DETAIL", "FIX"],
+            checks.map((k) => [k.requirement, k.status, k.detail, k.fix]),
+          ),
+        );
       }
       if (checks.some((k) => k.status === "missing")) process.exitCode = 1;
     });

@@ -7,21 +7,36 @@ import { printJson, table } from "../output.js";
 import { terminalProgress } from "../progress.js";
 
 export function registerImages(program: Command, ctx: () => CliContext): void {
-  const images = program.command("images").description("build and list vmdocker's images (no registry needed)");
+  const images = program
+    .command("images")
+    .description("build and list vmdocker's images (no registry needed)");
 
   images
     .command("build")
-    .description("build the base image (Debian via debootstrap) and the Node 24 layer; unchanged inputs are reused")
-    .option("--base <image>", "build FROM a public image instead of the offline Debian root (needs a registry)")
+    .description(
+      "build the base image (Debian via debootstrap) and the Node 24 layer; unchanged inputs are reused",
+    )
+    .option(
+      "--base <image>",
+      "build FROM a public image instead of the offline Debian root (needs a registry)",
+    )
     .option("--mirror <url>", "Debian mirror for debootstrap (default: the host's apt mirror)")
     .option("--force", "rebuild even when nothing changed")
     .option("--json", "print the built images as JSON")
-    .addHelpText("after", "\nExample:\n  vmdocker images build\n  vmdocker images build --base debian:bookworm-slim")
+    .addHelpText(
+      "after",
+      "\nExample:\n  vmdocker images build\n  vmdocker images build --base debian:bookworm-slim",
+    )
     .action(async (opts: { base?: string; mirror?: string; force?: boolean; json?: boolean }) => {
       const c = ctx();
       const builder = new ImageBuilder(
         c.client(),
-        { base: opts.base, mirror: opts.mirror ?? debianMirror(), force: opts.force, cacheDir: c.paths.cache },
+        {
+          base: opts.base,
+          mirror: opts.mirror ?? debianMirror(),
+          force: opts.force,
+          cacheDir: c.paths.cache,
+        },
         terminalProgress(),
       );
       const built = await builder.buildAll();
@@ -52,7 +67,13 @@ export function registerImages(program: Command, ctx: () => CliContext): void {
         console.log(
           table(
             ["NAME", "IMAGE", "PRESENT", "ID", "SIZE"],
-            rows.map((r) => [r.name, r.reference, r.present ? "yes" : "no", r.id?.slice(7, 19) ?? "-", r.sizeMB === null ? "-" : `${r.sizeMB} MB`]),
+            rows.map((r) => [
+              r.name,
+              r.reference,
+              r.present ? "yes" : "no",
+              r.id?.slice(7, 19) ?? "-",
+              r.sizeMB === null ? "-" : `${r.sizeMB} MB`,
+            ]),
           ),
         );
     });

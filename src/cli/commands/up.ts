@@ -16,8 +16,16 @@ export function registerUp(program: Command, ctx: () => CliContext): void {
     .action(async (opts: { criu: boolean }) => {
       const c = ctx();
       const progress = terminalProgress();
-      const report = await setupHost(c.paths, { criu: opts.criu, redis: false, redisPort: redisPort() }, progress);
-      await new ImageBuilder(report.client, { mirror: debianMirror(), cacheDir: c.paths.cache }, progress).buildAll();
+      const report = await setupHost(
+        c.paths,
+        { criu: opts.criu, redis: false, redisPort: redisPort() },
+        progress,
+      );
+      await new ImageBuilder(
+        report.client,
+        { mirror: debianMirror(), cacheDir: c.paths.cache },
+        progress,
+      ).buildAll();
       console.log(
         [
           "",

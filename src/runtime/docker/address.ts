@@ -16,7 +16,10 @@ export type EngineAddress =
 
 export const DEFAULT_SOCKET = "/var/run/docker.sock";
 
-export function parseDockerHost(value: string, env: NodeJS.ProcessEnv = process.env): EngineAddress {
+export function parseDockerHost(
+  value: string,
+  env: NodeJS.ProcessEnv = process.env,
+): EngineAddress {
   const trimmed = value.trim();
   if (trimmed.startsWith("unix://")) {
     const socketPath = trimmed.slice("unix://".length);
@@ -54,7 +57,8 @@ export function resolveEngineAddress(
   env: NodeJS.ProcessEnv,
   vmdockerSocket: string | undefined,
 ): EngineAddress {
-  if (env.DOCKER_HOST && env.DOCKER_HOST.trim() !== "") return parseDockerHost(env.DOCKER_HOST, env);
+  if (env.DOCKER_HOST && env.DOCKER_HOST.trim() !== "")
+    return parseDockerHost(env.DOCKER_HOST, env);
   if (vmdockerSocket && existsSync(vmdockerSocket)) {
     return { kind: "unix", socketPath: vmdockerSocket, display: `unix://${vmdockerSocket}` };
   }

