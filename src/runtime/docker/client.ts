@@ -197,12 +197,27 @@ export class DockerClient {
     return this.call({ container: id }, async () => {
       if (!opts.checkpoint) return void (await this.docker.getContainer(id).start());
       // The engine refuses a start with a body: the checkpoint goes in the query only.
-      await this.dial({
-        path: `/containers/${encodeURIComponent(id)}/start?`,
-        method: "POST",
-        options: { _query: { checkpoint: opts.checkpoint }, _body: {} },
-        statusCodes: { 204: true, 304: true, 404: "no such container", 500: "server error" },
-      });
+      const start = () =>
+        this.dial({
+          path: `/containers/${encodeURIComponent(id)}/start?`,
+          method: "POST",
+          options: { _query: { checkpoint: opts.checkpoint }, _body: {} },
+          statusCodes: { 204: true, 304: true, 404: "no such container", 500: "server error" },
+        });
+      // Docker 20.10 sometimes fails the upload of a checkpoint to containerd with "content
+      // sha256:... already exists" (moby/moby#42900, seen once in CI here); try it twice more.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await start();
+          return;
+        } catch (err) {
+          const transient = /upload checkpoint to containerd.*already exists/.test(
+            String((err as Error).message),
+          );
+          if (!transient || attempt >= 3) throw err;
+          await new Promise((r) => setTimeout(r, 250 * attempt));
+        }
+      }
     });
   }
 
