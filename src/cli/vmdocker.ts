@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { cliContext } from "./context.js";
 import { registerHost } from "./commands/host.js";
 import { registerImages } from "./commands/images.js";
+import { registerModule } from "./commands/module.js";
 import { registerUp } from "./commands/up.js";
 import { formatError } from "./output.js";
 
@@ -25,6 +26,7 @@ const ctx = () => cliContext(program.opts<{ stateDir?: string }>().stateDir);
 registerUp(program, ctx);
 registerHost(program, ctx);
 registerImages(program, ctx);
+registerModule(program, ctx);
 
 try {
   await program.parseAsync(process.argv);

@@ -80,6 +80,14 @@ export class DockerClient {
     }
   }
 
+  /** Every `repo:tag` reference the engine knows. */
+  listImageTags(): Promise<Set<string>> {
+    return this.call(
+      {},
+      async () => new Set((await this.docker.listImages()).flatMap((i) => i.RepoTags ?? [])),
+    );
+  }
+
   tagImage(source: string, target: string): Promise<void> {
     const { repo, tag } = splitReference(target);
     return this.call({ image: source }, async () => {
