@@ -7,7 +7,7 @@ import {
   verify,
   type JsonWebKey,
 } from "node:crypto";
-import { secp256k1 } from "@noble/curves/secp256k1.js";
+import secp256k1 from "secp256k1";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { toB64Url } from "./base64url.js";
 import { ProtocolError } from "./errors.js";
@@ -79,19 +79,16 @@ export class EthereumSigner implements Signer {
       );
     }
     this.secret = Buffer.from(hex, "hex");
-    if (!secp256k1.utils.isValidSecretKey(this.secret)) {
+    if (!secp256k1.privateKeyVerify(this.secret)) {
       throw new ProtocolError("err_invalid_private_key", "not a valid secp256k1 private key");
     }
-    this.owner = Buffer.from(secp256k1.getPublicKey(this.secret, false));
+    this.owner = Buffer.from(secp256k1.publicKeyCreate(this.secret, false));
     this.address = ethereumAddress(this.owner);
   }
 
   sign(deepHash: Uint8Array): Buffer {
-    const rec = secp256k1.sign(ethMessageHash(deepHash), this.secret, {
-      prehash: false,
-      format: "recovered",
-    });
-    return Buffer.concat([rec.subarray(1), Buffer.from([27 + rec[0]!])]);
+    const { signature, recid } = secp256k1.ecdsaSign(ethMessageHash(deepHash), this.secret);
+    return Buffer.concat([signature, Buffer.from([27 + recid])]);
   }
 }
 
@@ -135,10 +132,9 @@ export function verifySignature(
   if (type === 3) {
     if (signature.length !== 65 || owner.length !== 65) return false;
     try {
-      return secp256k1.verify(signature.subarray(0, 64), ethMessageHash(deepHash), owner, {
-        prehash: false,
-        lowS: false,
-      });
+      // High-S signatures are valid ECDSA; normalise them, as the verifier accepts only low S.
+      const rs = secp256k1.signatureNormalize(Uint8Array.from(signature.subarray(0, 64)));
+      return secp256k1.ecdsaVerify(rs, ethMessageHash(deepHash), owner);
     } catch {
       return false;
     }
