@@ -4,6 +4,7 @@ import { cliContext } from "./context.js";
 import { registerHost } from "./commands/host.js";
 import { registerImages } from "./commands/images.js";
 import { registerModule } from "./commands/module.js";
+import { registerNode } from "./commands/node.js";
 import { registerUp } from "./commands/up.js";
 import { formatError } from "./output.js";
 
@@ -27,6 +28,7 @@ registerUp(program, ctx);
 registerHost(program, ctx);
 registerImages(program, ctx);
 registerModule(program, ctx);
+registerNode(program);
 
 try {
   await program.parseAsync(process.argv);

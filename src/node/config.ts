@@ -1,0 +1,91 @@
+import { existsSync, readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { z } from "zod";
+import { VmdError } from "../errors.js";
+
+const ConfigSchema = z
+  .object({
+    port: z
+      .string()
+      .regex(
+        /^([\w.-]*|\[[0-9a-fA-F:]+\]):\d{1,5}$/,
+        'a listen address like ":8080" or "0.0.0.0:8080"',
+      )
+      .default(":8080"),
+    adminPort: z.string().default(""),
+    ginMode: z.enum(["debug", "release"]).default("release"),
+    redisURL: z.string().default(""),
+    arweaveURL: z.string().default("https://arweave.net"),
+    hymxURL: z.string().default("http://127.0.0.1:8080"),
+    prvKey: z.string().default(""),
+    keyfilePath: z.string().default(""),
+    nodeName: z.string().default("vmdocker"),
+    nodeDesc: z.string().default(""),
+    nodeURL: z.string().default("http://127.0.0.1:8080"),
+    joinNetwork: z.boolean().default(false),
+    /** vmdocker: where the embedded store and the node key live. */
+    dataDir: z.string().default("./data"),
+    /** vmdocker: the largest item POST / accepts. */
+    maxBodyBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(100 * 1024 * 1024),
+  })
+  .strict();
+
+export type NodeConfig = z.infer<typeof ConfigSchema>;
+
+/** Environment overrides: VMDOCKER_<KEY> with the key in upper snake case (VMDOCKER_REDIS_URL=...). */
+function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(ConfigSchema.shape)) {
+    const name = `VMDOCKER_${key.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()}`;
+    const v = env[name];
+    if (v === undefined) continue;
+    out[key] = key === "joinNetwork" ? v === "true" : key === "maxBodyBytes" ? Number(v) : v;
+  }
+  return out;
+}
+
+export function loadConfig(
+  path: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): NodeConfig {
+  let raw: unknown = {};
+  if (path) {
+    if (!existsSync(path))
+      throw new VmdError(
+        "err_bad_config",
+        `config file ${path} does not exist`,
+        "pass --config with a config.yaml (see README)",
+      );
+    try {
+      raw = parse(readFileSync(path, "utf8")) ?? {};
+    } catch (err) {
+      throw new VmdError(
+        "err_bad_config",
+        `${path} is not valid YAML: ${(err as Error).message.split("\n")[0]}`,
+        "fix the YAML syntax",
+      );
+    }
+  }
+  const parsed = ConfigSchema.safeParse({ ...(raw as object), ...envOverrides(env) });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = issue.path.join(".") || (issue as { keys?: string[] }).keys?.join(", ") || "config";
+    throw new VmdError(
+      "err_bad_config",
+      `${path ?? "config"}: ${key}: ${issue.message}`,
+      "see the Configuration section of the README for every key",
+    );
+  }
+  return parsed.data;
+}
+
+/** ":8080" binds loopback only (security by default); an explicit host binds that host. */
+export function listenAddress(port: string): { host: string; port: number } {
+  const at = port.lastIndexOf(":");
+  const host = port.slice(0, at).replace(/^\[|\]$/g, "");
+  return { host: host || "127.0.0.1", port: Number(port.slice(at + 1)) };
+}

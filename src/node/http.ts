@@ -1,0 +1,131 @@
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import { ProtocolError } from "../protocol/errors.js";
+import type { HymxNode } from "./node.js";
+import type { ModuleCatalog } from "./modules.js";
+import type { VmRegistry } from "../vm/contract.js";
+
+export interface HttpOptions {
+  node: HymxNode;
+  modules: ModuleCatalog;
+  vms: VmRegistry;
+  nodeInfo: { Name: string; Desc: string; URL: string; Role: string };
+  maxBodyBytes: number;
+}
+
+const bad = (reply: FastifyReply, code: string, status = 400) =>
+  reply.code(status).send({ error: code });
+
+function cursor(timestamp: string, nonce: string): string {
+  return Buffer.from(
+    JSON.stringify({
+      timestamp: Number(timestamp),
+      ordinate: nonce,
+      cron: "1-10-minutes",
+      sort: "ASC",
+    }),
+  ).toString("base64url");
+}
+
+/** hymx's HTTP API (spec §2.3): same routes, JSON shapes and `{"error": code}` envelope. */
+export function buildHttp(opts: HttpOptions): FastifyInstance {
+  const { node } = opts;
+  const store = node.store;
+  const app = Fastify({ bodyLimit: opts.maxBodyBytes, logger: false });
+
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_req, body, done) =>
+    done(null, body),
+  );
+  app.addHook("onSend", async (_req, reply) => {
+    reply.header("Access-Control-Allow-Origin", "*");
+    reply.header("Access-Control-Allow-Methods", "GET, POST, PUT, OPTIONS");
+  });
+  app.setErrorHandler(
+    (err: { statusCode?: number; code?: string; message?: string }, _req, reply) => {
+      if (err.statusCode === 413 || err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+        return bad(reply, `err_body_too_large: at most ${opts.maxBodyBytes} bytes`, 413);
+      }
+      if (err instanceof ProtocolError) return bad(reply, err.code);
+      return bad(
+        reply,
+        err.message ?? "err_internal",
+        err.statusCode && err.statusCode < 500 ? err.statusCode : 500,
+      );
+    },
+  );
+
+  app.post("/", async (req, reply) => {
+    const body = req.body as Buffer | undefined;
+    if (!body || body.length === 0) return bad(reply, "err_invalid_item");
+    const { id } = await node.submit(body);
+    return { id, message: "" };
+  });
+
+  app.get<{ Params: { pid: string; msgid: string } }>(
+    "/result/:pid/:msgid",
+    async (req) => (await store.result(req.params.msgid)) ?? null,
+  );
+
+  app.get<{ Params: { pid: string }; Querystring: { limit?: string } }>(
+    "/results/:pid",
+    async (req) => {
+      const limit = Math.max(1, Math.min(1000, Number(req.query.limit ?? 5) || 5));
+      const last = (await store.results(req.params.pid, { limit, sort: "DESC" })).reverse();
+      return { edges: last.map((r) => ({ cursor: cursor(r.Timestamp, r.Nonce), node: r })) };
+    },
+  );
+
+  app.get<{ Params: { msgid: string } }>("/message/:msgid", async (req) => {
+    const at = await store.locate(req.params.msgid);
+    return at ? await store.messageByNonce(at.pid, at.nonce) : null;
+  });
+
+  app.get<{ Params: { pid: string; nonce: string } }>(
+    "/messageByNonce/:pid/:nonce",
+    async (req, reply) => {
+      const item = await store.messageByNonce(req.params.pid, Number(req.params.nonce));
+      return item ?? reply.code(404).send(null);
+    },
+  );
+
+  app.get<{ Params: { pid: string; nonce: string } }>(
+    "/assignmentByNonce/:pid/:nonce",
+    async (req, reply) => {
+      const item = await store.assignmentByNonce(req.params.pid, Number(req.params.nonce));
+      return item ?? reply.code(404).send(null);
+    },
+  );
+
+  app.get<{ Params: { msgid: string } }>("/assignmentByMessage/:msgid", async (req) => {
+    const at = await store.locate(req.params.msgid);
+    return at ? await store.assignmentByNonce(at.pid, at.nonce) : null;
+  });
+
+  app.get<{ Params: { pid: string } }>("/nonce/:pid", async (req) => store.nonce(req.params.pid));
+
+  app.get("/info", async () => {
+    const info = node.info();
+    return { ...info, Node: { ...(info.Node as object), ...opts.nodeInfo } };
+  });
+
+  // A bare JSON string, as upstream serves it (fastify would send a string as plain text).
+  app.get<{ Params: { pid: string; key: string } }>("/cache/:pid/:key", async (req, reply) =>
+    reply
+      .type("application/json")
+      .send(JSON.stringify(await store.cache(req.params.pid, req.params.key))),
+  );
+
+  app.get("/modules", async () => opts.vms.formats());
+
+  app.get<{ Params: { mid: string } }>("/module/:mid", async (req, reply) => {
+    try {
+      const m = await opts.modules.get(req.params.mid);
+      return m;
+    } catch {
+      return bad(reply, "err_not_found_mod");
+    }
+  });
+
+  return app;
+}

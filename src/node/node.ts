@@ -1,0 +1,357 @@
+import { ProtocolError } from "../protocol/errors.js";
+import { toB64Url } from "../protocol/base64url.js";
+import { DataItem } from "../protocol/data-item.js";
+import {
+  assignmentTags,
+  baseTags,
+  DATA_PROTOCOL,
+  extractParams,
+  processParamTags,
+  VARIANT,
+  type Env,
+  type Meta,
+  type VmmResult,
+} from "../protocol/hymx.js";
+import type { Signer } from "../protocol/signers.js";
+import type { Tag } from "../protocol/tags.js";
+import type { Store, StoredItem } from "../store/types.js";
+import type { Vm, VmRegistry, VmResult } from "../vm/contract.js";
+import type { ModuleCatalog } from "./modules.js";
+
+export const NODE_VERSION = "v0.5.0";
+
+export interface NodeDeps {
+  store: Store;
+  signer: Signer;
+  vms: VmRegistry;
+  modules: ModuleCatalog;
+  clock?: () => number;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+interface ProcessState {
+  env: Env;
+  vm?: Vm;
+  spawnError?: string;
+  /** Applies run one after another, in nonce order. */
+  chain: Promise<void>;
+  /** Nonce assignment is serialised per process. */
+  assigning: Promise<unknown>;
+  /** Highest sequence seen from each sending process (err_sequence_too_low). */
+  received: Record<string, number>;
+}
+
+type Mode = "apply" | "replay";
+
+const tagOf = (tags: Tag[], name: string) => tags.find((t) => t.name === name)?.value ?? "";
+
+/**
+ * The node: takes signed items, orders them per process (nonces, node-signed assignments,
+ * persisted before the caller hears 200), applies them through each process's VM, and stores the
+ * results. Processes apply in parallel; inside a process the order is the nonce order.
+ */
+export class HymxNode {
+  private readonly procs = new Map<string, ProcessState>();
+  private readonly clock: () => number;
+  private readonly log: NonNullable<NodeDeps["log"]>;
+
+  constructor(private readonly deps: NodeDeps) {
+    this.clock = deps.clock ?? Date.now;
+    this.log = deps.log ?? (() => {});
+  }
+
+  get address(): string {
+    return this.deps.signer.address;
+  }
+
+  get store(): Store {
+    return this.deps.store;
+  }
+
+  runningProcesses(): string[] {
+    return [...this.procs.keys()];
+  }
+
+  /** Brings back every stored process: spawn its VM, re-execute what it had applied, apply what it had not. */
+  async recover(): Promise<void> {
+    const pids = await this.deps.store.processes();
+    await Promise.all(
+      pids.map(async (pid) => {
+        const spawn = await this.deps.store.messageByNonce(pid, 0);
+        if (!spawn) return;
+        const item = DataItem.fromJSON(spawn);
+        const state = await this.track(pid, item);
+        const max = await this.deps.store.nonce(pid);
+        state.chain = state.chain.then(async () => {
+          for (let n = 1; n <= max; n++) {
+            const done =
+              (await this.deps.store.assignmentByNonce(pid, n)) &&
+              (await this.storedResultAt(pid, n));
+            await this.applyNonce(pid, n, done ? "replay" : "apply");
+          }
+        });
+      }),
+    );
+    this.log("recovered processes", { count: pids.length });
+  }
+
+  private async storedResultAt(pid: string, nonce: number): Promise<boolean> {
+    const msg = await this.deps.store.messageByNonce(pid, nonce);
+    return !!msg && !!(await this.deps.store.result(msg.id));
+  }
+
+  /** Waits until every queued apply of `pid` (or of every process) has run. */
+  async idle(pid?: string): Promise<void> {
+    const states = pid ? [this.procs.get(pid)] : [...this.procs.values()];
+    await Promise.all(states.map((s) => s?.chain));
+  }
+
+  /** POST / : verify, check, assign and persist; the apply runs after this resolves. */
+  async submit(raw: Uint8Array): Promise<{ id: string }> {
+    const item = DataItem.decode(raw);
+    if (!item.verify()) throw new ProtocolError("err_invalid_signature");
+    const type = item.tag("Type");
+    if (type === "Process") return this.submitProcess(item);
+    if (type === "Message") return this.submitMessage(item);
+    throw new ProtocolError("err_invalid_type", `Type ${JSON.stringify(type ?? "")}`);
+  }
+
+  private async submitProcess(item: DataItem): Promise<{ id: string }> {
+    extractParams(item, "Process"); // duplicate tags reject the item
+    if (item.tag("Scheduler") !== this.address)
+      throw new ProtocolError("err_invalid_scheduler", `this node is ${this.address}`);
+    const pid = item.id;
+    if (this.procs.has(pid) || (await this.deps.store.nonce(pid)) >= 0)
+      throw new ProtocolError("err_process_already_exist");
+    const moduleId = item.tag("Module") ?? "";
+    const module = await this.deps.modules.get(moduleId);
+    if (!this.deps.vms.get(module["Module-Format"])) {
+      throw new ProtocolError("err_module_format_not_mounted", module["Module-Format"]);
+    }
+    const state = await this.track(pid, item, false);
+    await this.deps.store.append(pid, 0, stored(item), this.assignment(pid, item.id, 0, 0));
+    state.chain = state.chain.then(() => this.spawnVm(pid, item));
+    return { id: pid };
+  }
+
+  private async submitMessage(item: DataItem): Promise<{ id: string }> {
+    const pid = item.targetId;
+    extractParams(item, "Message");
+    const state = this.procs.get(pid);
+    if (!state) throw new ProtocolError("err_process_not_found");
+    const assigned = state.assigning.then(async () => {
+      if (await this.deps.store.locate(item.id)) throw new ProtocolError("err_duplicate_item");
+      const fromProcess = item.tag("From-Process");
+      if (fromProcess) {
+        const seq = Number(item.tag("Sequence") ?? "0");
+        if (seq <= (state.received[fromProcess] ?? -1))
+          throw new ProtocolError("err_sequence_too_low");
+        state.received[fromProcess] = seq;
+      }
+      const nonce = (await this.deps.store.nonce(pid)) + 1;
+      await this.deps.store.append(
+        pid,
+        nonce,
+        stored(item),
+        this.assignment(pid, item.id, nonce, this.clock()),
+      );
+      return nonce;
+    });
+    state.assigning = assigned.catch(() => {});
+    const nonce = await assigned;
+    state.chain = state.chain.then(() => this.applyNonce(pid, nonce, "apply"));
+    return { id: item.id };
+  }
+
+  private assignment(pid: string, msgId: string, nonce: number, timestamp: number): StoredItem {
+    const a = DataItem.sign(
+      { tags: assignmentTags({ process: pid, message: msgId, nonce, timestamp }) },
+      this.deps.signer,
+    );
+    return stored(a);
+  }
+
+  /** Registers a process and builds its Env; the VM is made by spawnVm. */
+  private async track(pid: string, item: DataItem, spawnNow = true): Promise<ProcessState> {
+    const module = await this.deps.modules.get(item.tag("Module") ?? "");
+    const processTags = processParamTags(item);
+    const env: Env = {
+      Meta: this.meta(pid, item, 0, 0, "Process"),
+      Process: {
+        "Data-Protocol": DATA_PROTOCOL,
+        Variant: VARIANT,
+        Type: "Process",
+        Module: item.tag("Module") ?? "",
+        Scheduler: item.tag("Scheduler") ?? "",
+        ...(item.tag("From-Process") ? { "From-Process": item.tag("From-Process") } : {}),
+        "Pushed-For": item.tag("Pushed-For") ?? "",
+        Tags: processTags,
+      },
+      Module: module,
+      Nonce: 0,
+      Sequence: -1,
+      "Received-Sequence": {},
+    };
+    const state: ProcessState = {
+      env,
+      chain: Promise.resolve(),
+      assigning: Promise.resolve(),
+      received: env["Received-Sequence"],
+    };
+    this.procs.set(pid, state);
+    if (spawnNow) state.chain = state.chain.then(() => this.spawnVm(pid, item));
+    return state;
+  }
+
+  private async spawnVm(pid: string, item: DataItem): Promise<void> {
+    const state = this.procs.get(pid)!;
+    const factory = this.deps.vms.get(state.env.Module["Module-Format"]);
+    let error = "";
+    try {
+      if (!factory)
+        throw new ProtocolError("err_module_format_not_mounted", state.env.Module["Module-Format"]);
+      state.vm = await factory(state.env);
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+      state.spawnError = error;
+      this.log("spawn failed", { pid, error });
+    }
+    if (!(await this.deps.store.result(pid))) {
+      await this.deps.store.saveResult(pid, {
+        Nonce: "0",
+        Timestamp: "0",
+        "Item-Id": pid,
+        "From-Process": pid,
+        "Pushed-For": item.tag("Pushed-For") || pid,
+        Messages: [],
+        Spawns: [],
+        Assignments: [],
+        Output: null,
+        Data: "",
+        Error: error,
+      });
+    }
+  }
+
+  private meta(
+    pid: string,
+    item: DataItem,
+    nonce: number,
+    timestamp: number,
+    kind: "Process" | "Message",
+  ): Meta {
+    const t = item.tags;
+    return {
+      "Item-Id": item.id,
+      Pid: pid,
+      "Acc-Id": item.address,
+      Action: kind === "Message" ? tagOf(t, "Action") : "",
+      "From-Process": tagOf(t, "From-Process"),
+      "Pushed-For": tagOf(t, "Pushed-For"),
+      Sequence: Number(tagOf(t, "Sequence")) || 0,
+      Nonce: nonce,
+      Timestamp: timestamp,
+      Params: extractParams(item, kind),
+      Data: toB64Url(item.data),
+    };
+  }
+
+  private async applyNonce(pid: string, nonce: number, mode: Mode): Promise<void> {
+    const state = this.procs.get(pid)!;
+    const [msg, asg] = await Promise.all([
+      this.deps.store.messageByNonce(pid, nonce),
+      this.deps.store.assignmentByNonce(pid, nonce),
+    ]);
+    if (!msg || !asg) return;
+    const item = DataItem.fromJSON(msg);
+    const timestamp = Number(tagOf(DataItem.fromJSON(asg).tags, "Timestamp"));
+    const meta = this.meta(pid, item, nonce, timestamp, "Message");
+    const from = meta["From-Process"] || meta["Acc-Id"];
+    let out: VmResult;
+    if (nonce !== state.env.Nonce + 1) out = { Error: "err_invalid_nonce" };
+    else if (!state.vm)
+      out = {
+        Error: state.spawnError
+          ? `process failed to spawn: ${state.spawnError}`
+          : "err_process_not_found",
+      };
+    else {
+      try {
+        out = await state.vm.apply(from, meta);
+      } catch (err) {
+        out = { Error: err instanceof Error ? err.message : String(err) };
+      }
+    }
+    state.env.Nonce = nonce;
+    const messages = (out.Messages ?? []).map((m) => ({
+      ...m,
+      Sequence: String(++state.env.Sequence),
+    }));
+    const spawns = (out.Spawns ?? []).map((s) => ({
+      ...s,
+      Sequence: String(++state.env.Sequence),
+    }));
+    if (mode === "replay") return;
+    const result: VmmResult = {
+      Nonce: String(nonce),
+      Timestamp: String(timestamp),
+      "Item-Id": item.id,
+      "From-Process": pid,
+      "Pushed-For": meta["Pushed-For"] || item.id,
+      Messages: messages,
+      Spawns: spawns,
+      Assignments: out.Assignments ?? [],
+      Output: out.Output ?? null,
+      Data: out.Data ?? "",
+      ...(out.Cache ? { Cache: out.Cache } : {}),
+      Error: out.Error ?? "",
+    };
+    await this.deps.store.saveResult(pid, result);
+    await this.deliverLocal(pid, result);
+  }
+
+  /** Outbox, local part: messages to processes on this node are signed by the node and submitted here. */
+  private async deliverLocal(pid: string, result: VmmResult): Promise<void> {
+    for (const m of result.Messages ?? []) {
+      if (!this.procs.has(m.Target)) continue;
+      const header: Tag[] = [
+        { name: "From-Process", value: pid },
+        { name: "Sequence", value: String(m.Sequence) },
+        { name: "Pushed-For", value: result["Pushed-For"] },
+        ...baseTags("Message"),
+      ];
+      const seen = new Set(header.map((t) => t.name));
+      const tags = [
+        ...header,
+        ...(m.Tags ?? []).filter((t) => !seen.has(t.name) && (seen.add(t.name), true)),
+      ];
+      const out = DataItem.sign({ target: m.Target, data: m.Data ?? "", tags }, this.deps.signer);
+      await this.submit(out.encode()).catch((err: unknown) =>
+        this.log("local delivery failed", { pid, target: m.Target, error: String(err) }),
+      );
+    }
+  }
+
+  info(): Record<string, unknown> {
+    return {
+      Protocol: DATA_PROTOCOL,
+      Variant: VARIANT,
+      "Node-Version": NODE_VERSION,
+      "Join-Network": false,
+      Token: "",
+      Registry: "",
+      Node: { "Acc-Id": this.address, Name: "", Role: "", Desc: "", URL: "" },
+      "Vm-Count": [...this.procs.values()].filter((p) => p.vm).length,
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.procs.values()].map((p) => p.chain.catch(() => {})));
+    await Promise.all([...this.procs.values()].map((p) => p.vm?.close().catch(() => {})));
+    this.procs.clear();
+  }
+}
+
+function stored(item: DataItem): StoredItem {
+  return item.toJSON();
+}

@@ -1,0 +1,118 @@
+import { Redis } from "ioredis";
+import type { VmmResult } from "../protocol/hymx.js";
+import type { ResultsQuery, Store, StoredItem } from "./types.js";
+
+/** Redis with hymx's key schema (spec §2.5), so an upstream node's data is readable and vice versa. */
+export class RedisStore implements Store {
+  readonly kind = "redis" as const;
+  private readonly redis: Redis;
+
+  constructor(url: string) {
+    this.redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  }
+
+  /** The server's `appendfsync` setting, or null when CONFIG is not allowed. */
+  async fsyncPolicy(): Promise<string | null> {
+    try {
+      const res = (await this.redis.config("GET", "appendfsync")) as string[];
+      const aof = (await this.redis.config("GET", "appendonly")) as string[];
+      return aof[1] === "yes" ? (res[1] ?? null) : "off";
+    } catch {
+      return null;
+    }
+  }
+
+  async nonce(pid: string): Promise<number> {
+    const v = await this.redis.get(`p:nonce:${pid}`);
+    return v === null ? -1 : Number(v);
+  }
+
+  async append(
+    pid: string,
+    nonce: number,
+    item: StoredItem,
+    assignment: StoredItem,
+  ): Promise<void> {
+    await this.redis
+      .multi()
+      .rpush(`p:msgs:${pid}`, JSON.stringify(item))
+      .rpush(`p:assign:${pid}`, JSON.stringify(assignment))
+      .hset("m:index", item.id, `${pid}:${nonce}`)
+      .set(`p:nonce:${pid}`, String(nonce))
+      .exec();
+  }
+
+  async messageByNonce(pid: string, nonce: number): Promise<StoredItem | null> {
+    const v = await this.redis.lindex(`p:msgs:${pid}`, nonce);
+    return v ? (JSON.parse(v) as StoredItem) : null;
+  }
+
+  async assignmentByNonce(pid: string, nonce: number): Promise<StoredItem | null> {
+    const v = await this.redis.lindex(`p:assign:${pid}`, nonce);
+    return v ? (JSON.parse(v) as StoredItem) : null;
+  }
+
+  async locate(msgId: string): Promise<{ pid: string; nonce: number } | null> {
+    const v = await this.redis.hget("m:index", msgId);
+    if (!v) return null;
+    const at = v.lastIndexOf(":");
+    return { pid: v.slice(0, at), nonce: Number(v.slice(at + 1)) };
+  }
+
+  async saveResult(pid: string, result: VmmResult): Promise<void> {
+    const { Cache: cache, ...stored } = result;
+    const id = stored["Item-Id"];
+    const known = await this.redis.hexists("m:result", id);
+    const tx = this.redis.multi().hset("m:result", id, JSON.stringify(stored));
+    if (!known) tx.rpush(`m:results:${pid}`, id);
+    for (const [k, v] of Object.entries(cache ?? {})) tx.set(`cache:${pid}:${k}`, v);
+    await tx.exec();
+  }
+
+  async result(msgId: string): Promise<VmmResult | null> {
+    const v = await this.redis.hget("m:result", msgId);
+    return v ? (JSON.parse(v) as VmmResult) : null;
+  }
+
+  async results(pid: string, q: ResultsQuery): Promise<VmmResult[]> {
+    const ids = await this.redis.lrange(`m:results:${pid}`, 0, -1);
+    if (ids.length === 0) return [];
+    const raw = await this.redis.hmget("m:result", ...ids);
+    let all = raw.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as VmmResult);
+    if (q.from !== undefined) all = all.filter((r) => Number(r.Nonce) > q.from!);
+    if (q.to !== undefined) all = all.filter((r) => Number(r.Nonce) <= q.to!);
+    if (q.sort === "DESC") all.reverse();
+    return all.slice(0, q.limit);
+  }
+
+  async resultCount(pid: string): Promise<number> {
+    return this.redis.llen(`m:results:${pid}`);
+  }
+
+  async cache(pid: string, key: string): Promise<string> {
+    return (await this.redis.get(`cache:${pid}:${key}`)) ?? "";
+  }
+
+  async processes(): Promise<string[]> {
+    const pids: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.redis.scan(cursor, "MATCH", "p:nonce:*", "COUNT", 1000);
+      cursor = next;
+      pids.push(...keys.map((k) => k.slice("p:nonce:".length)));
+    } while (cursor !== "0");
+    return pids.sort();
+  }
+
+  async setCheckpoint(pid: string, itemId: string): Promise<void> {
+    await this.redis.set(`ckp:index:${pid}`, itemId);
+  }
+
+  async checkpoint(pid: string): Promise<string | null> {
+    return this.redis.get(`ckp:index:${pid}`);
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}

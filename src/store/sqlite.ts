@@ -1,0 +1,159 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import type { VmmResult } from "../protocol/hymx.js";
+import type { ResultsQuery, Store, StoredItem } from "./types.js";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS processes (pid TEXT PRIMARY KEY, nonce INTEGER NOT NULL, checkpoint TEXT);
+CREATE TABLE IF NOT EXISTS messages (
+  pid TEXT NOT NULL, nonce INTEGER NOT NULL, id TEXT NOT NULL UNIQUE, item TEXT NOT NULL, assignment TEXT NOT NULL,
+  PRIMARY KEY (pid, nonce)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS results (
+  id TEXT PRIMARY KEY, pid TEXT NOT NULL, seq INTEGER NOT NULL, nonce INTEGER NOT NULL, result TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS results_by_pid ON results (pid, seq);
+CREATE TABLE IF NOT EXISTS cache (pid TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (pid, key)) WITHOUT ROWID;
+`;
+
+/** The embedded default store: one SQLite file, WAL, fsync on every commit. */
+export class SqliteStore implements Store {
+  readonly kind = "sqlite" as const;
+  private readonly db: Database.Database;
+  private readonly stmt;
+
+  constructor(path: string) {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = FULL");
+    this.db.exec(SCHEMA);
+    const p = (sql: string) => this.db.prepare(sql);
+    this.stmt = {
+      nonce: p("SELECT nonce FROM processes WHERE pid = ?"),
+      upsertNonce: p(
+        "INSERT INTO processes (pid, nonce) VALUES (?, ?) ON CONFLICT(pid) DO UPDATE SET nonce = excluded.nonce",
+      ),
+      insertMessage: p(
+        "INSERT INTO messages (pid, nonce, id, item, assignment) VALUES (?, ?, ?, ?, ?)",
+      ),
+      byNonce: p("SELECT item, assignment FROM messages WHERE pid = ? AND nonce = ?"),
+      locate: p("SELECT pid, nonce FROM messages WHERE id = ?"),
+      insertResult: p(
+        "INSERT OR REPLACE INTO results (id, pid, seq, nonce, result) VALUES (?, ?, COALESCE((SELECT seq FROM results WHERE id = ?), (SELECT COUNT(*) FROM results WHERE pid = ?)), ?, ?)",
+      ),
+      result: p("SELECT result FROM results WHERE id = ?"),
+      resultCount: p("SELECT COUNT(*) AS n FROM results WHERE pid = ?"),
+      setCache: p("INSERT OR REPLACE INTO cache (pid, key, value) VALUES (?, ?, ?)"),
+      cache: p("SELECT value FROM cache WHERE pid = ? AND key = ?"),
+      processes: p("SELECT pid FROM processes ORDER BY pid"),
+      setCheckpoint: p("UPDATE processes SET checkpoint = ? WHERE pid = ?"),
+      checkpoint: p("SELECT checkpoint FROM processes WHERE pid = ?"),
+    };
+  }
+
+  async nonce(pid: string): Promise<number> {
+    const row = this.stmt.nonce.get(pid) as { nonce: number } | undefined;
+    return row ? row.nonce : -1;
+  }
+
+  async append(
+    pid: string,
+    nonce: number,
+    item: StoredItem,
+    assignment: StoredItem,
+  ): Promise<void> {
+    this.db.transaction(() => {
+      this.stmt.insertMessage.run(
+        pid,
+        nonce,
+        item.id,
+        JSON.stringify(item),
+        JSON.stringify(assignment),
+      );
+      this.stmt.upsertNonce.run(pid, nonce);
+    })();
+  }
+
+  private row(pid: string, nonce: number) {
+    return this.stmt.byNonce.get(pid, nonce) as { item: string; assignment: string } | undefined;
+  }
+
+  async messageByNonce(pid: string, nonce: number): Promise<StoredItem | null> {
+    const r = this.row(pid, nonce);
+    return r ? (JSON.parse(r.item) as StoredItem) : null;
+  }
+
+  async assignmentByNonce(pid: string, nonce: number): Promise<StoredItem | null> {
+    const r = this.row(pid, nonce);
+    return r ? (JSON.parse(r.assignment) as StoredItem) : null;
+  }
+
+  async locate(msgId: string): Promise<{ pid: string; nonce: number } | null> {
+    return (this.stmt.locate.get(msgId) as { pid: string; nonce: number } | undefined) ?? null;
+  }
+
+  async saveResult(pid: string, result: VmmResult): Promise<void> {
+    const { Cache: cache, ...stored } = result;
+    this.db.transaction(() => {
+      this.stmt.insertResult.run(
+        stored["Item-Id"],
+        pid,
+        stored["Item-Id"],
+        pid,
+        Number(stored.Nonce),
+        JSON.stringify(stored),
+      );
+      for (const [k, v] of Object.entries(cache ?? {})) this.stmt.setCache.run(pid, k, v);
+    })();
+  }
+
+  async result(msgId: string): Promise<VmmResult | null> {
+    const r = this.stmt.result.get(msgId) as { result: string } | undefined;
+    return r ? (JSON.parse(r.result) as VmmResult) : null;
+  }
+
+  async results(pid: string, q: ResultsQuery): Promise<VmmResult[]> {
+    const where = ["pid = ?"];
+    const args: (string | number)[] = [pid];
+    if (q.from !== undefined) {
+      where.push("nonce > ?");
+      args.push(q.from);
+    }
+    if (q.to !== undefined) {
+      where.push("nonce <= ?");
+      args.push(q.to);
+    }
+    const sql = `SELECT result FROM results WHERE ${where.join(" AND ")} ORDER BY seq ${q.sort === "DESC" ? "DESC" : "ASC"} LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, q.limit) as { result: string }[];
+    return rows.map((r) => JSON.parse(r.result) as VmmResult);
+  }
+
+  async resultCount(pid: string): Promise<number> {
+    return (this.stmt.resultCount.get(pid) as { n: number }).n;
+  }
+
+  async cache(pid: string, key: string): Promise<string> {
+    return (this.stmt.cache.get(pid, key) as { value: string } | undefined)?.value ?? "";
+  }
+
+  async processes(): Promise<string[]> {
+    return (this.stmt.processes.all() as { pid: string }[]).map((r) => r.pid);
+  }
+
+  async setCheckpoint(pid: string, itemId: string): Promise<void> {
+    this.stmt.setCheckpoint.run(itemId, pid);
+  }
+
+  async checkpoint(pid: string): Promise<string | null> {
+    return (
+      (this.stmt.checkpoint.get(pid) as { checkpoint: string | null } | undefined)?.checkpoint ??
+      null
+    );
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

@@ -1,0 +1,32 @@
+import { ProtocolError } from "../protocol/errors.js";
+import type { Env, Meta, Result } from "../protocol/hymx.js";
+
+/** What a VM's Apply returns inside the node: upstream's Result, with Error as a message. */
+export type VmResult = Omit<Result, "Error"> & { Error?: string };
+
+/** The hymx VM contract: a VM per process, mounted per Module-Format. */
+export interface Vm {
+  apply(from: string, meta: Meta): Promise<VmResult>;
+  checkpoint(): Promise<string>;
+  restore(data: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type VmFactory = (env: Env) => Promise<Vm>;
+
+export class VmRegistry {
+  private readonly factories = new Map<string, VmFactory>();
+
+  mount(format: string, factory: VmFactory): void {
+    if (this.factories.has(format)) throw new ProtocolError("err_factory_already_mounted", format);
+    this.factories.set(format, factory);
+  }
+
+  get(format: string): VmFactory | undefined {
+    return this.factories.get(format);
+  }
+
+  formats(): string[] {
+    return [...this.factories.keys()];
+  }
+}

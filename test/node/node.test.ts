@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { startNode, type RunningNode } from "../../src/node/app.js";
+import { loadConfig } from "../../src/node/config.js";
+import { VmRegistry } from "../../src/vm/contract.js";
+import { getJson, messageItem, post, spawnItem, waitResult } from "../helpers/client.js";
+import { ECHO_FORMAT, echoFactory, writeEchoModule } from "../helpers/echo-vm.js";
+
+const base = mkdtempSync(join(tmpdir(), "vmd-node-"));
+let running: RunningNode;
+let url: string;
+let moduleId: string;
+
+before(async () => {
+  moduleId = await writeEchoModule(base);
+  const vms = new VmRegistry();
+  vms.mount(ECHO_FORMAT, echoFactory);
+  running = await startNode(
+    loadConfig(undefined, { VMDOCKER_PORT: ":0", VMDOCKER_MAX_BODY_BYTES: "65536" }),
+    { baseDir: base, vms, log: () => {} },
+  );
+  url = running.url;
+});
+after(async () => running?.close());
+
+async function spawn(): Promise<string> {
+  const r = await post(url, spawnItem(moduleId, running.node.address));
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  await waitResult(url, r.body.id!, r.body.id!);
+  return r.body.id!;
+}
+
+test("spawn, message, result: the node answers 200 with the id and serves the result", async () => {
+  const pid = await spawn();
+  assert.equal((await getJson(`${url}/nonce/${pid}`)).body, 0);
+  const msg = messageItem(pid, "hello");
+  const r = await post(url, msg);
+  assert.deepEqual(r.body, { id: msg.id, message: "" });
+  const res = await waitResult<{
+    Data: string;
+    Nonce: string;
+    "Item-Id": string;
+    Error: string;
+    "From-Process": string;
+  }>(url, pid, msg.id);
+  assert.equal(res.Data, "1:hello");
+  assert.equal(res.Nonce, "1");
+  assert.equal(res["From-Process"], pid);
+  assert.equal(res.Error, "");
+  assert.equal((await getJson(`${url}/cache/${pid}/count`)).body, "1");
+  assert.equal((await getJson(`${url}/nonce/unknown`)).body, -1);
+  assert.equal((await getJson<{ id: string }>(`${url}/message/${msg.id}`)).body.id, msg.id);
+  const asg = (
+    await getJson<{ tags: { name: string; value: string }[]; owner: string }>(
+      `${url}/assignmentByMessage/${msg.id}`,
+    )
+  ).body;
+  assert.deepEqual(
+    asg.tags
+      .filter((t) => ["Type", "Process", "Message", "Nonce"].includes(t.name))
+      .map((t) => t.value),
+    ["Assignment", pid, msg.id, "1"],
+  );
+  assert.equal((await getJson(`${url}/messageByNonce/${pid}/9`)).status, 404);
+  const results = (
+    await getJson<{ edges: { cursor: string; node: { Nonce: string } }[] }>(`${url}/results/${pid}`)
+  ).body;
+  assert.deepEqual(
+    results.edges.map((e) => e.node.Nonce),
+    ["0", "1"],
+  );
+  assert.equal(
+    JSON.parse(Buffer.from(results.edges[1]!.cursor, "base64url").toString()).ordinate,
+    "1",
+  );
+  assert.deepEqual((await getJson(`${url}/modules`)).body, [ECHO_FORMAT]);
+  assert.equal(
+    (await getJson<{ "Module-Format": string }>(`${url}/module/${moduleId}`)).body["Module-Format"],
+    ECHO_FORMAT,
+  );
+  const info = (await getJson<{ Protocol: string; Node: { "Acc-Id": string } }>(`${url}/info`))
+    .body;
+  assert.equal(info.Protocol, "hymx");
+  assert.equal(info.Node["Acc-Id"], running.node.address);
+});
+
+test("1,000 messages to 10 processes sent at once: all get results, nonces are gap-free, results follow nonce order", async () => {
+  const pids = await Promise.all(Array.from({ length: 10 }, () => spawn()));
+  const items = pids.flatMap((pid) =>
+    Array.from({ length: 100 }, (_, i) => ({ pid, item: messageItem(pid, `m${i}`) })),
+  );
+  const answers = await Promise.all(items.map(({ item }) => post(url, item)));
+  assert.ok(
+    answers.every((a) => a.status === 200),
+    "every submit is accepted",
+  );
+  await running.node.idle();
+  for (const pid of pids) {
+    assert.equal((await getJson(`${url}/nonce/${pid}`)).body, 100);
+    const all = await running.store.results(pid, { limit: 1000, sort: "ASC" });
+    assert.equal(all.length, 101);
+    for (let n = 1; n <= 100; n++) {
+      const r = all[n]!;
+      assert.equal(r.Nonce, String(n), "results are stored in nonce order");
+      assert.ok(
+        r.Data.startsWith(`${n}:`),
+        `the VM applied nonce ${n} as its ${n}th message (got ${r.Data})`,
+      );
+      assert.ok(await running.store.assignmentByNonce(pid, n), `nonce ${n} has an assignment`);
+    }
+  }
+});
+
+test("bad input gets upstream error codes and the node keeps serving", async () => {
+  const pid = await spawn();
+  const good = messageItem(pid, "x");
+  const tampered = Buffer.from(good.encode());
+  tampered.writeUInt8(tampered.at(-1)! ^ 1, tampered.length - 1);
+  const dupTags = messageItem(pid, "x", "Echo", [{ name: "Action", value: "Again" }]);
+  const cases: [string, Uint8Array, number, string][] = [
+    ["truncated item", Buffer.from([3, 0, 1, 2, 3]), 400, "err_invalid_item"],
+    ["garbage", Buffer.from("not an item at all"), 400, "err_unrecognized_signature_type"],
+    ["bad signature", tampered, 400, "err_invalid_signature"],
+    ["duplicate tags", dupTags.encode(), 400, "duplicate tag: Action"],
+    ["unknown process", messageItem("A".repeat(43), "x").encode(), 400, "err_process_not_found"],
+    ["oversize body", Buffer.alloc(70_000, 1), 413, "err_body_too_large"],
+  ];
+  for (const [name, body, status, code] of cases) {
+    const r = await post(url, body);
+    assert.equal(r.status, status, name);
+    assert.ok(r.body.error?.startsWith(code), `${name}: ${r.body.error}`);
+  }
+  assert.equal((await post(url, good)).status, 200);
+  assert.equal((await post(url, good)).body.error, "err_duplicate_item");
+  const again = await post(url, spawnItem(moduleId, running.node.address));
+  assert.equal(again.status, 200);
+  const wrongScheduler = await post(
+    url,
+    spawnItem(moduleId, "0x0000000000000000000000000000000000000001"),
+  );
+  assert.equal(wrongScheduler.body.error, "err_invalid_scheduler");
+  const noModule = await post(url, spawnItem("B".repeat(43), running.node.address));
+  assert.equal(noModule.body.error, "err_not_found_mod");
+  const failed = messageItem(pid, "x", "Fail");
+  await post(url, failed);
+  assert.equal((await waitResult(url, pid, failed.id)).Error, "asked to fail");
+  assert.equal((await getJson(`${url}/info`)).status, 200);
+});
+
+test("messages a process emits to a process on this node are signed by the node and delivered, protocol tags first", async () => {
+  const a = await spawn();
+  const b = await spawn();
+  const fwd = messageItem(a, "ping", "Forward", [{ name: "To", value: b }]);
+  await post(url, fwd);
+  const res = await waitResult<{ Messages: { Target: string; Sequence: string }[] }>(
+    url,
+    a,
+    fwd.id,
+  );
+  assert.deepEqual(
+    res.Messages.map((m) => [m.Target, m.Sequence]),
+    [[b, "0"]],
+  );
+  await running.node.idle();
+  const delivered = await running.store.messageByNonce(b, 1);
+  assert.ok(delivered);
+  const tag = (n: string) => delivered.tags!.find((t) => t.name === n)?.value;
+  assert.equal(tag("From-Process"), a);
+  assert.equal(tag("Sequence"), "0");
+  assert.equal(tag("Data-Protocol"), "hymx", "a VM cannot override protocol tags");
+  assert.equal((await running.store.result(delivered.id))?.Data, "1:1:ping");
+});

@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { Redis } from "ioredis";
+import type { VmmResult } from "../../src/protocol/hymx.js";
+import { RedisStore } from "../../src/store/redis.js";
+import { SqliteStore } from "../../src/store/sqlite.js";
+import type { Store, StoredItem } from "../../src/store/types.js";
+
+const REDIS_URL = `redis://127.0.0.1:${process.env.VMDOCKER_REDIS_PORT ?? 6379}/13`;
+
+const item = (id: string): StoredItem => ({
+  id,
+  signatureType: 3,
+  signature: id,
+  owner: "o",
+  target: "",
+  anchor: "",
+  tags: [],
+  data: "",
+});
+const result = (id: string, nonce: number, cache?: Record<string, string>): VmmResult => ({
+  Nonce: String(nonce),
+  Timestamp: String(1000 + nonce),
+  "Item-Id": id,
+  "From-Process": "P",
+  "Pushed-For": id,
+  Messages: [],
+  Spawns: [],
+  Assignments: [],
+  Output: null,
+  Data: `d${nonce}`,
+  ...(cache ? { Cache: cache } : {}),
+  Error: "",
+});
+
+function storeSuite(name: string, make: () => Promise<Store>) {
+  describe(`${name} store`, () => {
+    let store: Store;
+    after(async () => store?.close());
+
+    test("nonces, items and assignments are appended per process and found by id", async () => {
+      store = await make();
+      assert.equal(await store.nonce("P"), -1);
+      await store.append("P", 0, item("P"), item("a0"));
+      await store.append("P", 1, item("m1"), item("a1"));
+      await store.append("Q", 0, item("Q"), item("b0"));
+      assert.equal(await store.nonce("P"), 1);
+      assert.equal((await store.messageByNonce("P", 1))?.id, "m1");
+      assert.equal((await store.assignmentByNonce("P", 1))?.id, "a1");
+      assert.equal(await store.messageByNonce("P", 2), null);
+      assert.deepEqual(await store.locate("m1"), { pid: "P", nonce: 1 });
+      assert.equal(await store.locate("nope"), null);
+      assert.deepEqual(await store.processes(), ["P", "Q"]);
+    });
+
+    test("results keep execution order; Cache is stripped from the result and kept per key", async () => {
+      await store.saveResult("P", result("P", 0));
+      await store.saveResult("P", result("m1", 1, { k: "v1" }));
+      await store.saveResult("P", result("m1", 1, { k: "v2" })); // saved again: same place
+      assert.equal((await store.result("m1"))?.Data, "d1");
+      assert.equal((await store.result("m1"))?.Cache, undefined);
+      assert.equal(await store.cache("P", "k"), "v2");
+      assert.equal(await store.cache("P", "missing"), "");
+      assert.equal(await store.resultCount("P"), 2);
+      assert.deepEqual(
+        (await store.results("P", { limit: 10, sort: "ASC" })).map((r) => r.Nonce),
+        ["0", "1"],
+      );
+      assert.deepEqual(
+        (await store.results("P", { limit: 1, sort: "DESC" })).map((r) => r.Nonce),
+        ["1"],
+      );
+      assert.deepEqual(
+        (await store.results("P", { limit: 10, sort: "ASC", from: 0 })).map((r) => r.Nonce),
+        ["1"],
+      );
+      assert.deepEqual(
+        (await store.results("P", { limit: 10, sort: "ASC", to: 0 })).map((r) => r.Nonce),
+        ["0"],
+      );
+    });
+
+    test("checkpoint index", async () => {
+      assert.equal(await store.checkpoint("P"), null);
+      await store.setCheckpoint("P", "ckp1");
+      assert.equal(await store.checkpoint("P"), "ckp1");
+    });
+  });
+}
+
+storeSuite(
+  "sqlite",
+  async () => new SqliteStore(join(mkdtempSync(join(tmpdir(), "vmd-sqlite-")), "node.db")),
+);
+storeSuite("redis", async () => {
+  const r = new Redis(REDIS_URL);
+  await r.flushdb();
+  r.disconnect();
+  return new RedisStore(REDIS_URL);
+});
+
+test("the Redis store writes hymx's key schema, readable by an upstream node", async () => {
+  const url = REDIS_URL.replace(/\/13$/, "/14");
+  const r = new Redis(url);
+  await r.flushdb();
+  const store = new RedisStore(url);
+  await store.append("P", 0, item("P"), item("a0"));
+  await store.saveResult("P", result("P", 0, { x: "1" }));
+  assert.equal(await r.get("p:nonce:P"), "0");
+  assert.equal(JSON.parse((await r.lindex("p:msgs:P", 0))!).id, "P");
+  assert.equal(JSON.parse((await r.lindex("p:assign:P", 0))!).id, "a0");
+  assert.equal(await r.hget("m:index", "P"), "P:0");
+  assert.equal(JSON.parse((await r.hget("m:result", "P"))!).Data, "d0");
+  assert.deepEqual(await r.lrange("m:results:P", 0, -1), ["P"]);
+  assert.equal(await r.get("cache:P:x"), "1");
+  await store.close();
+  r.disconnect();
+});
