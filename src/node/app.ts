@@ -10,6 +10,9 @@ import { buildHttp } from "./http.js";
 import { loadNodeSigner } from "./identity.js";
 import { ModuleCatalog } from "./modules.js";
 import { HymxNode } from "./node.js";
+import { bootstrapCore } from "./core-bootstrap.js";
+import { REGISTRY_FORMAT, registryFactory } from "../vm/core/registry.js";
+import { TOKEN_FORMAT, tokenFactory } from "../vm/core/token.js";
 
 export interface RunningNode {
   node: HymxNode;
@@ -44,6 +47,8 @@ export async function startNode(
       `generated a node wallet ${signer.address} (kept in ${join(dataDir, "node-key.hex")})`,
     );
   const modules = new ModuleCatalog(opts.baseDir);
+  if (!opts.vms.get(TOKEN_FORMAT)) opts.vms.mount(TOKEN_FORMAT, tokenFactory);
+  if (!opts.vms.get(REGISTRY_FORMAT)) opts.vms.mount(REGISTRY_FORMAT, registryFactory);
   const node = new HymxNode({
     store,
     signer,
@@ -52,6 +57,13 @@ export async function startNode(
     log: (m, f) => opts.log(`${m} ${f ? JSON.stringify(f) : ""}`.trim()),
   });
   await node.recover();
+  await node.settled();
+  if (cfg.coreProcesses)
+    await bootstrapCore(node, signer, opts.baseDir, {
+      Name: cfg.nodeName,
+      Desc: cfg.nodeDesc,
+      URL: cfg.nodeURL,
+    });
   const http = buildHttp({
     node,
     modules,

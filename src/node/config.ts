@@ -25,6 +25,8 @@ const ConfigSchema = z
     joinNetwork: z.boolean().default(false),
     /** vmdocker: where the embedded store and the node key live. */
     dataDir: z.string().default("./data"),
+    /** vmdocker: a fresh node spawns its own token and registry processes. */
+    coreProcesses: z.boolean().default(true),
     /** vmdocker: the largest item POST / accepts. */
     maxBodyBytes: z
       .number()
@@ -43,7 +45,11 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
     const name = `VMDOCKER_${key.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()}`;
     const v = env[name];
     if (v === undefined) continue;
-    out[key] = key === "joinNetwork" ? v === "true" : key === "maxBodyBytes" ? Number(v) : v;
+    out[key] = ["joinNetwork", "coreProcesses"].includes(key)
+      ? v === "true"
+      : key === "maxBodyBytes"
+        ? Number(v)
+        : v;
   }
   return out;
 }

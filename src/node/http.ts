@@ -1,6 +1,6 @@
-import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { ProtocolError } from "../protocol/errors.js";
-import type { HymxNode } from "./node.js";
+import { RedirectError, type HymxNode } from "./node.js";
 import type { ModuleCatalog } from "./modules.js";
 import type { VmRegistry } from "../vm/contract.js";
 
@@ -47,6 +47,8 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
         return bad(reply, `err_body_too_large: at most ${opts.maxBodyBytes} bytes`, 413);
       }
       if (err instanceof ProtocolError) return bad(reply, err.code);
+      if (err instanceof RedirectError)
+        return reply.code(308).header("Location", err.location).send(err.body);
       return bad(
         reply,
         err.message ?? "err_internal",
@@ -117,6 +119,33 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
   );
 
   app.get("/modules", async () => opts.vms.formats());
+
+  app.get("/nodes", async () => node.registry()?.nodes() ?? null);
+  app.get<{ Params: { accid: string } }>(
+    "/node/:accid",
+    async (req) => node.registry()?.nodes()[req.params.accid] ?? null,
+  );
+  app.get<{ Params: { pid: string } }>(
+    "/nodesByProcess/:pid",
+    async (req) => node.registry()?.nodesOf(req.params.pid) ?? null,
+  );
+  app.get<{ Params: { accid: string } }>(
+    "/processes/:accid",
+    async (req) => node.registry()?.processesOf(req.params.accid) ?? null,
+  );
+
+  // Balances are big integers: sent as bare JSON numbers, digit for digit.
+  const amount =
+    (kind: "balanceOf" | "stakeOf") =>
+    async (req: { params: { accid: string } }, reply: FastifyReply) => {
+      const token = node.token();
+      const value = token ? token[kind](req.params.accid).toString() : "null";
+      return reply.type("application/json").send(value);
+    };
+  for (const path of ["/balanceOf/:accid", "/balanceof/:accid"])
+    app.get<{ Params: { accid: string } }>(path, amount("balanceOf"));
+  for (const path of ["/stakeOf/:accid", "/stakeof/:accid"])
+    app.get<{ Params: { accid: string } }>(path, amount("stakeOf"));
 
   app.get<{ Params: { mid: string } }>("/module/:mid", async (req, reply) => {
     try {

@@ -16,6 +16,8 @@ import type { Signer } from "../protocol/signers.js";
 import type { Tag } from "../protocol/tags.js";
 import type { Store, StoredItem } from "../store/types.js";
 import type { Vm, VmRegistry, VmResult } from "../vm/contract.js";
+import { REGISTRY_FORMAT, RegistryVm, type NodeRecord } from "../vm/core/registry.js";
+import { TOKEN_FORMAT, TokenVm } from "../vm/core/token.js";
 import type { ModuleCatalog } from "./modules.js";
 
 export const NODE_VERSION = "v0.5.0";
@@ -43,6 +45,16 @@ interface ProcessState {
 
 type Mode = "apply" | "replay";
 
+/** The item belongs to another node: answer 308 with where to go. */
+export class RedirectError extends Error {
+  constructor(
+    readonly location: string,
+    readonly body: NodeRecord | NodeRecord[],
+  ) {
+    super(`served by ${location}`);
+  }
+}
+
 const tagOf = (tags: Tag[], name: string) => tags.find((t) => t.name === name)?.value ?? "";
 
 /**
@@ -52,6 +64,8 @@ const tagOf = (tags: Tag[], name: string) => tags.find((t) => t.name === name)?.
  */
 export class HymxNode {
   private readonly procs = new Map<string, ProcessState>();
+  /** The core processes this node runs (found by their Module-Format). */
+  readonly core: { token?: string; registry?: string } = {};
   private readonly clock: () => number;
   private readonly log: NonNullable<NodeDeps["log"]>;
 
@@ -68,6 +82,16 @@ export class HymxNode {
     return this.deps.store;
   }
 
+  token(): TokenVm | undefined {
+    const vm = this.core.token ? this.procs.get(this.core.token)?.vm : undefined;
+    return vm instanceof TokenVm ? vm : undefined;
+  }
+
+  registry(): RegistryVm | undefined {
+    const vm = this.core.registry ? this.procs.get(this.core.registry)?.vm : undefined;
+    return vm instanceof RegistryVm ? vm : undefined;
+  }
+
   runningProcesses(): string[] {
     return [...this.procs.keys()];
   }
@@ -82,7 +106,7 @@ export class HymxNode {
         const item = DataItem.fromJSON(spawn);
         const state = await this.track(pid, item);
         const max = await this.deps.store.nonce(pid);
-        state.chain = state.chain.then(async () => {
+        this.enqueue(state, async () => {
           for (let n = 1; n <= max; n++) {
             const done =
               (await this.deps.store.assignmentByNonce(pid, n)) &&
@@ -118,8 +142,12 @@ export class HymxNode {
 
   private async submitProcess(item: DataItem): Promise<{ id: string }> {
     extractParams(item, "Process"); // duplicate tags reject the item
-    if (item.tag("Scheduler") !== this.address)
+    const scheduler = item.tag("Scheduler") ?? "";
+    if (scheduler !== this.address) {
+      const other = this.registry()?.nodes()[scheduler];
+      if (other?.URL) throw new RedirectError(other.URL, other);
       throw new ProtocolError("err_invalid_scheduler", `this node is ${this.address}`);
+    }
     const pid = item.id;
     if (this.procs.has(pid) || (await this.deps.store.nonce(pid)) >= 0)
       throw new ProtocolError("err_process_already_exist");
@@ -130,7 +158,7 @@ export class HymxNode {
     }
     const state = await this.track(pid, item, false);
     await this.deps.store.append(pid, 0, stored(item), this.assignment(pid, item.id, 0, 0));
-    state.chain = state.chain.then(() => this.spawnVm(pid, item));
+    this.enqueue(state, () => this.spawnVm(pid, item));
     return { id: pid };
   }
 
@@ -138,7 +166,13 @@ export class HymxNode {
     const pid = item.targetId;
     extractParams(item, "Message");
     const state = this.procs.get(pid);
-    if (!state) throw new ProtocolError("err_process_not_found");
+    if (!state) {
+      const others = (this.registry()?.nodesOf(pid) ?? []).filter(
+        (n) => n["Acc-Id"] !== this.address && n.URL,
+      );
+      if (others[0]) throw new RedirectError(others[0].URL, others);
+      throw new ProtocolError("err_process_not_found");
+    }
     const assigned = state.assigning.then(async () => {
       if (await this.deps.store.locate(item.id)) throw new ProtocolError("err_duplicate_item");
       const fromProcess = item.tag("From-Process");
@@ -159,7 +193,7 @@ export class HymxNode {
     });
     state.assigning = assigned.catch(() => {});
     const nonce = await assigned;
-    state.chain = state.chain.then(() => this.applyNonce(pid, nonce, "apply"));
+    this.enqueue(state, () => this.applyNonce(pid, nonce, "apply"));
     return { id: item.id };
   }
 
@@ -192,6 +226,8 @@ export class HymxNode {
       Sequence: -1,
       "Received-Sequence": {},
     };
+    if (module["Module-Format"] === TOKEN_FORMAT) this.core.token ??= pid;
+    if (module["Module-Format"] === REGISTRY_FORMAT) this.core.registry ??= pid;
     const state: ProcessState = {
       env,
       chain: Promise.resolve(),
@@ -199,7 +235,7 @@ export class HymxNode {
       received: env["Received-Sequence"],
     };
     this.procs.set(pid, state);
-    if (spawnNow) state.chain = state.chain.then(() => this.spawnVm(pid, item));
+    if (spawnNow) this.enqueue(state, () => this.spawnVm(pid, item));
     return state;
   }
 
@@ -216,20 +252,37 @@ export class HymxNode {
       state.spawnError = error;
       this.log("spawn failed", { pid, error });
     }
+    // hymx's spawn result: the new process registers itself with the registry (genSpawnResult).
+    const messages =
+      !error && this.core.registry
+        ? [
+            {
+              Target: this.core.registry,
+              Sequence: String(++state.env.Sequence),
+              Tags: [
+                { name: "Action", value: "RegisterProcess" },
+                { name: "Pid", value: pid },
+                { name: "Acc-Id", value: state.env.Process.Scheduler },
+              ],
+            },
+          ]
+        : [];
     if (!(await this.deps.store.result(pid))) {
-      await this.deps.store.saveResult(pid, {
+      const result: VmmResult = {
         Nonce: "0",
         Timestamp: "0",
         "Item-Id": pid,
         "From-Process": pid,
         "Pushed-For": item.tag("Pushed-For") || pid,
-        Messages: [],
+        Messages: messages,
         Spawns: [],
         Assignments: [],
         Output: null,
         Data: "",
         Error: error,
-      });
+      };
+      await this.deps.store.saveResult(pid, result);
+      this.deliverLater(pid, result);
     }
   }
 
@@ -307,7 +360,37 @@ export class HymxNode {
       Error: out.Error ?? "",
     };
     await this.deps.store.saveResult(pid, result);
-    await this.deliverLocal(pid, result);
+    this.deliverLater(pid, result);
+  }
+
+  private outbox: Promise<void> = Promise.resolve();
+  private inFlight = 0;
+
+  /** Queues work on a process's chain (FIFO per process) and counts it until it has run. */
+  private enqueue(state: ProcessState, work: () => Promise<void>): void {
+    this.inFlight++;
+    state.chain = state.chain
+      .then(work)
+      .catch((err: unknown) =>
+        this.log("process work failed", {
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      )
+      .finally(() => this.inFlight--);
+  }
+
+  /** Delivery runs outside the sender's apply chain (a process may message itself), in emit order. */
+  private deliverLater(pid: string, result: VmmResult): void {
+    if (!result.Messages?.length) return;
+    this.inFlight++;
+    this.outbox = this.outbox
+      .then(() => this.deliverLocal(pid, result))
+      .finally(() => this.inFlight--);
+  }
+
+  /** Waits until no apply and no local delivery is queued or running (deliveries may queue more). */
+  async settled(): Promise<void> {
+    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
   }
 
   /** Outbox, local part: messages to processes on this node are signed by the node and submitted here. */
@@ -338,8 +421,8 @@ export class HymxNode {
       Variant: VARIANT,
       "Node-Version": NODE_VERSION,
       "Join-Network": false,
-      Token: "",
-      Registry: "",
+      Token: this.core.token ?? "",
+      Registry: this.core.registry ?? "",
       Node: { "Acc-Id": this.address, Name: "", Role: "", Desc: "", URL: "" },
       "Vm-Count": [...this.procs.values()].filter((p) => p.vm).length,
     };

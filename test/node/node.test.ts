@@ -76,7 +76,11 @@ test("spawn, message, result: the node answers 200 with the id and serves the re
     JSON.parse(Buffer.from(results.edges[1]!.cursor, "base64url").toString()).ordinate,
     "1",
   );
-  assert.deepEqual((await getJson(`${url}/modules`)).body, [ECHO_FORMAT]);
+  assert.deepEqual((await getJson<string[]>(`${url}/modules`)).body.sort(), [
+    "hymx.core.registry.0.0.0",
+    "hymx.core.token.0.0.0",
+    ECHO_FORMAT,
+  ]);
   assert.equal(
     (await getJson<{ "Module-Format": string }>(`${url}/module/${moduleId}`)).body["Module-Format"],
     ECHO_FORMAT,
@@ -160,16 +164,45 @@ test("messages a process emits to a process on this node are signed by the node 
     a,
     fwd.id,
   );
+  // Sequence 0 went to the spawn result's RegisterProcess message.
   assert.deepEqual(
     res.Messages.map((m) => [m.Target, m.Sequence]),
-    [[b, "0"]],
+    [[b, "1"]],
   );
-  await running.node.idle();
+  await running.node.settled();
   const delivered = await running.store.messageByNonce(b, 1);
   assert.ok(delivered);
   const tag = (n: string) => delivered.tags!.find((t) => t.name === n)?.value;
   assert.equal(tag("From-Process"), a);
-  assert.equal(tag("Sequence"), "0");
+  assert.equal(tag("Sequence"), "1");
   assert.equal(tag("Data-Protocol"), "hymx", "a VM cannot override protocol tags");
   assert.equal((await running.store.result(delivered.id))?.Data, "1:1:ping");
+});
+
+test("a fresh node spawns its own token and registry; processes register themselves; balances are big integers", async () => {
+  const info = (await getJson<{ Token: string; Registry: string }>(`${url}/info`)).body;
+  assert.match(info.Token, /^[A-Za-z0-9_-]{43}$/);
+  assert.match(info.Registry, /^[A-Za-z0-9_-]{43}$/);
+  const me = running.node.address;
+  const nodes = (await getJson<Record<string, { Role: string }>>(`${url}/nodes`)).body;
+  assert.equal(nodes[me]?.Role, "main");
+  assert.equal((await getJson<{ "Acc-Id": string }>(`${url}/node/${me}`)).body["Acc-Id"], me);
+  const pid = await spawn();
+  await running.node.settled();
+  assert.ok((await getJson<string[]>(`${url}/processes/${me}`)).body.includes(pid));
+  assert.deepEqual(
+    (await getJson<{ "Acc-Id": string }[]>(`${url}/nodesByProcess/${pid}`)).body.map(
+      (n) => n["Acc-Id"],
+    ),
+    [me],
+  );
+  const balance = await fetch(`${url}/balanceOf/${me}`);
+  assert.equal(await balance.text(), "20000000000000000000");
+  assert.equal(await (await fetch(`${url}/stakeof/${me}`)).text(), "1000000000000000000");
+  const transfer = messageItem(info.Token, "", "Transfer", [
+    { name: "Recipient", value: pid },
+    { name: "Quantity", value: "5" },
+  ]);
+  await post(url, transfer);
+  assert.equal((await waitResult(url, info.Token, transfer.id)).Error, "err_insufficient_balance");
 });
