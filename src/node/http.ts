@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { ProtocolError } from "../protocol/errors.js";
 import { RedirectError, type HymxNode } from "./node.js";
 import type { ModuleCatalog } from "./modules.js";
