@@ -5,6 +5,7 @@ import { registerHost } from "./commands/host.js";
 import { registerImages } from "./commands/images.js";
 import { registerModule } from "./commands/module.js";
 import { registerNode } from "./commands/node.js";
+import { registerClient } from "./commands/client.js";
 import { registerUp } from "./commands/up.js";
 import { formatError } from "./output.js";
 
@@ -29,6 +30,7 @@ registerHost(program, ctx);
 registerImages(program, ctx);
 registerModule(program, ctx);
 registerNode(program);
+registerClient(program, ctx);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,6 +3,11 @@ import { parse } from "yaml";
 import { z } from "zod";
 import { VmdError } from "../errors.js";
 
+// Config files are read with YAML's failsafe schema (every scalar is a string), as viper does for
+// string keys: an unquoted `prvKey: 0x64dd...` stays text instead of becoming a lossy number.
+// Booleans and numbers are then read from their text.
+const bool = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
+
 const ConfigSchema = z
   .object({
     port: z
@@ -22,13 +27,13 @@ const ConfigSchema = z
     nodeName: z.string().default("vmdocker"),
     nodeDesc: z.string().default(""),
     nodeURL: z.string().default("http://127.0.0.1:8080"),
-    joinNetwork: z.boolean().default(false),
+    joinNetwork: bool.default(false),
     /** vmdocker: where the embedded store and the node key live. */
     dataDir: z.string().default("./data"),
     /** vmdocker: a fresh node spawns its own token and registry processes. */
-    coreProcesses: z.boolean().default(true),
+    coreProcesses: bool.default(true),
     /** vmdocker: the largest item POST / accepts. */
-    maxBodyBytes: z
+    maxBodyBytes: z.coerce
       .number()
       .int()
       .positive()
@@ -43,13 +48,7 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(ConfigSchema.shape)) {
     const name = `VMDOCKER_${key.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()}`;
-    const v = env[name];
-    if (v === undefined) continue;
-    out[key] = ["joinNetwork", "coreProcesses"].includes(key)
-      ? v === "true"
-      : key === "maxBodyBytes"
-        ? Number(v)
-        : v;
+    if (env[name] !== undefined) out[key] = env[name];
   }
   return out;
 }
@@ -60,19 +59,27 @@ export function loadConfig(
 ): NodeConfig {
   let raw: unknown = {};
   if (path) {
-    if (!existsSync(path))
+    if (!existsSync(path)) {
       throw new VmdError(
         "err_bad_config",
         `config file ${path} does not exist`,
         "pass --config with a config.yaml (see README)",
       );
+    }
     try {
-      raw = parse(readFileSync(path, "utf8")) ?? {};
+      raw = parse(readFileSync(path, "utf8"), { schema: "failsafe" }) ?? {};
     } catch (err) {
       throw new VmdError(
         "err_bad_config",
         `${path} is not valid YAML: ${(err as Error).message.split("\n")[0]}`,
         "fix the YAML syntax",
+      );
+    }
+    if (typeof raw !== "object" || Array.isArray(raw)) {
+      throw new VmdError(
+        "err_bad_config",
+        `${path} is not a YAML mapping of keys`,
+        "write one `key: value` per line",
       );
     }
   }

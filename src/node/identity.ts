@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { VmdError } from "../errors.js";
 import { ArweaveSigner, EthereumSigner, type Signer } from "../protocol/signers.js";
+import { loadOrCreateKey } from "../sys/keyfile.js";
 
 /**
  * The node's wallet: `prvKey` (hex, wins), else the Arweave key file, else a key generated on the
@@ -33,22 +33,6 @@ export function loadNodeSigner(
     }
     return { signer: new ArweaveSigner(jwk as never), generated: false };
   }
-  const file = join(dataDir, "node-key.hex");
-  if (existsSync(file))
-    return { signer: new EthereumSigner(readFileSync(file, "utf8").trim()), generated: false };
-  mkdirSync(dirname(file), { recursive: true });
-  return { signer: persist(file), generated: true };
-}
-
-function persist(file: string): EthereumSigner {
-  for (;;) {
-    const hex = randomBytes(32).toString("hex");
-    try {
-      const signer = new EthereumSigner(hex);
-      writeFileSync(file, `${hex}\n`, { mode: 0o600 });
-      return signer;
-    } catch {
-      // not a valid secp256k1 key (astronomically rare): draw again
-    }
-  }
+  const { signer, created } = loadOrCreateKey(join(dataDir, "node-key.hex"));
+  return { signer, generated: created };
 }

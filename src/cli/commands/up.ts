@@ -5,15 +5,22 @@ import { setupHost } from "../../host/setup.js";
 import { ImageBuilder } from "../../runtime/images/builder.js";
 import type { CliContext } from "../context.js";
 import { terminalProgress } from "../progress.js";
+import { runNode } from "./node.js";
 
-/** The README's main command: everything a node needs, set up and built, then the node. */
+/** The README's main command: everything a node needs, set up and built, then the node itself. */
 export function registerUp(program: Command, ctx: () => CliContext): void {
   program
     .command("up")
-    .description("set up this host, build the images, and start the node (embedded store)")
+    .description(
+      "set up this host, build the images, and run the node (embedded store) in the foreground",
+    )
     .option("--no-criu", "do not build CRIU 4 when criu check fails")
-    .addHelpText("after", "\nExample:\n  sudo vmdocker up")
-    .action(async (opts: { criu: boolean }) => {
+    .option(
+      "-c, --config <file>",
+      "config.yaml for the node (default: built-in defaults, port :8080)",
+    )
+    .addHelpText("after", "\nExample:\n  sudo vmdocker up\n  vmdocker up -c config.yaml")
+    .action(async (opts: { criu: boolean; config?: string }) => {
       const c = ctx();
       const progress = terminalProgress();
       const report = await setupHost(
@@ -27,13 +34,19 @@ export function registerUp(program: Command, ctx: () => CliContext): void {
         progress,
       ).buildAll();
       console.log(
-        [
-          "",
-          `The host is ready: engine at ${report.client.address.display}, full-memory checkpoints ${report.checkpointsOn ? "on" : "OFF"}.`,
-          "The node (vmdocker node: the hymx/AO API on :8080 with the embedded store) is not built yet;",
-          "until it lands, this command prepares the host and images only.",
-          "next: vmdocker host doctor   (what is running and what is missing)",
-        ].join("\n"),
+        `\nThe host is ready: engine at ${report.client.address.display}, full-memory checkpoints ${report.checkpointsOn ? "on" : "OFF"}.`,
       );
+      await runNode(opts.config, (running) => {
+        const token = running.node.core.token;
+        console.log(
+          [
+            `\nThe node is serving ${running.url} (Ctrl-C stops it). Next, from another terminal:`,
+            `  vmdocker send ${token ?? "<token-pid>"} --action Info --wait --url ${running.url}`,
+            `  vmdocker results ${token ?? "<token-pid>"} --url ${running.url}`,
+            "Processes in containers (the hymx.vmdocker.v0.0.1 VM) are not built yet: only core processes and",
+            "modules of mounted formats can be spawned.",
+          ].join("\n"),
+        );
+      });
     });
 }

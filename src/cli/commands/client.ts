@@ -1,0 +1,143 @@
+import { join } from "node:path";
+import type { Command } from "commander";
+import { HymxClient } from "../../client/client.js";
+import { clientSigner } from "../../client/keys.js";
+import { VmdError } from "../../errors.js";
+import type { VmmResult } from "../../protocol/hymx.js";
+import type { Tag } from "../../protocol/tags.js";
+import type { CliContext } from "../context.js";
+import { printJson, table } from "../output.js";
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+function parseTags(pairs: string[]): Tag[] {
+  return pairs.map((p) => {
+    const eq = p.indexOf("=");
+    if (eq <= 0)
+      throw new VmdError("err_bad_flag", `--tag ${p} is not K=V`, "write tags as --tag Name=value");
+    return { name: p.slice(0, eq), value: p.slice(eq + 1) };
+  });
+}
+
+interface Common {
+  url: string;
+  key?: string;
+  json?: boolean;
+}
+
+function withClientOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--url <url>",
+      "the node (env VMDOCKER_URL)",
+      process.env.VMDOCKER_URL ?? "http://127.0.0.1:8080",
+    )
+    .option(
+      "--key <hex>",
+      "Ethereum private key that signs (env VMDOCKER_KEY; default: a key kept in the state folder)",
+    )
+    .option("--json", "print JSON");
+}
+
+function printResult(r: VmmResult, json?: boolean): void {
+  if (json) return printJson(r);
+  console.log(`nonce ${r.Nonce}${r.Error ? `  ERROR ${r.Error}` : ""}`);
+  if (r.Data) console.log(r.Data);
+  for (const m of r.Messages ?? []) console.log(`  → message #${m.Sequence} to ${m.Target}`);
+}
+
+export function registerClient(program: Command, ctx: () => CliContext): void {
+  const client = (o: Common) => {
+    const { signer, note } = clientSigner(o.key, join(ctx().paths.root, "client-key.hex"));
+    if (note) console.error(note);
+    return new HymxClient({ url: o.url, signer });
+  };
+
+  withClientOptions(program.command("spawn"))
+    .description("spawn a process of a module on a node")
+    .requiredOption("--module <id>", "the module id")
+    .option("--scheduler <address>", "the node that runs it (default: the node at --url)")
+    .option("--tag <K=V>", "a spawn tag; repeatable", collect, [])
+    .option("--data <text>", "the spawn data")
+    .option("--wait", "wait for the spawn result")
+    .addHelpText(
+      "after",
+      "\nExample:\n  vmdocker spawn --module <module-id> --tag Name=demo --wait",
+    )
+    .action(
+      async (
+        o: Common & {
+          module: string;
+          scheduler?: string;
+          tag: string[];
+          data?: string;
+          wait?: boolean;
+        },
+      ) => {
+        const c = client(o);
+        const pid = await c.spawn({
+          module: o.module,
+          scheduler: o.scheduler,
+          tags: parseTags(o.tag),
+          data: o.data,
+        });
+        if (!o.wait) return o.json ? printJson({ id: pid }) : console.log(pid);
+        const r = await c.waitResult(pid, pid);
+        if (o.json) printJson({ id: pid, result: r });
+        else console.log(r.Error ? `${pid}\nspawn failed: ${r.Error}` : pid);
+        if (r.Error) process.exitCode = 1;
+      },
+    );
+
+  withClientOptions(program.command("send <pid>"))
+    .description("send a message to a process")
+    .option("--action <action>", "the Action tag")
+    .option("--tag <K=V>", "a message tag; repeatable", collect, [])
+    .option("--data <text>", "the message data", "")
+    .option("--wait", "wait for the result and print it")
+    .addHelpText("after", "\nExample:\n  vmdocker send <pid> --action Echo --data hello --wait")
+    .action(
+      async (
+        pid: string,
+        o: Common & { action?: string; tag: string[]; data: string; wait?: boolean },
+      ) => {
+        const c = client(o);
+        const id = await c.message({ pid, action: o.action, tags: parseTags(o.tag), data: o.data });
+        if (!o.wait) return o.json ? printJson({ id }) : console.log(id);
+        const r = await c.waitResult(pid, id);
+        printResult(r, o.json);
+        if (r.Error) process.exitCode = 1;
+      },
+    );
+
+  withClientOptions(program.command("result <pid> <msgid>"))
+    .description("read one result")
+    .option("--wait", "wait until it exists")
+    .addHelpText("after", "\nExample:\n  vmdocker result <pid> <message-id> --wait")
+    .action(async (pid: string, msgid: string, o: Common & { wait?: boolean }) => {
+      const c = client(o);
+      const r = o.wait ? await c.waitResult(pid, msgid) : await c.result(pid, msgid);
+      if (!r) {
+        if (o.json) printJson(null);
+        else console.log("no result yet (use --wait)");
+        process.exitCode = 1;
+        return;
+      }
+      printResult(r, o.json);
+    });
+
+  withClientOptions(program.command("results <pid>"))
+    .description("the latest results of a process, oldest first")
+    .option("--limit <n>", "how many", "5")
+    .addHelpText("after", "\nExample:\n  vmdocker results <pid> --limit 20 --json")
+    .action(async (pid: string, o: Common & { limit: string }) => {
+      const rs = await client(o).results(pid, Number(o.limit) || 5);
+      if (o.json) return printJson(rs);
+      console.log(
+        table(
+          ["NONCE", "MESSAGE", "DATA", "ERROR"],
+          rs.map((r) => [r.Nonce, r["Item-Id"], r.Data.slice(0, 60), r.Error]),
+        ),
+      );
+    });
+}

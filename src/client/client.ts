@@ -1,0 +1,140 @@
+import { DataItem } from "../protocol/data-item.js";
+import { messageTags, processTags, type VmmResult } from "../protocol/hymx.js";
+import type { Signer } from "../protocol/signers.js";
+import type { Tag } from "../protocol/tags.js";
+import { VmdError } from "../errors.js";
+
+export interface ClientOptions {
+  url: string;
+  signer: Signer;
+}
+
+interface NodeRef {
+  URL?: string;
+}
+
+/** A small client for a hymx/vmdocker node: submit signed items, read results, follow 308s. */
+export class HymxClient {
+  private readonly base: string;
+
+  constructor(private readonly opts: ClientOptions) {
+    this.base = opts.url.replace(/\/+$/, "");
+  }
+
+  get address(): string {
+    return this.opts.signer.address;
+  }
+
+  private async request(path: string, init: RequestInit = {}): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}${path}`, { ...init, redirect: "manual" });
+    } catch (err) {
+      throw new VmdError(
+        "err_node_unreachable",
+        `no node answers at ${this.base} (${(err as Error).cause ?? (err as Error).message})`,
+        "start one with `vmdocker node`, or pass --url",
+      );
+    }
+    if (res.status !== 308) return res;
+    // hymx redirects: the body names the node(s) that serve the process; try each with the same path and body.
+    const body = (await res.json().catch(() => null)) as NodeRef | NodeRef[] | null;
+    const nodes = (Array.isArray(body) ? body : body ? [body] : [])
+      .map((n) => n.URL)
+      .filter((u): u is string => !!u);
+    const location = res.headers.get("location");
+    for (const target of [...nodes, ...(location ? [location] : [])]) {
+      const next = await fetch(`${target.replace(/\/+$/, "")}${path}`, {
+        ...init,
+        redirect: "manual",
+      }).catch(() => null);
+      if (next && next.status !== 308) return next;
+    }
+    return res;
+  }
+
+  private async getJson<T>(path: string): Promise<T> {
+    const res = await this.request(path);
+    const body = (await res.json()) as T & { error?: string };
+    if (res.status >= 400)
+      throw new VmdError(body?.error ?? "err_request", `${path}: ${body?.error ?? res.status}`);
+    return body;
+  }
+
+  async submit(item: DataItem): Promise<string> {
+    const res = await this.request("/", { method: "POST", body: item.encode() });
+    const body = (await res.json().catch(() => ({}))) as { id?: string; error?: string };
+    if (res.status !== 200 || !body.id) {
+      throw new VmdError(
+        body.error ?? "err_request",
+        `the node refused the item: ${body.error ?? `HTTP ${res.status}`}`,
+      );
+    }
+    return body.id;
+  }
+
+  info(): Promise<
+    { Node: { "Acc-Id": string }; Token: string; Registry: string } & Record<string, unknown>
+  > {
+    return this.getJson("/info");
+  }
+
+  async spawn(opts: {
+    module: string;
+    scheduler?: string;
+    tags?: Tag[];
+    data?: string;
+  }): Promise<string> {
+    const scheduler = opts.scheduler ?? (await this.info()).Node["Acc-Id"];
+    const tags = [
+      { name: "SDK-Timestamp", value: String(Date.now() * 1e6) },
+      ...processTags({ module: opts.module, scheduler, params: opts.tags }),
+    ];
+    return this.submit(
+      DataItem.sign({ data: opts.data ?? String(Date.now() * 1e6), tags }, this.opts.signer),
+    );
+  }
+
+  async message(opts: {
+    pid: string;
+    action?: string;
+    tags?: Tag[];
+    data?: string;
+  }): Promise<string> {
+    const tags = [
+      { name: "SDK-Timestamp", value: String(Date.now() * 1e6) },
+      ...messageTags({ action: opts.action, params: opts.tags }),
+    ];
+    return this.submit(
+      DataItem.sign({ target: opts.pid, data: opts.data ?? "", tags }, this.opts.signer),
+    );
+  }
+
+  result(pid: string, msgId: string): Promise<VmmResult | null> {
+    return this.getJson(`/result/${pid}/${msgId}`);
+  }
+
+  async waitResult(pid: string, msgId: string, timeoutMs = 60_000): Promise<VmmResult> {
+    const deadline = Date.now() + timeoutMs;
+    let delay = 20;
+    for (;;) {
+      const r = await this.result(pid, msgId);
+      if (r) return r;
+      if (Date.now() > deadline)
+        throw new VmdError(
+          "err_timeout",
+          `no result for ${msgId} after ${timeoutMs / 1000} s`,
+          "the process may still be working: read it later with `vmdocker result`",
+        );
+      await new Promise((res) => setTimeout(res, delay));
+      delay = Math.min(500, delay * 2);
+    }
+  }
+
+  async results(pid: string, limit = 5): Promise<VmmResult[]> {
+    const r = await this.getJson<{ edges: { node: VmmResult }[] }>(
+      `/results/${pid}?limit=${limit}`,
+    );
+    return r.edges.map((e) => e.node);
+  }
+}

@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { vmdocker } from "../helpers/cli.js";
+
+const BIN = fileURLToPath(new URL("../../src/cli/vmdocker.js", import.meta.url));
+const cwd = mkdtempSync(join(tmpdir(), "vmd-clinode-"));
+const KEY = "0x64dd2342616f385f3e8157cf7246cf394217e13e8f91b7d208e9f8b60e25ed1b";
+let child: ChildProcess;
+let url: string;
+let token: string;
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+
+before(async () => {
+  const port = await freePort();
+  writeFileSync(join(cwd, "config.yaml"), `port: ":${port}"\nprvKey: ${KEY}\nnodeName: cli-test\n`);
+  child = spawn(process.execPath, [BIN, "node", "-c", "config.yaml"], {
+    cwd,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("server is running")) resolve();
+    });
+    child.on("exit", (code) => reject(new Error(`node exited ${code}: ${out}`)));
+  });
+  assert.match(
+    out,
+    /server is running wallet=0x972AeD684D6f817e1b58AF70933dF1b4a75bfA51 port=:\d+/,
+  );
+  url = `http://127.0.0.1:${port}`;
+  token = ((await (await fetch(`${url}/info`)).json()) as { Token: string }).Token;
+});
+after(() => child?.kill("SIGTERM"));
+
+test("vmdocker send --wait talks to the node's token and prints the result", () => {
+  const r = vmdocker([
+    "send",
+    token,
+    "--action",
+    "Balance",
+    "--tag",
+    "Recipient=0x972AeD684D6f817e1b58AF70933dF1b4a75bfA51",
+    "--wait",
+    "--json",
+    "--url",
+    url,
+    "--key",
+    KEY,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const res = JSON.parse(r.stdout) as { Data: string; Nonce: string; Error: string };
+  assert.equal(res.Data, "20000000000000000000");
+  assert.equal(res.Error, "");
+  const human = vmdocker(["send", token, "--action", "Nope", "--wait", "--url", url, "--key", KEY]);
+  assert.equal(human.code, 1, "a result with an error exits 1");
+  assert.match(human.stdout, /ERROR err_unknown_action: Nope/);
+});
+
+test("vmdocker spawn --wait, result and results", () => {
+  const tokenModule = readdirSync(join(cwd, "mod")).map((f) => f.slice(4, -5));
+  const spawned = tokenModule
+    .map((m) => vmdocker(["spawn", "--module", m, "--wait", "--json", "--url", url, "--key", KEY]))
+    .find((r) => r.code === 0);
+  assert.ok(spawned, "a core module spawns");
+  const { id } = JSON.parse(spawned.stdout) as { id: string };
+  const info = vmdocker(["send", id, "--action", "Info", "--json", "--url", url, "--key", KEY]);
+  const msg = (JSON.parse(info.stdout) as { id: string }).id;
+  const waited = vmdocker(["result", id, msg, "--wait", "--json", "--url", url]);
+  assert.equal(waited.code, 0, waited.stderr);
+  const results = JSON.parse(vmdocker(["results", id, "--json", "--url", url]).stdout) as {
+    Nonce: string;
+  }[];
+  assert.deepEqual(
+    results.map((r) => r.Nonce),
+    ["0", "1"],
+  );
+});
+
+test("client errors are one line: node down, bad tag, bad config", () => {
+  const down = vmdocker(["results", "x", "--url", "http://127.0.0.1:9"]);
+  assert.equal(down.code, 1);
+  assert.match(
+    down.stderr.trim(),
+    /^vmdocker: no node answers at http:\/\/127.0.0.1:9 .*\(fix: start one with `vmdocker node`, or pass --url\)$/,
+  );
+  const badTag = vmdocker(["send", token, "--tag", "novalue", "--url", url, "--key", KEY]);
+  assert.match(badTag.stderr, /--tag novalue is not K=V/);
+  writeFileSync(join(cwd, "bad.yaml"), "port: 8080\nfrobnicate: true\n");
+  const bad = vmdocker(["node", "-c", join(cwd, "bad.yaml")]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr.trim(), /^vmdocker: .*bad\.yaml: (port|frobnicate)/);
+});
