@@ -5,41 +5,69 @@ import { RedisStore } from "../store/redis.js";
 import { SqliteStore } from "../store/sqlite.js";
 import type { Store } from "../store/types.js";
 import type { VmRegistry } from "../vm/contract.js";
+import { REGISTRY_FORMAT, registryFactory } from "../vm/core/registry.js";
+import { TOKEN_FORMAT, tokenFactory } from "../vm/core/token.js";
+import { adminToken, buildAdmin } from "./admin.js";
 import { listenAddress, type NodeConfig } from "./config.js";
+import { bootstrapCore } from "./core-bootstrap.js";
 import { buildHttp } from "./http.js";
 import { loadNodeSigner } from "./identity.js";
 import { ModuleCatalog } from "./modules.js";
 import { HymxNode } from "./node.js";
-import { bootstrapCore } from "./core-bootstrap.js";
-import { REGISTRY_FORMAT, registryFactory } from "../vm/core/registry.js";
-import { TOKEN_FORMAT, tokenFactory } from "../vm/core/token.js";
 
 export interface RunningNode {
   node: HymxNode;
   http: FastifyInstance;
   url: string;
+  adminUrl?: string;
+  adminToken?: string;
   store: Store;
   close(): Promise<void>;
 }
 
+export interface StartOptions {
+  baseDir: string;
+  vms: VmRegistry;
+  log: (line: string) => void;
+  /** hymx `--mode`: normal recovery (from checkpoints), or rebuild (replay everything, re-persist results). */
+  mode?: "normal" | "rebuild";
+}
+
+async function listen(app: FastifyInstance, address: string, what: string): Promise<string> {
+  const { host, port } = listenAddress(address);
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new VmdError(
+        "err_port_in_use",
+        `${what} port ${host}:${port} is in use`,
+        "stop what uses it, or change it in config.yaml",
+      );
+    }
+    throw err;
+  }
+  const bound = app.server.address();
+  return `http://${host.includes(":") ? `[${host}]` : host}:${typeof bound === "object" && bound ? bound.port : port}`;
+}
+
 /**
  * Starts a node: store (embedded SQLite unless `redisURL`), wallet, module catalog (`<baseDir>/mod`),
- * recovery of every stored process, then the HTTP API.
+ * recovery of every stored process, the core processes, the HTTP API and (with `adminPort`) the
+ * admin API, and periodic checkpoints.
  */
-export async function startNode(
-  cfg: NodeConfig,
-  opts: { baseDir: string; vms: VmRegistry; log: (line: string) => void },
-): Promise<RunningNode> {
+export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<RunningNode> {
   const dataDir = resolve(opts.baseDir, cfg.dataDir);
   const store: Store = cfg.redisURL
     ? new RedisStore(cfg.redisURL)
     : new SqliteStore(join(dataDir, "node.db"));
   if (store instanceof RedisStore) {
     const policy = await store.fsyncPolicy();
-    if (policy !== "always")
+    if (policy !== "always") {
       opts.log(
         `warning: Redis appendfsync is ${policy ?? "unknown"}: acknowledged items can be lost in a crash (set appendonly yes, appendfsync always)`,
       );
+    }
   }
   const { signer, generated } = loadNodeSigner(cfg, dataDir);
   if (generated)
@@ -54,16 +82,19 @@ export async function startNode(
     signer,
     vms: opts.vms,
     modules,
+    checkpointDir: join(opts.baseDir, "ckp"),
     log: (m, f) => opts.log(`${m} ${f ? JSON.stringify(f) : ""}`.trim()),
   });
-  await node.recover();
+  await node.recover(opts.mode ?? "normal");
   await node.settled();
-  if (cfg.coreProcesses)
+  if (cfg.coreProcesses) {
     await bootstrapCore(node, signer, opts.baseDir, {
       Name: cfg.nodeName,
       Desc: cfg.nodeDesc,
       URL: cfg.nodeURL,
     });
+  }
+
   const http = buildHttp({
     node,
     modules,
@@ -71,35 +102,51 @@ export async function startNode(
     nodeInfo: { Name: cfg.nodeName, Desc: cfg.nodeDesc, URL: cfg.nodeURL, Role: "main" },
     maxBodyBytes: cfg.maxBodyBytes,
   });
-  const { host, port } = listenAddress(cfg.port);
+  let admin: FastifyInstance | undefined;
+  let adminUrl: string | undefined;
+  let token: string | undefined;
   try {
-    await http.listen({ host, port });
-  } catch (err) {
-    await store.close();
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EADDRINUSE")
-      throw new VmdError(
-        "err_port_in_use",
-        `port ${host}:${port} is in use`,
-        "stop what uses it, or set port in config.yaml",
+    const url = await listen(http, cfg.port, "the node's");
+    if (cfg.adminPort) {
+      token = adminToken(cfg.adminToken, join(dataDir, "admin-token"));
+      admin = buildAdmin(node, token);
+      adminUrl = await listen(admin, cfg.adminPort, "the admin");
+      opts.log(
+        `admin API on ${adminUrl} (Authorization: Bearer <token from ${cfg.adminToken ? "adminToken" : join(dataDir, "admin-token")}>)`,
       );
+    }
+    const timer =
+      cfg.checkpointInterval > 0
+        ? setInterval(() => {
+            node
+              .checkpointChanged()
+              .catch((err: unknown) => opts.log(`periodic checkpoint failed: ${String(err)}`));
+          }, cfg.checkpointInterval * 1000)
+        : undefined;
+    timer?.unref();
+    opts.log(
+      `server is running wallet=${signer.address} port=${cfg.port} url=${url} store=${store.kind}`,
+    );
+    return {
+      node,
+      http,
+      url,
+      adminUrl,
+      adminToken: token,
+      store,
+      async close() {
+        if (timer) clearInterval(timer);
+        await http.close();
+        await admin?.close();
+        await node.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await http.close();
+    await admin?.close();
+    await node.close();
+    await store.close();
     throw err;
   }
-  const address = http.server.address();
-  const bound = typeof address === "object" && address ? address.port : port;
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${bound}`;
-  opts.log(
-    `server is running wallet=${signer.address} port=${cfg.port} url=${url} store=${store.kind}`,
-  );
-  return {
-    node,
-    http,
-    url,
-    store,
-    async close() {
-      await http.close();
-      await node.close();
-      await store.close();
-    },
-  };
 }

@@ -32,6 +32,10 @@ const ConfigSchema = z
     dataDir: z.string().default("./data"),
     /** vmdocker: a fresh node spawns its own token and registry processes. */
     coreProcesses: bool.default(true),
+    /** vmdocker: bearer token for the admin API (empty: generated into dataDir/admin-token). */
+    adminToken: z.string().default(""),
+    /** vmdocker: seconds between checkpoints of processes that changed (0: only at shutdown and admin stop). */
+    checkpointInterval: z.coerce.number().int().min(0).default(300),
     /** vmdocker: the largest item POST / accepts. */
     maxBodyBytes: z.coerce
       .number()

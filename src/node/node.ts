@@ -19,6 +19,7 @@ import type { Vm, VmRegistry, VmResult } from "../vm/contract.js";
 import { REGISTRY_FORMAT, RegistryVm, type NodeRecord } from "../vm/core/registry.js";
 import { TOKEN_FORMAT, TokenVm } from "../vm/core/token.js";
 import type { ModuleCatalog } from "./modules.js";
+import { readCheckpoint, writeCheckpoint, type Snapshot } from "./checkpoints.js";
 
 export const NODE_VERSION = "v0.5.0";
 
@@ -27,6 +28,8 @@ export interface NodeDeps {
   signer: Signer;
   vms: VmRegistry;
   modules: ModuleCatalog;
+  /** Where checkpoint items are written (`ckp/`). */
+  checkpointDir: string;
   clock?: () => number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -41,9 +44,13 @@ interface ProcessState {
   assigning: Promise<unknown>;
   /** Highest sequence seen from each sending process (err_sequence_too_low). */
   received: Record<string, number>;
+  /** Stopped by the admin API: checkpointed, VM closed, messages refused until resumed. */
+  stopped: boolean;
+  checkpointedNonce: number;
 }
 
-type Mode = "apply" | "replay";
+/** apply: save the result and deliver its messages; rebuild: save only; replay: re-execute only. */
+type Mode = "apply" | "rebuild" | "replay";
 
 /** The item belongs to another node: answer 308 with where to go. */
 export class RedirectError extends Error {
@@ -93,30 +100,125 @@ export class HymxNode {
   }
 
   runningProcesses(): string[] {
-    return [...this.procs.keys()];
+    return [...this.procs.entries()].filter(([, s]) => !s.stopped).map(([pid]) => pid);
   }
 
-  /** Brings back every stored process: spawn its VM, re-execute what it had applied, apply what it had not. */
-  async recover(): Promise<void> {
+  /**
+   * Brings back every stored process: from its latest checkpoint when there is one (else a fresh
+   * spawn), then re-executes what it had applied since and applies what it had not. `rebuild`
+   * ignores checkpoints and re-persists every result (hymx `--mode rebuild`).
+   */
+  async recover(mode: "normal" | "rebuild" = "normal"): Promise<void> {
     const pids = await this.deps.store.processes();
-    await Promise.all(
-      pids.map(async (pid) => {
-        const spawn = await this.deps.store.messageByNonce(pid, 0);
-        if (!spawn) return;
-        const item = DataItem.fromJSON(spawn);
-        const state = await this.track(pid, item);
-        const max = await this.deps.store.nonce(pid);
-        this.enqueue(state, async () => {
-          for (let n = 1; n <= max; n++) {
-            const done =
-              (await this.deps.store.assignmentByNonce(pid, n)) &&
-              (await this.storedResultAt(pid, n));
-            await this.applyNonce(pid, n, done ? "replay" : "apply");
-          }
-        });
+    await Promise.all(pids.map((pid) => this.bringBack(pid, mode)));
+    this.log("recovered processes", { count: pids.length, mode });
+  }
+
+  private async bringBack(pid: string, mode: "normal" | "rebuild"): Promise<void> {
+    const spawn = await this.deps.store.messageByNonce(pid, 0);
+    if (!spawn) return;
+    const item = DataItem.fromJSON(spawn);
+    const ckp = mode === "normal" ? await this.deps.store.checkpoint(pid) : null;
+    const snap = ckp ? readCheckpoint(this.deps.checkpointDir, ckp) : null;
+    const state = await this.track(pid, item, !snap);
+    if (snap) this.enqueue(state, () => this.restoreFrom(pid, snap));
+    this.enqueue(state, () => this.catchUp(pid, mode));
+  }
+
+  /** Applies every stored nonce after the VM's own, re-executing those that already have a result. */
+  private async catchUp(pid: string, mode: "normal" | "rebuild"): Promise<void> {
+    const state = this.procs.get(pid)!;
+    const max = await this.deps.store.nonce(pid);
+    for (let n = state.env.Nonce + 1; n <= max; n++) {
+      const done = await this.storedResultAt(pid, n);
+      await this.applyNonce(pid, n, mode === "rebuild" ? "rebuild" : done ? "replay" : "apply");
+    }
+  }
+
+  private async restoreFrom(pid: string, snap: Snapshot): Promise<void> {
+    const state = this.procs.get(pid)!;
+    const factory = this.deps.vms.get(snap.Env.Module["Module-Format"]);
+    if (!factory)
+      throw new ProtocolError("err_module_format_not_mounted", snap.Env.Module["Module-Format"]);
+    const vm = await factory(snap.Env);
+    await vm.restore(snap.Data);
+    state.vm = vm;
+    state.env = snap.Env;
+    state.received = snap.Env["Received-Sequence"];
+    state.checkpointedNonce = snap.Env.Nonce;
+  }
+
+  /** Checkpoints a running process between two applies; resolves with the checkpoint item id. */
+  checkpoint(pid: string): Promise<string | null> {
+    const state = this.procs.get(pid);
+    if (!state) return Promise.reject(new ProtocolError("err_process_not_found"));
+    return new Promise((resolve, reject) => {
+      this.enqueue(state, async () => {
+        try {
+          if (!state.vm) return resolve(null);
+          const snap: Snapshot = {
+            Env: state.env,
+            Data: await state.vm.checkpoint(),
+            Outbox: JSON.stringify({ i: pid, t: {} }),
+          };
+          const id = writeCheckpoint(this.deps.checkpointDir, this.deps.signer, pid, snap);
+          await this.deps.store.setCheckpoint(pid, id);
+          state.checkpointedNonce = state.env.Nonce;
+          resolve(id);
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+  }
+
+  /** Checkpoints every running process that applied something since its last checkpoint. */
+  async checkpointChanged(): Promise<number> {
+    const due = [...this.procs.entries()].filter(
+      ([, s]) => s.vm && !s.stopped && s.env.Nonce > s.checkpointedNonce,
+    );
+    await Promise.all(due.map(([pid]) => this.checkpoint(pid)));
+    return due.length;
+  }
+
+  /** Admin stop: checkpoint, close the VM, refuse messages until resumed. Core processes cannot stop. */
+  async stopProcess(pid: string): Promise<void> {
+    if (pid === this.core.token || pid === this.core.registry)
+      throw new ProtocolError("err_core_process_cannot_stop");
+    const state = this.procs.get(pid);
+    if (!state) throw new ProtocolError("err_process_not_found");
+    if (state.stopped) throw new ProtocolError("err_process_stopped");
+    state.stopped = true;
+    await this.checkpoint(pid);
+    await new Promise<void>((resolve) =>
+      this.enqueue(state, async () => {
+        await state.vm?.close();
+        state.vm = undefined;
+        resolve();
       }),
     );
-    this.log("recovered processes", { count: pids.length });
+  }
+
+  /** Admin resume: restore from the latest checkpoint and catch up on stored messages. */
+  async resumeProcess(pid: string): Promise<void> {
+    const state = this.procs.get(pid);
+    if (!state) throw new ProtocolError("err_process_not_found");
+    if (!state.stopped) throw new ProtocolError("err_process_already_exist");
+    const ckp = await this.deps.store.checkpoint(pid);
+    const snap = ckp ? readCheckpoint(this.deps.checkpointDir, ckp) : null;
+    if (!snap) throw new ProtocolError("err_checkpoint_not_found");
+    await new Promise<void>((resolve, reject) =>
+      this.enqueue(state, async () => {
+        try {
+          await this.restoreFrom(pid, snap);
+          await this.catchUp(pid, "normal");
+          state.stopped = false;
+          resolve();
+        } catch (err) {
+          reject(err);
+        }
+      }),
+    );
   }
 
   private async storedResultAt(pid: string, nonce: number): Promise<boolean> {
@@ -166,6 +268,7 @@ export class HymxNode {
     const pid = item.targetId;
     extractParams(item, "Message");
     const state = this.procs.get(pid);
+    if (state?.stopped) throw new ProtocolError("err_process_stopped");
     if (!state) {
       const others = (this.registry()?.nodesOf(pid) ?? []).filter(
         (n) => n["Acc-Id"] !== this.address && n.URL,
@@ -233,6 +336,8 @@ export class HymxNode {
       chain: Promise.resolve(),
       assigning: Promise.resolve(),
       received: env["Received-Sequence"],
+      stopped: false,
+      checkpointedNonce: 0,
     };
     this.procs.set(pid, state);
     if (spawnNow) this.enqueue(state, () => this.spawnVm(pid, item));
@@ -360,7 +465,7 @@ export class HymxNode {
       Error: out.Error ?? "",
     };
     await this.deps.store.saveResult(pid, result);
-    this.deliverLater(pid, result);
+    if (mode === "apply") this.deliverLater(pid, result);
   }
 
   private outbox: Promise<void> = Promise.resolve();
@@ -428,7 +533,12 @@ export class HymxNode {
     };
   }
 
+  /** Shutdown: checkpoint every running process (so the next start replays little), then close the VMs. */
   async close(): Promise<void> {
+    await this.settled();
+    await this.checkpointChanged().catch((err: unknown) =>
+      this.log("checkpoint at shutdown failed", { error: String(err) }),
+    );
     await Promise.all([...this.procs.values()].map((p) => p.chain.catch(() => {})));
     await Promise.all([...this.procs.values()].map((p) => p.vm?.close().catch(() => {})));
     this.procs.clear();

@@ -1,11 +1,15 @@
 import type { Command } from "commander";
+import { VmdError } from "../../errors.js";
 import { startNode, type RunningNode } from "../../node/app.js";
 import { loadConfig } from "../../node/config.js";
 import { VmRegistry } from "../../vm/contract.js";
 
-/** Runs a node in the foreground until SIGINT/SIGTERM, then shuts it down cleanly. */
+export type RecoveryMode = "normal" | "rebuild";
+
+/** Runs a node in the foreground until SIGINT/SIGTERM, then checkpoints and shuts it down. */
 export async function runNode(
   configFile: string | undefined,
+  mode: RecoveryMode,
   onReady?: (r: RunningNode) => void,
 ): Promise<void> {
   const cfg = loadConfig(configFile);
@@ -13,11 +17,12 @@ export async function runNode(
     baseDir: process.cwd(),
     vms: new VmRegistry(),
     log: (l) => console.log(l),
+    mode,
   });
   onReady?.(running);
   await new Promise<void>((resolve) => {
     const stop = () => {
-      console.log("stopping the node");
+      console.log("stopping the node (checkpointing running processes)");
       void running.close().then(resolve);
     };
     process.once("SIGINT", stop);
@@ -25,14 +30,32 @@ export async function runNode(
   });
 }
 
+export function parseMode(value: string): RecoveryMode {
+  if (value !== "normal" && value !== "rebuild") {
+    throw new VmdError(
+      "err_bad_flag",
+      `--mode ${value} is not a recovery mode`,
+      "use --mode normal or --mode rebuild",
+    );
+  }
+  return value;
+}
+
 export function registerNode(program: Command): void {
   program
     .command("node")
     .description("run the hymx-compatible node (embedded SQLite store unless redisURL is set)")
     .option("-c, --config <file>", "config.yaml with the upstream keys (see README)")
+    .option(
+      "-m, --mode <mode>",
+      "recovery at start: normal (from checkpoints) or rebuild (replay all, re-save results)",
+      "normal",
+    )
     .addHelpText(
       "after",
-      "\nExamples:\n  vmdocker node -c config.yaml\n  VMDOCKER_PORT=:9090 vmdocker node",
+      "\nExamples:\n  vmdocker node -c config.yaml\n  VMDOCKER_PORT=:9090 vmdocker node --mode rebuild",
     )
-    .action(async (opts: { config?: string }) => runNode(opts.config));
+    .action(async (opts: { config?: string; mode: string }) =>
+      runNode(opts.config, parseMode(opts.mode)),
+    );
 }

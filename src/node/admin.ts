@@ -1,0 +1,53 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import Fastify, { type FastifyInstance } from "fastify";
+import { ProtocolError } from "../protocol/errors.js";
+import type { HymxNode } from "./node.js";
+
+/** The admin token: configured, else made once and kept (0600) next to the node's data. */
+export function adminToken(configured: string, file: string): string {
+  if (configured) return configured;
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(dirname(file), { recursive: true });
+  const token = randomBytes(24).toString("base64url");
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+/**
+ * hymx's admin API (v0.5.0) on its own port: stop (checkpoint + close), resume (restore + replay),
+ * running. Unlike upstream, every call needs `Authorization: Bearer <token>`.
+ */
+export function buildAdmin(node: HymxNode, token: string): FastifyInstance {
+  const app = Fastify({ logger: false });
+  const expected = Buffer.from(`Bearer ${token}`);
+  app.addHook("onRequest", async (req, reply) => {
+    const got = Buffer.from(req.headers.authorization ?? "");
+    if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
+      return reply.code(401).send({ error: "err_unauthorized" });
+    }
+  });
+  app.setErrorHandler((err: { message?: string }, _req, reply) =>
+    reply
+      .code(400)
+      .send({ error: err instanceof ProtocolError ? err.code : (err.message ?? "err_internal") }),
+  );
+  const pidOf = (body: unknown) => {
+    const pid = (body as { pid?: unknown } | null)?.pid;
+    if (typeof pid !== "string" || pid === "") throw new ProtocolError("err_invalid_params");
+    return pid;
+  };
+  app.post("/admin/vms/stop", async (req) => {
+    const pid = pidOf(req.body);
+    await node.stopProcess(pid);
+    return { id: pid, message: "stopped" };
+  });
+  app.post("/admin/vms/resume", async (req) => {
+    const pid = pidOf(req.body);
+    await node.resumeProcess(pid);
+    return { id: pid, message: "resumed" };
+  });
+  app.get("/admin/vms/running", async () => node.runningProcesses());
+  return app;
+}

@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { startNode, type RunningNode } from "../../src/node/app.js";
+import { loadConfig } from "../../src/node/config.js";
+import { VmRegistry, type VmFactory } from "../../src/vm/contract.js";
+import { getJson, messageItem, post, spawnItem, waitResult } from "../helpers/client.js";
+import { ECHO_FORMAT, echoFactory, writeEchoModule } from "../helpers/echo-vm.js";
+
+/** The echo VM, counting how often any instance applies a message (replays included). */
+function countingEcho() {
+  const counter = { applies: 0 };
+  const factory: VmFactory = async (env) => {
+    const vm = await echoFactory(env);
+    const apply = vm.apply.bind(vm);
+    vm.apply = (from, meta) => {
+      counter.applies++;
+      return apply(from, meta);
+    };
+    return vm;
+  };
+  return { counter, factory };
+}
+
+async function start(
+  base: string,
+  factory: VmFactory,
+  mode: "normal" | "rebuild" = "normal",
+): Promise<RunningNode> {
+  const vms = new VmRegistry();
+  vms.mount(ECHO_FORMAT, factory);
+  const cfg = loadConfig(undefined, {
+    VMDOCKER_PORT: ":0",
+    VMDOCKER_ADMIN_PORT: ":0",
+    VMDOCKER_DATA_DIR: "data",
+  });
+  return startNode(cfg, { baseDir: base, vms, log: () => {}, mode });
+}
+
+async function send(r: RunningNode, pid: string, data: string, action = "Echo") {
+  const m = messageItem(pid, data, action);
+  assert.equal((await post(r.url, m)).status, 200);
+  return waitResult(r.url, pid, m.id);
+}
+
+test("admin API: token required; stop checkpoints and refuses messages; resume restores; core processes cannot stop", async () => {
+  const base = mkdtempSync(join(tmpdir(), "vmd-admin-"));
+  const moduleId = await writeEchoModule(base);
+  const running = await start(base, echoFactory);
+  try {
+    const pid = (await post(running.url, spawnItem(moduleId, running.node.address))).body.id!;
+    await waitResult(running.url, pid, pid);
+    for (const d of ["a", "b", "c"]) await send(running, pid, d);
+    const admin = (path: string, body?: unknown, token = running.adminToken) =>
+      fetch(`${running.adminUrl}${path}`, {
+        method: body ? "POST" : "GET",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    assert.equal((await admin("/admin/vms/running", undefined, "wrong")).status, 401);
+    assert.ok(((await (await admin("/admin/vms/running")).json()) as string[]).includes(pid));
+
+    assert.deepEqual(await (await admin("/admin/vms/stop", { pid })).json(), {
+      id: pid,
+      message: "stopped",
+    });
+    assert.ok(!((await (await admin("/admin/vms/running")).json()) as string[]).includes(pid));
+    const ckp = await running.store.checkpoint(pid);
+    assert.ok(
+      ckp && existsSync(join(base, "ckp", `ckp-${ckp}.json`)),
+      "a signed checkpoint item is written under ckp/",
+    );
+    const item = JSON.parse(readFileSync(join(base, "ckp", `ckp-${ckp}.json`), "utf8")) as {
+      tags: { name: string; value: string }[];
+    };
+    assert.deepEqual(
+      item.tags.filter((t) => ["Type", "Process", "Nonce"].includes(t.name)).map((t) => t.value),
+      ["Checkpoint", pid, "3"],
+    );
+
+    assert.equal(
+      (await post(running.url, messageItem(pid, "x"))).body.error,
+      "err_process_stopped",
+    );
+    assert.deepEqual(await (await admin("/admin/vms/stop", { pid })).json(), {
+      error: "err_process_stopped",
+    });
+    assert.deepEqual(
+      await (await admin("/admin/vms/stop", { pid: running.node.core.token })).json(),
+      { error: "err_core_process_cannot_stop" },
+    );
+    assert.deepEqual(await (await admin("/admin/vms/stop", { pid: "nope" })).json(), {
+      error: "err_process_not_found",
+    });
+    assert.deepEqual(await (await admin("/admin/vms/stop", {})).json(), {
+      error: "err_invalid_params",
+    });
+
+    assert.deepEqual(await (await admin("/admin/vms/resume", { pid })).json(), {
+      id: pid,
+      message: "resumed",
+    });
+    assert.deepEqual(await (await admin("/admin/vms/resume", { pid })).json(), {
+      error: "err_process_already_exist",
+    });
+    assert.equal(
+      (await send(running, pid, "d")).Data,
+      "4:d",
+      "the in-memory counter came back from the checkpoint",
+    );
+  } finally {
+    await running.close();
+  }
+});
+
+test("a restart after a clean shutdown restores from the shutdown checkpoint and replays nothing; --mode rebuild replays all", async () => {
+  const base = mkdtempSync(join(tmpdir(), "vmd-ckp-"));
+  const moduleId = await writeEchoModule(base);
+  const first = await start(base, echoFactory);
+  const pid = (await post(first.url, spawnItem(moduleId, first.node.address))).body.id!;
+  await waitResult(first.url, pid, pid);
+  for (const d of ["a", "b", "c", "d", "e"]) await send(first, pid, d);
+  await first.close(); // checkpoints every process that changed
+
+  const counted = countingEcho();
+  const second = await start(base, counted.factory);
+  try {
+    await second.node.settled();
+    assert.equal(
+      counted.counter.applies,
+      0,
+      "nothing was replayed: the VM came back from its checkpoint",
+    );
+    assert.equal((await send(second, pid, "f")).Data, "6:f");
+  } finally {
+    await second.close();
+  }
+
+  const rebuilt = countingEcho();
+  const third = await start(base, rebuilt.factory, "rebuild");
+  try {
+    await third.node.settled();
+    assert.equal(rebuilt.counter.applies, 6, "rebuild re-executes every message");
+    const all = await third.store.results(pid, { limit: 100, sort: "ASC" });
+    assert.deepEqual(
+      all.map((r) => r.Data),
+      ["", "1:a", "2:b", "3:c", "4:d", "5:e", "6:f"],
+    );
+    assert.equal((await getJson<number>(`${third.url}/nonce/${pid}`)).body, 6);
+  } finally {
+    await third.close();
+  }
+});
