@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { ProtocolError } from "../protocol/errors.js";
 import { RedirectError, type HymxNode } from "./node.js";
+import { registerAoRoutes } from "./ao.js";
 import type { ModuleCatalog } from "./modules.js";
 import type { VmRegistry } from "../vm/contract.js";
 
@@ -14,17 +15,6 @@ export interface HttpOptions {
 
 const bad = (reply: FastifyReply, code: string, status = 400) =>
   reply.code(status).send({ error: code });
-
-function cursor(timestamp: string, nonce: string): string {
-  return Buffer.from(
-    JSON.stringify({
-      timestamp: Number(timestamp),
-      ordinate: nonce,
-      cron: "1-10-minutes",
-      sort: "ASC",
-    }),
-  ).toString("base64url");
-}
 
 /** hymx's HTTP API (spec §2.3): same routes, JSON shapes and `{"error": code}` envelope. */
 export function buildHttp(opts: HttpOptions): FastifyInstance {
@@ -69,14 +59,7 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
     async (req) => (await store.result(req.params.msgid)) ?? null,
   );
 
-  app.get<{ Params: { pid: string }; Querystring: { limit?: string } }>(
-    "/results/:pid",
-    async (req) => {
-      const limit = Math.max(1, Math.min(1000, Number(req.query.limit ?? 5) || 5));
-      const last = (await store.results(req.params.pid, { limit, sort: "DESC" })).reverse();
-      return { edges: last.map((r) => ({ cursor: cursor(r.Timestamp, r.Nonce), node: r })) };
-    },
-  );
+  registerAoRoutes(app, node, opts.modules, opts.nodeInfo.URL);
 
   app.get<{ Params: { msgid: string } }>("/message/:msgid", async (req) => {
     const at = await store.locate(req.params.msgid);

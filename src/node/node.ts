@@ -6,6 +6,7 @@ import {
   baseTags,
   DATA_PROTOCOL,
   extractParams,
+  paramsFromTags,
   processParamTags,
   VARIANT,
   type Env,
@@ -146,6 +147,66 @@ export class HymxNode {
     state.env = snap.Env;
     state.received = snap.Env["Received-Sequence"];
     state.checkpointedNonce = snap.Env.Nonce;
+  }
+
+  /**
+   * AO dry run: evaluate a message against the process's current state without assigning,
+   * storing or emitting anything; the VM's state is checkpointed before and restored after.
+   */
+  dryrun(
+    pid: string,
+    msg: { Id?: string; Owner?: string; Data?: string; Tags?: Tag[] },
+  ): Promise<VmResult> {
+    const state = this.procs.get(pid);
+    if (!state || state.stopped)
+      return Promise.reject(
+        new ProtocolError(state ? "err_process_stopped" : "err_process_not_found"),
+      );
+    const tags = msg.Tags ?? [];
+    const data = msg.Data ?? "";
+    const meta: Meta = {
+      "Item-Id": msg.Id ?? "",
+      Pid: pid,
+      "Acc-Id": msg.Owner ?? "",
+      Action: tagOf(tags, "Action"),
+      "From-Process": tagOf(tags, "From-Process"),
+      "Pushed-For": tagOf(tags, "Pushed-For"),
+      Sequence: Number(tagOf(tags, "Sequence")) || 0,
+      Nonce: state.env.Nonce + 1,
+      Timestamp: this.clock(),
+      Params: paramsFromTags(tags, "Message", data),
+      Data: toB64Url(Buffer.from(data, "utf8")),
+    };
+    return new Promise((resolve, reject) => {
+      this.enqueue(state, async () => {
+        try {
+          if (!state.vm) throw new ProtocolError("err_process_not_found");
+          const saved = await state.vm.checkpoint();
+          try {
+            resolve(await state.vm.apply(meta["From-Process"] || meta["Acc-Id"], meta));
+          } finally {
+            await state.vm.restore(saved);
+          }
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+  }
+
+  /** AO `/state`: the VM's current state as its checkpoint string. */
+  state(pid: string): Promise<string> {
+    const state = this.procs.get(pid);
+    if (!state?.vm) return Promise.reject(new ProtocolError("err_process_not_found"));
+    return new Promise((resolve, reject) => {
+      this.enqueue(state, async () => {
+        try {
+          resolve(await state.vm!.checkpoint());
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
   }
 
   /** Checkpoints a running process between two applies; resolves with the checkpoint item id. */

@@ -123,15 +123,24 @@ const PROCESS_REMOVED = new Set(["Module", "Scheduler", "Pushed-For"]);
  * are dropped, protocol tags are excluded; for messages `Params.Data` is the decoded data as UTF-8.
  */
 export function extractParams(item: DataItem, kind: "Process" | "Message"): Record<string, string> {
-  assertNoDuplicateTags(item.tags);
+  return paramsFromTags(item.tags, kind, item.data.toString("utf8"));
+}
+
+/** The same rules over bare tags and data (dry runs carry no signed item). */
+export function paramsFromTags(
+  tags: Tag[],
+  kind: "Process" | "Message",
+  data: string,
+): Record<string, string> {
+  assertNoDuplicateTags(tags);
   const params: Record<string, string> = {};
-  for (const t of item.tags) {
+  for (const t of tags) {
     if (t.value === "" || ALWAYS_EXCLUDED.has(t.name)) continue;
     if (kind === "Message" && MESSAGE_META.has(t.name)) continue;
     if (kind === "Process" && PROCESS_REMOVED.has(t.name)) continue;
     params[t.name] = t.value;
   }
-  if (kind === "Message") params.Data = item.data.toString("utf8");
+  if (kind === "Message") params.Data = data;
   return params;
 }
 
