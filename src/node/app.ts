@@ -14,6 +14,7 @@ import { buildHttp } from "./http.js";
 import { loadNodeSigner } from "./identity.js";
 import { ModuleCatalog } from "./modules.js";
 import { HymxNode } from "./node.js";
+import { joinNetwork } from "./join.js";
 
 export interface RunningNode {
   node: HymxNode;
@@ -87,7 +88,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
   });
   await node.recover(opts.mode ?? "normal");
   await node.settled();
-  if (cfg.coreProcesses) {
+  if (cfg.coreProcesses && !cfg.joinNetwork) {
     await bootstrapCore(node, signer, opts.baseDir, {
       Name: cfg.nodeName,
       Desc: cfg.nodeDesc,
@@ -124,6 +125,16 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
           }, cfg.checkpointInterval * 1000)
         : undefined;
     timer?.unref();
+    if (cfg.joinNetwork) {
+      node.network = await joinNetwork({
+        hymxURL: cfg.hymxURL,
+        nodeURL: cfg.nodeURL,
+        name: cfg.nodeName,
+        desc: cfg.nodeDesc,
+        signer,
+        log: opts.log,
+      });
+    }
     opts.log(
       `server is running wallet=${signer.address} port=${cfg.port} url=${url} store=${store.kind}`,
     );

@@ -103,6 +103,24 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
 
   app.get("/modules", async () => opts.vms.formats());
 
+  // joinNetwork's reachability check: GET the given URL (http/https only, 3 s).
+  app.get<{ Querystring: { url?: string } }>("/callback", async (req, reply) => {
+    const url = req.query.url ?? "";
+    if (!/^https?:\/\//.test(url)) return bad(reply, "err_callback_failed");
+    const res = await fetch(url, { signal: AbortSignal.timeout(3000) }).catch(() => null);
+    return res?.ok ? { message: "ok" } : bad(reply, "err_callback_failed");
+  });
+
+  app.post("/trysend", async (req, reply) => {
+    const body = JSON.parse((req.body as Buffer | undefined)?.toString("utf8") || "{}") as {
+      pid?: string;
+      target?: string;
+    };
+    if (!body.pid || !body.target) return bad(reply, "err_invalid_params");
+    node.remoteOutbox.trySend(body.pid, body.target);
+    return reply.code(200).send();
+  });
+
   app.get("/nodes", async () => node.registry()?.nodes() ?? null);
   app.get<{ Params: { accid: string } }>(
     "/node/:accid",

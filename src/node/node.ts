@@ -21,6 +21,8 @@ import { REGISTRY_FORMAT, RegistryVm, type NodeRecord } from "../vm/core/registr
 import { TOKEN_FORMAT, TokenVm } from "../vm/core/token.js";
 import type { ModuleCatalog } from "./modules.js";
 import { readCheckpoint, writeCheckpoint, type Snapshot } from "./checkpoints.js";
+import { LocalNetwork, type Network } from "./network.js";
+import { RemoteOutbox } from "./outbox.js";
 
 export const NODE_VERSION = "v0.5.0";
 
@@ -76,10 +78,28 @@ export class HymxNode {
   readonly core: { token?: string; registry?: string } = {};
   private readonly clock: () => number;
   private readonly log: NonNullable<NodeDeps["log"]>;
+  /** Who serves which process: this node's registry, or a joined network's main node. */
+  network: Network;
+  readonly remoteOutbox: RemoteOutbox;
 
   constructor(private readonly deps: NodeDeps) {
     this.clock = deps.clock ?? Date.now;
     this.log = deps.log ?? (() => {});
+    const core = this.core;
+    this.network = new LocalNetwork({
+      get token() {
+        return core.token;
+      },
+      get registry() {
+        return core.registry;
+      },
+      registryVm: () => this.registry(),
+    });
+    this.remoteOutbox = new RemoteOutbox(() => this.network, this.address, this.log);
+  }
+
+  registryPid(): string | undefined {
+    return this.core.registry ?? this.network.registryPid();
   }
 
   get address(): string {
@@ -307,7 +327,7 @@ export class HymxNode {
     extractParams(item, "Process"); // duplicate tags reject the item
     const scheduler = item.tag("Scheduler") ?? "";
     if (scheduler !== this.address) {
-      const other = this.registry()?.nodes()[scheduler];
+      const other = await this.network.node(scheduler).catch(() => undefined);
       if (other?.URL) throw new RedirectError(other.URL, other);
       throw new ProtocolError("err_invalid_scheduler", `this node is ${this.address}`);
     }
@@ -331,12 +351,13 @@ export class HymxNode {
     const state = this.procs.get(pid);
     if (state?.stopped) throw new ProtocolError("err_process_stopped");
     if (!state) {
-      const others = (this.registry()?.nodesOf(pid) ?? []).filter(
+      const others = (await this.network.nodesOf(pid).catch(() => [])).filter(
         (n) => n["Acc-Id"] !== this.address && n.URL,
       );
       if (others[0]) throw new RedirectError(others[0].URL, others);
       throw new ProtocolError("err_process_not_found");
     }
+    await this.authorizeFromProcess(pid, item);
     const assigned = state.assigning.then(async () => {
       if (await this.deps.store.locate(item.id)) throw new ProtocolError("err_duplicate_item");
       const fromProcess = item.tag("From-Process");
@@ -359,6 +380,39 @@ export class HymxNode {
     const nonce = await assigned;
     this.enqueue(state, () => this.applyNonce(pid, nonce, "apply"));
     return { id: item.id };
+  }
+
+  /**
+   * A message that claims to come from a process must be signed by a node serving that process
+   * (this node, or one the registry names). A RegisterProcess to the registry is checked against
+   * the spawn item itself, fetched from the signing node: its Scheduler must be the Acc-Id.
+   */
+  private async authorizeFromProcess(pid: string, item: DataItem): Promise<void> {
+    const from = item.tag("From-Process");
+    const signer = item.address;
+    if (!from || signer === this.address) return;
+    if (pid === this.registryPid() && item.tag("Action") === "RegisterProcess") {
+      const spawnId = item.tag("Pid") ?? "";
+      const node = await this.network.node(signer).catch(() => undefined);
+      const res = node?.URL
+        ? await fetch(`${node.URL.replace(/\/+$/, "")}/message/${spawnId}`).catch(() => null)
+        : null;
+      const json = res?.ok ? await res.json().catch(() => null) : null;
+      const spawn = json ? DataItem.fromJSON(json) : null;
+      if (
+        !spawn ||
+        spawn.id !== spawnId ||
+        !spawn.verify() ||
+        spawn.tag("Scheduler") !== item.tag("Acc-Id") ||
+        from !== spawnId
+      ) {
+        throw new ProtocolError("err_unauthorized_node");
+      }
+      return;
+    }
+    const nodes = await this.network.nodesOf(from).catch(() => []);
+    if (!nodes.some((n) => n["Acc-Id"] === signer))
+      throw new ProtocolError("err_unauthorized_node");
   }
 
   private assignment(pid: string, msgId: string, nonce: number, timestamp: number): StoredItem {
@@ -419,11 +473,12 @@ export class HymxNode {
       this.log("spawn failed", { pid, error });
     }
     // hymx's spawn result: the new process registers itself with the registry (genSpawnResult).
+    const registry = this.registryPid();
     const messages =
-      !error && this.core.registry
+      !error && registry
         ? [
             {
-              Target: this.core.registry,
+              Target: registry,
               Sequence: String(++state.env.Sequence),
               Tags: [
                 { name: "Action", value: "RegisterProcess" },
@@ -549,9 +604,7 @@ export class HymxNode {
   private deliverLater(pid: string, result: VmmResult): void {
     if (!result.Messages?.length) return;
     this.inFlight++;
-    this.outbox = this.outbox
-      .then(() => this.deliverLocal(pid, result))
-      .finally(() => this.inFlight--);
+    this.outbox = this.outbox.then(() => this.deliver(pid, result)).finally(() => this.inFlight--);
   }
 
   /** Waits until no apply and no local delivery is queued or running (deliveries may queue more). */
@@ -559,10 +612,14 @@ export class HymxNode {
     while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
   }
 
-  /** Outbox, local part: messages to processes on this node are signed by the node and submitted here. */
-  private async deliverLocal(pid: string, result: VmmResult): Promise<void> {
+  /**
+   * Outbox: every emitted message is signed by the node; messages to processes on this node are
+   * submitted here, the others go to the node the registry names. Messages to 0x addresses (not
+   * process ids) are never delivered, as upstream.
+   */
+  private async deliver(pid: string, result: VmmResult): Promise<void> {
     for (const m of result.Messages ?? []) {
-      if (!this.procs.has(m.Target)) continue;
+      if (!/^[A-Za-z0-9_-]{43}$/.test(m.Target)) continue;
       const header: Tag[] = [
         { name: "From-Process", value: pid },
         { name: "Sequence", value: String(m.Sequence) },
@@ -575,6 +632,10 @@ export class HymxNode {
         ...(m.Tags ?? []).filter((t) => !seen.has(t.name) && (seen.add(t.name), true)),
       ];
       const out = DataItem.sign({ target: m.Target, data: m.Data ?? "", tags }, this.deps.signer);
+      if (!this.procs.has(m.Target)) {
+        this.remoteOutbox.send(pid, out);
+        continue;
+      }
       await this.submit(out.encode()).catch((err: unknown) =>
         this.log("local delivery failed", { pid, target: m.Target, error: String(err) }),
       );
@@ -586,9 +647,9 @@ export class HymxNode {
       Protocol: DATA_PROTOCOL,
       Variant: VARIANT,
       "Node-Version": NODE_VERSION,
-      "Join-Network": false,
-      Token: this.core.token ?? "",
-      Registry: this.core.registry ?? "",
+      "Join-Network": !this.core.registry && !!this.network.registryPid(),
+      Token: this.core.token ?? this.network.tokenPid() ?? "",
+      Registry: this.registryPid() ?? "",
       Node: { "Acc-Id": this.address, Name: "", Role: "", Desc: "", URL: "" },
       "Vm-Count": [...this.procs.values()].filter((p) => p.vm).length,
     };

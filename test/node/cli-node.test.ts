@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { vmdocker } from "../helpers/cli.js";
+import { freePort } from "../helpers/ports.js";
 
 const BIN = fileURLToPath(new URL("../../src/cli/vmdocker.js", import.meta.url));
 const cwd = mkdtempSync(join(tmpdir(), "vmd-clinode-"));
@@ -14,14 +14,6 @@ const KEY = "0x64dd2342616f385f3e8157cf7246cf394217e13e8f91b7d208e9f8b60e25ed1b"
 let child: ChildProcess;
 let url: string;
 let token: string;
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 
 before(async () => {
   const port = await freePort();

@@ -1,0 +1,105 @@
+import type { DataItem } from "../protocol/data-item.js";
+import type { NodeRecord } from "../vm/core/registry.js";
+import type { Network } from "./network.js";
+
+/** hymx's delivery back-off between attempts, in seconds. */
+export const RETRY_SCHEDULE = [0, 0.5, 1, 3, 5, 10, 20, 50, 80];
+
+interface Queue {
+  items: DataItem[];
+  running: boolean;
+  wake?: () => void;
+}
+
+/**
+ * Delivers node-signed messages to processes on other nodes: POSTed as binary to the node(s) the
+ * registry names, in order per (sender, target), retried on hymx's schedule. A 200, or
+ * err_duplicate_item (already there), is delivered.
+ */
+export class RemoteOutbox {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(
+    private readonly network: () => Network,
+    private readonly self: string,
+    private readonly log: (msg: string, fields?: Record<string, unknown>) => void,
+    private readonly schedule: number[] = RETRY_SCHEDULE,
+  ) {}
+
+  pending(): number {
+    return [...this.queues.values()].reduce((n, q) => n + q.items.length, 0);
+  }
+
+  send(from: string, item: DataItem): void {
+    const key = `${from}→${item.targetId}`;
+    const q = this.queues.get(key) ?? { items: [], running: false };
+    this.queues.set(key, q);
+    q.items.push(item);
+    if (!q.running) void this.drain(q);
+  }
+
+  /** `/trysend`: retry the (sender, target) queue now instead of waiting for the back-off. */
+  trySend(from: string, target: string): void {
+    this.queues.get(`${from}→${target}`)?.wake?.();
+  }
+
+  private async drain(q: Queue): Promise<void> {
+    q.running = true;
+    while (q.items.length > 0) {
+      const item = q.items[0]!;
+      let delivered = false;
+      for (let attempt = 0; attempt < this.schedule.length && !delivered; attempt++) {
+        if (attempt > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, this.schedule[attempt]! * 1000);
+            timer.unref();
+            q.wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          q.wake = undefined;
+        }
+        delivered = await this.attempt(item);
+      }
+      if (!delivered)
+        this.log("giving up delivering a message", { id: item.id, target: item.targetId });
+      q.items.shift();
+    }
+    q.running = false;
+  }
+
+  private async attempt(item: DataItem): Promise<boolean> {
+    let nodes: NodeRecord[];
+    try {
+      nodes = (await this.network().nodesOf(item.targetId)).filter(
+        (n) => n["Acc-Id"] !== this.self && n.URL,
+      );
+    } catch {
+      return false;
+    }
+    const body = item.encode();
+    const urls = nodes.map((n) => n.URL);
+    for (let i = 0; i < urls.length && i < 8; i++) {
+      try {
+        const res = await fetch(`${urls[i]!.replace(/\/+$/, "")}/`, {
+          method: "POST",
+          body,
+          redirect: "manual",
+          signal: AbortSignal.timeout(10_000),
+        });
+        if (res.status === 200) return true;
+        const answer = (await res.json().catch(() => null)) as
+          { error?: string } | NodeRecord | NodeRecord[] | null;
+        if (res.status === 400 && (answer as { error?: string })?.error === "err_duplicate_item")
+          return true;
+        if (res.status === 308 && answer)
+          for (const n of Array.isArray(answer) ? answer : [answer])
+            if ((n as NodeRecord).URL) urls.push((n as NodeRecord).URL);
+      } catch {
+        // that node is unreachable: try the next one
+      }
+    }
+    return false;
+  }
+}
