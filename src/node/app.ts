@@ -14,7 +14,8 @@ import { buildHttp } from "./http.js";
 import { loadNodeSigner } from "./identity.js";
 import { ModuleCatalog } from "./modules.js";
 import { HymxNode } from "./node.js";
-import { joinNetwork } from "./join.js";
+import { joinNetwork, leaveNetwork } from "./join.js";
+import { RemoteNetwork } from "./network.js";
 
 export interface RunningNode {
   node: HymxNode;
@@ -147,6 +148,8 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
       store,
       async close() {
         if (timer) clearInterval(timer);
+        if (node.network instanceof RemoteNetwork)
+          await leaveNetwork(node.network, signer, opts.log);
         await http.close();
         await admin?.close();
         await node.close();

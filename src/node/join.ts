@@ -113,3 +113,34 @@ export async function joinNetwork(opts: {
   opts.log(`joined the network of ${main} (token ${info.Token}, registry ${info.Registry})`);
   return new RemoteNetwork(main, { Token: info.Token, Registry: info.Registry });
 }
+
+/** hymx unstakes on shutdown: the main token returns the stake and unregisters this node. */
+export async function leaveNetwork(
+  network: RemoteNetwork,
+  signer: Signer,
+  log: (l: string) => void,
+): Promise<void> {
+  const item = DataItem.sign(
+    {
+      target: network.tokenPid(),
+      tags: [
+        { name: "SDK-Timestamp", value: String(Date.now() * 1e6) },
+        ...messageTags({
+          action: "Unstake",
+          params: [{ name: "Registry", value: network.registryPid() }],
+        }),
+      ],
+    },
+    signer,
+  );
+  const res = await fetch(`${network.mainUrl}/`, {
+    method: "POST",
+    body: item.encode(),
+    signal: AbortSignal.timeout(5000),
+  }).catch(() => null);
+  log(
+    res?.ok
+      ? `left the network of ${network.mainUrl} (unstaked)`
+      : `could not unstake from ${network.mainUrl}`,
+  );
+}

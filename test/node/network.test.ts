@@ -133,3 +133,16 @@ test("processes on the second node register with the main registry; the main nod
   );
   assert.equal((await post(b.url, forged)).body.error, "err_unauthorized_node");
 });
+
+test("a node that joined unstakes when it shuts down, and the main registry drops it", async () => {
+  const bAddr = b.node.address;
+  await b.close();
+  const deadline = Date.now() + 15_000;
+  while ((await getJson<unknown>(`${a.url}/node/${bAddr}`)).body !== null) {
+    assert.ok(Date.now() < deadline, "B was unregistered");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(await (await fetch(`${a.url}/stakeOf/${bAddr}`)).text(), "0");
+  assert.equal(await (await fetch(`${a.url}/balanceOf/${bAddr}`)).text(), "1000000000000");
+  b = undefined as unknown as RunningNode;
+});
