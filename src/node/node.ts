@@ -74,6 +74,7 @@ const tagOf = (tags: Tag[], name: string) => tags.find((t) => t.name === name)?.
  */
 export class HymxNode {
   private readonly procs = new Map<string, ProcessState>();
+  private readonly spawning = new Set<string>();
   /** The core processes this node runs (found by their Module-Format). */
   readonly core: { token?: string; registry?: string } = {};
   private readonly clock: () => number;
@@ -332,17 +333,24 @@ export class HymxNode {
       throw new ProtocolError("err_invalid_scheduler", `this node is ${this.address}`);
     }
     const pid = item.id;
-    if (this.procs.has(pid) || (await this.deps.store.nonce(pid)) >= 0)
+    // The same spawn posted twice at once: only the first gets past here.
+    if (this.procs.has(pid) || this.spawning.has(pid))
       throw new ProtocolError("err_process_already_exist");
-    const moduleId = item.tag("Module") ?? "";
-    const module = await this.deps.modules.get(moduleId);
-    if (!this.deps.vms.get(module["Module-Format"])) {
-      throw new ProtocolError("err_module_format_not_mounted", module["Module-Format"]);
+    this.spawning.add(pid);
+    try {
+      if ((await this.deps.store.nonce(pid)) >= 0)
+        throw new ProtocolError("err_process_already_exist");
+      const module = await this.deps.modules.get(item.tag("Module") ?? "");
+      if (!this.deps.vms.get(module["Module-Format"])) {
+        throw new ProtocolError("err_module_format_not_mounted", module["Module-Format"]);
+      }
+      await this.deps.store.append(pid, 0, stored(item), this.assignment(pid, item.id, 0, 0));
+      const state = await this.track(pid, item, false);
+      this.enqueue(state, () => this.spawnVm(pid, item));
+      return { id: pid };
+    } finally {
+      this.spawning.delete(pid);
     }
-    const state = await this.track(pid, item, false);
-    await this.deps.store.append(pid, 0, stored(item), this.assignment(pid, item.id, 0, 0));
-    this.enqueue(state, () => this.spawnVm(pid, item));
-    return { id: pid };
   }
 
   private async submitMessage(item: DataItem): Promise<{ id: string }> {

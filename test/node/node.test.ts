@@ -141,6 +141,14 @@ test("bad input gets upstream error codes and the node keeps serving", async () 
   assert.equal((await post(url, good)).body.error, "err_duplicate_item");
   const again = await post(url, spawnItem(moduleId, running.node.address));
   assert.equal(again.status, 200);
+  const twice = spawnItem(moduleId, running.node.address);
+  const both = await Promise.all([post(url, twice), post(url, twice)]);
+  assert.deepEqual(
+    both.map((r) => r.status).sort(),
+    [200, 400],
+    "the same spawn posted twice at once spawns once",
+  );
+  assert.ok(both.some((r) => r.body.error === "err_process_already_exist"));
   const wrongScheduler = await post(
     url,
     spawnItem(moduleId, "0x0000000000000000000000000000000000000001"),
