@@ -29,7 +29,7 @@ registerUp(program, ctx);
 registerHost(program, ctx);
 registerImages(program, ctx);
 registerModule(program, ctx);
-registerNode(program);
+registerNode(program, ctx);
 registerClient(program, ctx);
 
 try {

@@ -21,6 +21,15 @@ export function adminToken(configured: string, file: string): string {
  */
 export function buildAdmin(node: HymxNode, token: string): FastifyInstance {
   const app = Fastify({ logger: false });
+  // Bodies are JSON whatever their Content-Type says (curl -d sends form encoding).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
+    try {
+      done(null, body ? JSON.parse(body as string) : {});
+    } catch {
+      done(null, {});
+    }
+  });
   const expected = Buffer.from(`Bearer ${token}`);
   app.addHook("onRequest", async (req, reply) => {
     const got = Buffer.from(req.headers.authorization ?? "");

@@ -14,6 +14,8 @@ import { buildHttp } from "./http.js";
 import { loadNodeSigner } from "./identity.js";
 import { ModuleCatalog } from "./modules.js";
 import { HymxNode } from "./node.js";
+import type { DockerClient } from "../runtime/docker/client.js";
+import { VMDOCKER_VM_FORMAT, vmdockerFactory } from "../vm/vmdocker/vm.js";
 import { joinNetwork, leaveNetwork } from "./join.js";
 import { RemoteNetwork } from "./network.js";
 
@@ -33,6 +35,8 @@ export interface StartOptions {
   log: (line: string) => void;
   /** hymx `--mode`: normal recovery (from checkpoints), or rebuild (replay everything, re-persist results). */
   mode?: "normal" | "rebuild";
+  /** With an engine, the node mounts the hymx.vmdocker.v0.0.1 VM (processes in containers). */
+  docker?: DockerClient;
 }
 
 async function listen(app: FastifyInstance, address: string, what: string): Promise<string> {
@@ -79,6 +83,16 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
   const modules = new ModuleCatalog(opts.baseDir);
   if (!opts.vms.get(TOKEN_FORMAT)) opts.vms.mount(TOKEN_FORMAT, tokenFactory);
   if (!opts.vms.get(REGISTRY_FORMAT)) opts.vms.mount(REGISTRY_FORMAT, registryFactory);
+  if (opts.docker && !opts.vms.get(VMDOCKER_VM_FORMAT)) {
+    opts.vms.mount(
+      VMDOCKER_VM_FORMAT,
+      vmdockerFactory({
+        client: opts.docker,
+        moduleFile: (id) => modules.file(id),
+        workspaceRoot: resolve(opts.baseDir, cfg.workspaceRoot),
+      }),
+    );
+  }
   const node = new HymxNode({
     store,
     signer,

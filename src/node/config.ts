@@ -30,6 +30,8 @@ const ConfigSchema = z
     joinNetwork: bool.default(false),
     /** vmdocker: where the embedded store and the node key live. */
     dataDir: z.string().default("./data"),
+    /** vmdocker: processes in containers get `<workspaceRoot>/sandbox_workspace/<pid>`. */
+    workspaceRoot: z.string().default("."),
     /** vmdocker: a fresh node spawns its own token and registry processes. */
     coreProcesses: bool.default(true),
     /** vmdocker: bearer token for the admin API (empty: generated into dataDir/admin-token). */

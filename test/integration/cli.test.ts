@@ -69,6 +69,7 @@ test("a second images build with nothing changed reuses every image and takes se
       "vmdocker/rootfs:bookworm",
       "vmdocker/base:bookworm",
       "vmdocker/node:24",
+      "vmdocker/runtime-test:latest",
       "vmdocker/busybox:latest",
     ],
   );

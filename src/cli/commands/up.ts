@@ -36,7 +36,7 @@ export function registerUp(program: Command, ctx: () => CliContext): void {
       console.log(
         `\nThe host is ready: engine at ${report.client.address.display}, full-memory checkpoints ${report.checkpointsOn ? "on" : "OFF"}.`,
       );
-      await runNode(opts.config, "normal", (running) => {
+      await runNode(opts.config, "normal", report.client, (running) => {
         const token = running.node.core.token;
         console.log(
           [

@@ -1,5 +1,13 @@
 import { spawn } from "node:child_process";
-import { copyFileSync, linkSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  copyFileSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { packageRoot } from "../../package-root.js";
 import type { Progress, Task } from "../../progress.js";
@@ -19,7 +27,11 @@ export const IMAGES = {
   base: `vmdocker/base:${ROOTFS_SUITE}`,
   node: "vmdocker/node:24",
   busybox: "vmdocker/busybox:latest",
+  "runtime-test": "vmdocker/runtime-test:latest",
 } as const;
+
+/** The start command of the runtime images (their module's Start-Command tag). */
+export const RUNTIME_START_COMMAND = "/usr/local/bin/node /app/runtimes/server.js";
 
 export type ImageName = keyof typeof IMAGES;
 
@@ -66,12 +78,31 @@ export class ImageBuilder {
         { name: "node", from: (t) => nodeBinary(this.opts.cacheDir, t), version: NODE_VERSION },
       ]),
     );
+    const node = results[results.length - 1]!;
+    results.push(
+      await this.dockerfile("runtime-test", { BASE: node.reference }, node.id, this.runtimeFiles()),
+    );
     results.push(
       await this.dockerfile("busybox", {}, "scratch", [
         { name: "busybox", from: async (t) => (await busyboxBinary(this.opts.cacheDir, t)).path },
       ]),
     );
     return results;
+  }
+
+  /** The compiled in-instance runtime (dist/src/runtimes/*.js) and a package.json marking it ESM. */
+  private runtimeFiles(): { name: string; from: (t: Task) => Promise<string> }[] {
+    const dir = join(packageRoot(), "dist", "src", "runtimes");
+    const pkg = join(this.opts.cacheDir, "runtime-package.json");
+    mkdirSync(this.opts.cacheDir, { recursive: true });
+    writeFileSync(pkg, '{ "type": "module" }\n');
+    return [
+      { name: "package.json", from: async () => pkg },
+      ...readdirSync(dir)
+        .filter((f) => f.endsWith(".js"))
+        .sort()
+        .map((f) => ({ name: f, from: async () => join(dir, f) })),
+    ];
   }
 
   private async cachedImage(reference: string, input: string): Promise<string | null> {

@@ -1,0 +1,140 @@
+import { createServer } from "node:net";
+import { VmdError } from "../../errors.js";
+import type { DockerClient } from "../docker/client.js";
+
+export interface Limits {
+  memoryBytes: number;
+  pids: number;
+  cpus: number;
+}
+
+/** Upstream's limits (12 GiB, 256 pids, 2 CPUs); per node and per spawn they can be lowered or raised. */
+export const DEFAULT_LIMITS: Limits = { memoryBytes: 12 * 1024 ** 3, pids: 256, cpus: 2 };
+
+export interface InstanceSpec {
+  name: string;
+  image: string;
+  argv: string[];
+  env: Record<string, string>;
+  workspace: string;
+  limits: Limits;
+}
+
+export interface Instance {
+  id: string;
+  name: string;
+  /** http://127.0.0.1:<port> of the runtime's :8080 */
+  url: string;
+  remove(): Promise<void>;
+}
+
+const PORT_MIN = 10000;
+const PORT_MAX = 20000;
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * The docker backend: one container per process with upstream's hardened config (read-only root,
+ * all capabilities dropped, no new privileges, masked and read-only /proc paths, limits), the
+ * workspace bound at the same path, and the runtime's 8080 published on 127.0.0.1 only.
+ */
+export class DockerBackend {
+  private readonly reserved = new Set<number>();
+
+  constructor(private readonly client: DockerClient) {}
+
+  private async allocatePort(): Promise<number> {
+    for (let p = PORT_MIN; p <= PORT_MAX; p++) {
+      if (this.reserved.has(p)) continue;
+      this.reserved.add(p);
+      if (await portFree(p)) return p;
+      this.reserved.delete(p);
+    }
+    throw new VmdError(
+      "err_no_port",
+      `no free port in ${PORT_MIN}-${PORT_MAX} on 127.0.0.1`,
+      "stop some processes",
+    );
+  }
+
+  async create(spec: InstanceSpec): Promise<Instance> {
+    if (spec.argv.length === 0)
+      throw new VmdError(
+        "err_bad_start_command",
+        "the start command is empty",
+        "set Start-Command in the module or the spawn",
+      );
+    const port = await this.allocatePort();
+    const existing = await this.client.findContainer(spec.name);
+    if (existing) await this.client.removeContainer(existing.Id, { force: true });
+    let id: string;
+    try {
+      id = await this.client.createContainer({
+        name: spec.name,
+        Image: spec.image,
+        Entrypoint: [spec.argv[0]!],
+        Cmd: spec.argv.slice(1),
+        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        WorkingDir: spec.workspace,
+        ExposedPorts: { "8080/tcp": {} },
+        Labels: { "org.vmdocker.role": "process" },
+        HostConfig: {
+          PortBindings: { "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: String(port) }] },
+          ReadonlyRootfs: true,
+          SecurityOpt: ["no-new-privileges:true"],
+          CapDrop: ["ALL"],
+          MaskedPaths: [
+            "/proc/acpi",
+            "/proc/kcore",
+            "/proc/keys",
+            "/proc/latency_stats",
+            "/proc/timer_list",
+            "/proc/timer_stats",
+            "/proc/sched_debug",
+            "/proc/scsi",
+            "/sys/firmware",
+          ],
+          ReadonlyPaths: [
+            "/etc/hosts",
+            "/etc/hostname",
+            "/etc/resolv.conf",
+            "/proc/asound",
+            "/proc/bus",
+            "/proc/fs",
+            "/proc/irq",
+            "/proc/sys",
+            "/proc/sysrq-trigger",
+          ],
+          Memory: spec.limits.memoryBytes,
+          MemorySwap: -1,
+          PidsLimit: spec.limits.pids,
+          CpuPeriod: 100000,
+          CpuQuota: Math.round(spec.limits.cpus * 100000),
+          CpuShares: 1024,
+          Mounts: [
+            { Type: "bind", Source: spec.workspace, Target: spec.workspace, ReadOnly: false },
+          ],
+        },
+      });
+      await this.client.startContainer(id);
+    } catch (err) {
+      this.reserved.delete(port);
+      throw err;
+    }
+    return {
+      id,
+      name: spec.name,
+      url: `http://127.0.0.1:${port}`,
+      remove: async () => {
+        await this.client.removeContainer(id, { force: true }).catch(() => {});
+        this.reserved.delete(port);
+      },
+    };
+  }
+}

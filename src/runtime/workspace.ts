@@ -1,0 +1,49 @@
+import { chmodSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+const DIRS = [
+  ".",
+  ".openclaw",
+  ".openclaw/workspace",
+  "workspace",
+  ".home",
+  ".tmp",
+  ".xdg/config",
+  ".xdg/cache",
+  ".xdg/state",
+];
+
+/** The per-process workspace `<root>/sandbox_workspace/<pid>`: the only place a runtime may write. */
+export function workspacePath(root: string, pid: string): string {
+  return join(resolve(root), "sandbox_workspace", pid);
+}
+
+/** Creates the layout (mode 0777, so the image's non-root user can write) and returns the path. */
+export function prepareWorkspace(ws: string): string {
+  for (const d of DIRS) {
+    const p = join(ws, d);
+    mkdirSync(p, { recursive: true });
+    chmodSync(p, 0o777);
+  }
+  return ws;
+}
+
+/** The workspace env contract (spec §3.7); a variable already given explicitly keeps its value. */
+export function workspaceEnv(ws: string, explicit: Record<string, string>): Record<string, string> {
+  const state = join(ws, ".openclaw");
+  const defaults: Record<string, string> = {
+    OPENCLAW_HOME: ws,
+    OPENCLAW_STATE_DIR: state,
+    OPENCLAW_CONFIG_PATH: join(state, "openclaw.json"),
+    OPENCLAW_AGENT_WORKSPACE: join(state, "workspace"),
+    VMDOCKER_RUNTIME_WORKSPACE: ws,
+    VMDOCKER_RUNTIME_HOME: join(ws, ".home"),
+    VMDOCKER_AGENT_WORKSPACE: join(ws, "workspace"),
+    HOME: join(ws, ".home"),
+    TMPDIR: join(ws, ".tmp"),
+    XDG_CONFIG_HOME: join(ws, ".xdg", "config"),
+    XDG_CACHE_HOME: join(ws, ".xdg", "cache"),
+    XDG_STATE_HOME: join(ws, ".xdg", "state"),
+  };
+  return { ...defaults, ...explicit };
+}

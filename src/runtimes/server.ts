@@ -1,0 +1,123 @@
+// The in-instance side of the /vmm protocol (vmdocker_agent's server): POST-only routes on :8080,
+// case-insensitive JSON keys, `result` as a JSON string, failures as HTTP 400.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Runtime, RuntimeFactory, Tag } from "./runtime.js";
+import { testRuntime } from "./test-runtime.js";
+
+const RUNTIMES: Record<string, RuntimeFactory> = { test: testRuntime };
+
+/** Go's JSON decoding matches keys case-insensitively: `meta`, `Meta` and `META` are one key. */
+function field(obj: unknown, name: string): unknown {
+  if (!obj || typeof obj !== "object") return undefined;
+  const lower = name.toLowerCase();
+  for (const [k, v] of Object.entries(obj)) if (k.toLowerCase() === lower) return v;
+  return undefined;
+}
+
+function tagMap(tags: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (Array.isArray(tags))
+    for (const t of tags as Tag[])
+      if (t && typeof t.name === "string") out[t.name] = String(t.value ?? "");
+  return out;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString("utf8").trim();
+  return text ? JSON.parse(text) : {};
+}
+
+export function createRuntimeServer(runtimeType: string) {
+  let runtime: Runtime | null = null;
+  const make = (tags: Record<string, string>, state?: string) => {
+    const factory = RUNTIMES[runtimeType];
+    if (!factory) throw new Error(`runtime type not supported: ${runtimeType}`);
+    return factory({ tags, state });
+  };
+  return createServer(async (req, res) => {
+    if (req.method === "OPTIONS") {
+      res.writeHead(204, {
+        "access-control-allow-origin": "*",
+        "access-control-allow-methods": "POST, OPTIONS, GET, PUT",
+      });
+      return res.end();
+    }
+    if (req.method !== "POST") return send(res, 404, { error: "not found" });
+    let body: unknown;
+    try {
+      body = await readJson(req);
+    } catch (err) {
+      return send(res, 400, { error: `invalid JSON: ${(err as Error).message}` });
+    }
+    try {
+      switch (req.url) {
+        case "/vmm/health":
+          return send(res, 200, { status: "ok" });
+        case "/vmm/spawn":
+          if (runtime) return send(res, 400, { status: "error", msg: "runtime is not nil" });
+          try {
+            runtime = await make(tagMap(field(body, "tags")));
+          } catch (err) {
+            return send(res, 400, { error: `create runtime failed: ${(err as Error).message}` });
+          }
+          return send(res, 200, { status: "ok" });
+        case "/vmm/apply": {
+          if (!runtime) return send(res, 400, { status: "error", msg: "runtime is nil" });
+          const meta = (field(body, "meta") ?? {}) as Record<string, unknown>;
+          const params = (field(body, "params") ?? field(meta, "Params") ?? {}) as Record<
+            string,
+            string
+          >;
+          try {
+            const result = await runtime.apply(String(field(body, "from") ?? ""), meta, params);
+            return send(res, 200, { status: "ok", result: JSON.stringify(result) });
+          } catch (err) {
+            return send(res, 400, {
+              error: `apply failed: runtime apply failed: ${(err as Error).message}`,
+            });
+          }
+        }
+        case "/vmm/checkpoint":
+          if (!runtime) return send(res, 400, { status: "error", msg: "runtime is nil" });
+          try {
+            return send(res, 200, { status: "ok", state: await runtime.checkpoint() });
+          } catch (err) {
+            return send(res, 400, { error: `checkpoint failed: ${(err as Error).message}` });
+          }
+        case "/vmm/restore":
+          if (runtime) return send(res, 400, { status: "error", msg: "runtime is not nil" });
+          try {
+            runtime = await make(tagMap(field(body, "tags")), String(field(body, "state") ?? ""));
+          } catch (err) {
+            return send(res, 400, { error: `restore runtime failed: ${(err as Error).message}` });
+          }
+          return send(res, 200, { status: "ok" });
+        default:
+          return send(res, 404, { error: "not found" });
+      }
+    } catch (err) {
+      return send(res, 400, { error: (err as Error).message });
+    }
+  });
+}
+
+// Started as a program (the image's start command), not when imported by tests.
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  const server = createRuntimeServer(process.env.RUNTIME_TYPE ?? "test");
+  server.keepAliveTimeout = 60_000;
+  server.listen(Number(process.env.VMDOCKER_RUNTIME_PORT ?? 8080), "0.0.0.0");
+  const stop = () => server.close(() => process.exit(0));
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+}
