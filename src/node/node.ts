@@ -16,7 +16,7 @@ import {
 import type { Signer } from "../protocol/signers.js";
 import type { Tag } from "../protocol/tags.js";
 import type { Store, StoredItem } from "../store/types.js";
-import type { Vm, VmRegistry, VmResult } from "../vm/contract.js";
+import { VmGoneError, type Vm, type VmRegistry, type VmResult } from "../vm/contract.js";
 import { REGISTRY_FORMAT, RegistryVm, type NodeRecord } from "../vm/core/registry.js";
 import { TOKEN_FORMAT, TokenVm } from "../vm/core/token.js";
 import type { ModuleCatalog } from "./modules.js";
@@ -39,6 +39,8 @@ export interface NodeDeps {
 
 interface ProcessState {
   env: Env;
+  /** The Env as it was at spawn, to start over when there is no checkpoint. */
+  spawnEnv: Env;
   vm?: Vm;
   spawnError?: string;
   /** Applies run one after another, in nonce order. */
@@ -228,6 +230,27 @@ export class HymxNode {
         }
       });
     });
+  }
+
+  /**
+   * Brings a process whose instance died back to where it was: from its latest checkpoint (else a
+   * fresh spawn), re-executing the messages it had applied since. Runs inside the process's chain.
+   */
+  private async revive(pid: string): Promise<void> {
+    const state = this.procs.get(pid)!;
+    const reached = state.env.Nonce;
+    await state.vm?.close().catch(() => {});
+    state.vm = undefined;
+    const ckp = await this.deps.store.checkpoint(pid);
+    const snap = ckp ? readCheckpoint(this.deps.checkpointDir, ckp) : null;
+    if (snap && snap.Env.Nonce <= reached) await this.restoreFrom(pid, snap);
+    else {
+      state.env = structuredClone(state.spawnEnv);
+      state.received = state.env["Received-Sequence"];
+      const factory = this.deps.vms.get(state.env.Module["Module-Format"])!;
+      state.vm = await factory(state.env);
+    }
+    for (let n = state.env.Nonce + 1; n <= reached; n++) await this.applyNonce(pid, n, "replay");
   }
 
   /** Checkpoints a running process between two applies; resolves with the checkpoint item id. */
@@ -459,6 +482,7 @@ export class HymxNode {
       chain: Promise.resolve(),
       assigning: Promise.resolve(),
       received: env["Received-Sequence"],
+      spawnEnv: structuredClone(env),
       stopped: false,
       checkpointedNonce: 0,
     };
@@ -561,7 +585,15 @@ export class HymxNode {
       try {
         out = await state.vm.apply(from, meta);
       } catch (err) {
-        out = { Error: err instanceof Error ? err.message : String(err) };
+        if (err instanceof VmGoneError) {
+          this.log("instance gone, reviving", { pid, nonce, why: err.message });
+          try {
+            await this.revive(pid);
+            out = await state.vm!.apply(from, meta);
+          } catch (again) {
+            out = { Error: `could not revive the process: ${errorText(again)}` };
+          }
+        } else out = { Error: errorText(err) };
       }
     }
     state.env.Nonce = nonce;
@@ -673,6 +705,10 @@ export class HymxNode {
     await Promise.all([...this.procs.values()].map((p) => p.vm?.close().catch(() => {})));
     this.procs.clear();
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function stored(item: DataItem): StoredItem {

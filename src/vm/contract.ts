@@ -14,6 +14,14 @@ export interface Vm {
 
 export type VmFactory = (env: Env) => Promise<Vm>;
 
+/** Thrown by a VM whose instance died (container killed, host rebooted): the node brings it back and retries. */
+export class VmGoneError extends Error {
+  constructor(why: string) {
+    super(`the process's instance is gone: ${why}`);
+    this.name = "VmGoneError";
+  }
+}
+
 export class VmRegistry {
   private readonly factories = new Map<string, VmFactory>();
 

@@ -156,3 +156,28 @@ test("a bad Runtime-Backend or Start-Command is the spawn's error, not a hang", 
   const r2 = await client.waitResult(pid2, pid2, 60_000);
   assert.match(r2.Error, /exited during start|did not become healthy/);
 });
+
+test("a container killed between messages: the next message still gets the right answer (replay, then from a checkpoint)", async () => {
+  const pid = await client.spawn({ module: moduleId });
+  await client.waitResult(pid, pid, 120_000);
+  await send(pid, "Echo", "a");
+  await send(pid, "Echo", "b");
+  await docker.killContainer(`hymatrix_${pid}`);
+  const c = await send(pid, "Echo", "c");
+  assert.equal(c.Error, "");
+  assert.equal(
+    (c.Output as { count: number }).count,
+    3,
+    "spawned again and replayed a and b before c",
+  );
+
+  await running.node.checkpoint(pid);
+  await send(pid, "Echo", "d");
+  await docker.killContainer(`hymatrix_${pid}`);
+  const e = await send(pid, "Echo", "e");
+  assert.equal(
+    (e.Output as { count: number }).count,
+    5,
+    "restored from the checkpoint at c, replayed d, then applied e",
+  );
+});

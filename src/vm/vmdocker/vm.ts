@@ -11,7 +11,7 @@ import {
 } from "../../runtime/backends/docker.js";
 import type { DockerClient } from "../../runtime/docker/client.js";
 import { prepareWorkspace, workspaceEnv, workspacePath } from "../../runtime/workspace.js";
-import type { Vm, VmFactory, VmResult } from "../contract.js";
+import { VmGoneError, type Vm, type VmFactory, type VmResult } from "../contract.js";
 import { callRuntime, waitHealthy } from "./runtime-client.js";
 import { resolveRuntimeSpec, type RuntimeSpec } from "./spec.js";
 import { archiveWorkspace, unpackWorkspace } from "./workspace-archive.js";
@@ -129,8 +129,23 @@ class VmdockerVm implements Vm {
       );
   }
 
+  /** Throws VmGoneError when the container is not running any more. */
+  private async assertAlive(cause: unknown): Promise<never> {
+    const info = this.instance
+      ? await this.opts.client.findContainer(this.instance.id).catch(() => null)
+      : null;
+    if (!info?.State.Running)
+      throw new VmGoneError(info ? `container ${info.State.Status}` : "container removed");
+    throw cause;
+  }
+
   async apply(from: string, meta: Meta): Promise<VmResult> {
-    const res = await callRuntime(this.url, "apply", { meta, from, params: meta.Params });
+    let res;
+    try {
+      res = await callRuntime(this.url, "apply", { meta, from, params: meta.Params });
+    } catch (err) {
+      return this.assertAlive(err);
+    }
     if (res.status !== 200)
       return { Error: `request failed with status ${res.status}: ${res.text}` };
     try {
