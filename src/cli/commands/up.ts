@@ -1,18 +1,46 @@
+import { join } from "node:path";
 import type { Command } from "commander";
+import { clientSigner } from "../../client/keys.js";
 import { debianMirror } from "../../host/criu.js";
 import { redisPort } from "../../host/redis.js";
 import { setupHost } from "../../host/setup.js";
-import { ImageBuilder } from "../../runtime/images/builder.js";
+import { buildModule } from "../../module/build.js";
+import { listModuleFiles } from "../../module/files.js";
+import { inspectModuleFile } from "../../module/inspect.js";
+import { silentProgress } from "../../progress.js";
+import type { DockerClient } from "../../runtime/docker/client.js";
+import { IMAGES, ImageBuilder, RUNTIME_START_COMMAND } from "../../runtime/images/builder.js";
 import type { CliContext } from "../context.js";
 import { terminalProgress } from "../progress.js";
 import { runNode } from "./node.js";
+
+/** The test runtime's module in ./mod: reused when one for the current image exists, else built. */
+async function testModule(client: DockerClient, keyFile: string): Promise<string> {
+  const image = await client.inspectImage(IMAGES["runtime-test"]);
+  for (const file of listModuleFiles(process.cwd())) {
+    const m = await inspectModuleFile(file);
+    if (m.tags.some((t) => t.name === "Image-ID" && t.value === image?.Id)) return m.id;
+  }
+  const { signer } = clientSigner(undefined, keyFile);
+  const built = await buildModule(
+    client,
+    {
+      source: { mode: "pull", image: IMAGES["runtime-test"] },
+      signer,
+      outDir: join(process.cwd(), "mod"),
+      startCommand: RUNTIME_START_COMMAND,
+    },
+    silentProgress,
+  );
+  return built.id;
+}
 
 /** The README's main command: everything a node needs, set up and built, then the node itself. */
 export function registerUp(program: Command, ctx: () => CliContext): void {
   program
     .command("up")
     .description(
-      "set up this host, build the images, and run the node (embedded store) in the foreground",
+      "set up this host, build the images and the test module, and run the node in the foreground",
     )
     .option("--no-criu", "do not build CRIU 4 when criu check fails")
     .option(
@@ -33,18 +61,21 @@ export function registerUp(program: Command, ctx: () => CliContext): void {
         { mirror: debianMirror(), cacheDir: c.paths.cache },
         progress,
       ).buildAll();
+      const task = progress.task("test module");
+      const moduleId = await testModule(report.client, join(c.paths.root, "client-key.hex"));
+      task.done(`mod/mod-${moduleId}.json`);
       console.log(
         `\nThe host is ready: engine at ${report.client.address.display}, full-memory checkpoints ${report.checkpointsOn ? "on" : "OFF"}.`,
       );
       await runNode(opts.config, "normal", report.client, (running) => {
-        const token = running.node.core.token;
+        const u = `--url ${running.url}`;
         console.log(
           [
             `\nThe node is serving ${running.url} (Ctrl-C stops it). Next, from another terminal:`,
-            `  vmdocker send ${token ?? "<token-pid>"} --action Info --wait --url ${running.url}`,
-            `  vmdocker results ${token ?? "<token-pid>"} --url ${running.url}`,
-            "Processes in containers (the hymx.vmdocker.v0.0.1 VM) are not built yet: only core processes and",
-            "modules of mounted formats can be spawned.",
+            `  PID=$(vmdocker spawn --module ${moduleId} --wait ${u})`,
+            `  vmdocker send $PID --action Ping --wait ${u}`,
+            `  vmdocker send $PID --action Echo --data hello --wait ${u}`,
+            `  vmdocker results $PID ${u}`,
           ].join("\n"),
         );
       });
