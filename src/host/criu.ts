@@ -16,7 +16,31 @@ import { run, runOrThrow } from "../sys/exec.js";
 import type { StatePaths } from "./paths.js";
 import { cannotInstallReason, detectPlatform } from "../sys/platform.js";
 
-export const MIN_CRIU_MAJOR = 4;
+/**
+ * CRIU 4.2 is the first that dumps TCP sockets on Linux >= 6.16 (the kernel restricted
+ * SO_PASSCRED/SO_PASSSEC to unix sockets; CRIU 4.1 fails "Can't get 1:16 opt"), and every process
+ * container listens on one.
+ */
+export const MIN_CRIU = [4, 2] as const;
+const MIN_CRIU_TEXT = MIN_CRIU.join(".");
+/** Debian's unstable suite carries CRIU >= 4.2 (4.2.1 when this was written). */
+const SOURCE_SUITE = "sid";
+
+function versionAtLeast(version: string | undefined, min: readonly number[]): boolean {
+  const parts = (version ?? "0").split(".").map(Number);
+  for (let i = 0; i < min.length; i++) {
+    const a = parts[i] ?? 0;
+    if (a !== min[i]) return a > min[i]!;
+  }
+  return true;
+}
+
+const TARBALL = /^criu_([\d.]+)\.orig\.tar\.(xz|gz)$/;
+const usableTarball = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => TARBALL.test(f) && versionAtLeast(TARBALL.exec(f)![1], MIN_CRIU))
+    .sort()
+    .pop();
 export const CRIU_INSTALL_PATH = "/usr/local/sbin/criu";
 
 export interface CriuStatus {
@@ -56,17 +80,17 @@ export async function criuStatus(): Promise<CriuStatus> {
   const ver = await run("criu", ["--version"], { env: criuEnv() });
   if (ver.code === 127) return { installed: false, works: false, detail: "criu is not installed" };
   const version = /Version:\s*(\S+)/.exec(ver.stdout)?.[1];
-  const major = Number(version?.split(".")[0] ?? 0);
+  const recentEnough = versionAtLeast(version, MIN_CRIU);
   const check = await run("criu", ["check"], { env: criuEnv(), timeoutMs: 30_000 });
   const output = `${check.stdout}\n${check.stderr}`;
   const checkOk = check.code === 0 && output.includes("Looks good");
-  if (major < MIN_CRIU_MAJOR) {
+  if (!recentEnough) {
     const why = checkOk ? "" : `; criu check: ${firstError(output)}`;
     return {
       installed: true,
       version,
       works: false,
-      detail: `criu ${version} is older than ${MIN_CRIU_MAJOR}.x${why}`,
+      detail: `criu ${version} is older than ${MIN_CRIU_TEXT} (needed to checkpoint containers with TCP sockets)${why}`,
     };
   }
   if (!checkOk)
@@ -110,13 +134,14 @@ export function debianMirror(): string {
 }
 
 /**
- * Builds CRIU >= 4 from Debian's newer (trixie) source tarball and installs the binary to
+ * Builds CRIU >= 4.2 from Debian's unstable source tarball and installs the binary to
  * /usr/local/sbin, where dockerd's runc finds it. Debian 12's own criu (3.17) fails `criu check`
  * on recent kernels. The build is cached under the state folder.
  */
 export async function installCriu(paths: StatePaths, task: Task): Promise<void> {
   const cannot = cannotInstallReason(detectPlatform());
-  if (cannot) throw new VmdError("err_criu_missing", "CRIU >= 4 is not installed", cannot);
+  if (cannot)
+    throw new VmdError("err_criu_missing", `CRIU >= ${MIN_CRIU_TEXT} is not installed`, cannot);
   const dir = paths.criu.buildDir;
   mkdirSync(dir, { recursive: true });
   const onLine = (l: string) => task.update(l.trim().slice(0, 60));
@@ -124,13 +149,13 @@ export async function installCriu(paths: StatePaths, task: Task): Promise<void> 
   task.update("installing build dependencies", 0.05);
   await ensurePackages(BUILD_DEPS, onLine);
 
-  let tarball = readdirSync(dir).find((f) => /^criu_4[\d.]*\.orig\.tar\.(xz|gz)$/.test(f));
+  let tarball = usableTarball(dir);
   if (!tarball) {
-    task.update("fetching CRIU 4 source from Debian", 0.2);
-    const listFile = join(dir, "trixie-src.list");
+    task.update(`fetching CRIU >= ${MIN_CRIU_TEXT} source from Debian`, 0.2);
+    const listFile = join(dir, `${SOURCE_SUITE}-src.list`);
     const lists = join(dir, "lists");
     mkdirSync(join(lists, "partial"), { recursive: true });
-    writeFileSync(listFile, `deb-src ${debianMirror()} trixie main\n`);
+    writeFileSync(listFile, `deb-src ${debianMirror()} ${SOURCE_SUITE} main\n`);
     const opts = [
       "-o",
       `Dir::Etc::sourcelist=${listFile}`,
@@ -139,17 +164,23 @@ export async function installCriu(paths: StatePaths, task: Task): Promise<void> 
       "-o",
       `Dir::State::Lists=${lists}`,
     ];
-    const hint = "check that Debian's mirror is reachable, or install CRIU >= 4 by hand";
-    await runOrThrow("apt-get", [...opts, "update"], "apt-get update (trixie sources)", hint, {
-      onLine,
-    });
+    const hint = `check that Debian's mirror is reachable, or install CRIU >= ${MIN_CRIU_TEXT} by hand`;
+    await runOrThrow(
+      "apt-get",
+      [...opts, "update"],
+      `apt-get update (${SOURCE_SUITE} sources)`,
+      hint,
+      {
+        onLine,
+      },
+    );
     // The orig tarball arrives even where the Debian packaging part does not unpack; ignore that exit code.
     await run("apt-get", [...opts, "source", "--download-only", "criu"], { cwd: dir, onLine });
-    tarball = readdirSync(dir).find((f) => /^criu_4[\d.]*\.orig\.tar\.(xz|gz)$/.test(f));
+    tarball = usableTarball(dir);
     if (!tarball)
       throw new VmdError(
         "err_criu_missing",
-        "Debian's criu 4.x source tarball could not be fetched",
+        `Debian's criu >= ${MIN_CRIU_TEXT} source tarball could not be fetched`,
         hint,
       );
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -179,5 +179,37 @@ test("a container killed between messages: the next message still gets the right
     (e.Output as { count: number }).count,
     5,
     "restored from the checkpoint at c, replayed d, then applied e",
+  );
+});
+
+test("criu checkpoint: admin stop and resume bring the container's memory back, with no replay and no /vmm/restore", async () => {
+  const pid = await client.spawn({
+    module: moduleId,
+    tags: [{ name: "Checkpoint-Kind", value: "criu" }],
+  });
+  assert.equal((await client.waitResult(pid, pid, 120_000)).Error, "");
+  await send(pid, "Echo", "a");
+  await send(pid, "Echo", "b");
+  const admin = (path: string) =>
+    fetch(`${running.adminUrl}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${running.adminToken}` },
+      body: JSON.stringify({ pid }),
+    }).then((r) => r.json());
+  assert.deepEqual(await admin("/admin/vms/stop"), { id: pid, message: "stopped" });
+  const ckp = await running.store.checkpoint(pid);
+  const file = JSON.parse(readFileSync(join(base, "ckp", `ckp-${ckp}.json`), "utf8")) as {
+    data: string;
+  };
+  const snapshot = JSON.parse(Buffer.from(file.data, "base64url").toString("utf8")) as {
+    Data: string;
+  };
+  assert.equal((JSON.parse(snapshot.Data) as { format: string }).format, "vmdocker.criu.v1");
+  assert.deepEqual(await admin("/admin/vms/resume"), { id: pid, message: "resumed" });
+  const c = await send(pid, "Echo", "c");
+  assert.equal(
+    (c.Output as { count: number }).count,
+    3,
+    "the count lived on in the restored memory",
   );
 });

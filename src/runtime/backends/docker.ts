@@ -63,7 +63,14 @@ export class DockerBackend {
     );
   }
 
-  async create(spec: InstanceSpec): Promise<Instance> {
+  /**
+   * Creates and starts the instance. `beforeStart` runs between create and start (a CRIU restore
+   * places the checkpoint then); with `checkpoint` the container starts from that engine checkpoint.
+   */
+  async create(
+    spec: InstanceSpec,
+    restoreFrom?: { checkpoint: string; place: (containerId: string) => Promise<void> },
+  ): Promise<Instance> {
     if (spec.argv.length === 0)
       throw new VmdError(
         "err_bad_start_command",
@@ -122,9 +129,15 @@ export class DockerBackend {
           ],
         },
       });
-      await this.client.startContainer(id);
+      if (restoreFrom) await restoreFrom.place(id);
+      await this.client.startContainer(
+        id,
+        restoreFrom ? { checkpoint: restoreFrom.checkpoint } : {},
+      );
     } catch (err) {
       this.reserved.delete(port);
+      const made = await this.client.findContainer(spec.name).catch(() => null);
+      if (made) await this.client.removeContainer(made.Id, { force: true }).catch(() => {});
       throw err;
     }
     return {

@@ -1,3 +1,4 @@
+import { request } from "node:http";
 import { VmdError } from "../../errors.js";
 
 export interface RuntimeAnswer {
@@ -6,27 +7,53 @@ export interface RuntimeAnswer {
   text: string;
 }
 
-/** POSTs to a runtime's `/vmm/*` (keep-alive, as Node's fetch pools connections). Every call is POST, as upstream. */
-export async function callRuntime(
+/**
+ * POSTs to a runtime's `/vmm/*` (every call is POST, as upstream). One connection per call, like
+ * upstream's client with keep-alive off: an idle kept-alive socket would be an established TCP
+ * connection inside the container, which CRIU refuses to checkpoint.
+ */
+export function callRuntime(
   base: string,
   path: string,
   body?: unknown,
   timeoutMs = 600_000,
 ): Promise<RuntimeAnswer> {
-  const res = await fetch(`${base}/vmm/${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "*/*" },
-    body: body === undefined ? "" : JSON.stringify(body),
-    signal: AbortSignal.timeout(timeoutMs),
+  const payload = body === undefined ? "" : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${base}/vmm/${path}`,
+      {
+        method: "POST",
+        agent: false,
+        headers: {
+          "content-type": "application/json",
+          accept: "*/*",
+          "content-length": Buffer.byteLength(payload),
+        },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let parsed: Record<string, unknown>;
+          try {
+            parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+          } catch {
+            parsed = {};
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed, text });
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () =>
+      req.destroy(new Error(`no answer from ${base}/vmm/${path} in ${timeoutMs / 1000} s`)),
+    );
+    req.on("error", reject);
+    req.end(payload);
   });
-  const text = await res.text();
-  let parsed: Record<string, unknown>;
-  try {
-    parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  } catch {
-    parsed = {};
-  }
-  return { status: res.status, body: parsed, text };
 }
 
 /** Polls `/vmm/health` until it answers 200 (every 25 ms, not upstream's 500 ms). */

@@ -1,3 +1,5 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { z } from "zod";
 import { VmdError, errorMessage } from "../../errors.js";
 import { ensureModuleImage } from "../../module/load.js";
@@ -18,6 +20,9 @@ import { archiveWorkspace, unpackWorkspace } from "./workspace-archive.js";
 
 export const VMDOCKER_VM_FORMAT = "hymx.vmdocker.v0.0.1";
 export const CHECKPOINT_FORMAT = "vmdocker.workspace.v1";
+export const CRIU_CHECKPOINT_FORMAT = "vmdocker.criu.v1";
+
+export type CheckpointKind = "workspace" | "criu";
 
 export interface VmdockerOptions {
   client: DockerClient;
@@ -26,13 +31,22 @@ export interface VmdockerOptions {
   workspaceRoot: string;
   limits?: Limits;
   healthTimeoutMs?: number;
+  /** The node's checkpoint kind; a spawn's `Checkpoint-Kind` tag overrides it. */
+  checkpointKind?: CheckpointKind;
 }
 
-const CheckpointSchema = z.object({
+const WorkspaceCheckpoint = z.object({
   format: z.literal(CHECKPOINT_FORMAT),
   workspaceArchive: z.string(),
-  workspaceCheckpointName: z.string().optional(),
   runtimeState: z.string(),
+  backend: z.string(),
+});
+
+const CriuCheckpoint = z.object({
+  format: z.literal(CRIU_CHECKPOINT_FORMAT),
+  checkpointName: z.string(),
+  checkpointArchive: z.string(),
+  workspaceArchive: z.string(),
   backend: z.string(),
 });
 
@@ -41,16 +55,29 @@ const moduleTagList = (env: Env): Tag[] => [
   ...(env.Module.Tags ?? []),
 ];
 
+const workspaceArchiveJson = (archive: Buffer) =>
+  JSON.stringify({
+    format: "vmdocker.runtime-workspace.v1",
+    name: "workspace",
+    archive: archive.toString("base64"),
+  });
+
 /** The hymx.vmdocker.v0.0.1 VM: each process in its own container, driven over `/vmm/*`. */
 export function vmdockerFactory(opts: VmdockerOptions): VmFactory {
   const backend = new DockerBackend(opts.client);
   return async (env) => {
     const pid = env.Meta.Pid;
-    const spec = resolveRuntimeSpec(
-      moduleTagList(env),
-      env.Process.Tags ?? [],
-      opts.limits ?? DEFAULT_LIMITS,
-    );
+    const spawnTags = env.Process.Tags ?? [];
+    const spec = resolveRuntimeSpec(moduleTagList(env), spawnTags, opts.limits ?? DEFAULT_LIMITS);
+    const requested = [...spawnTags].reverse().find((t) => t.name === "Checkpoint-Kind")?.value;
+    if (requested !== undefined && requested !== "workspace" && requested !== "criu") {
+      throw new VmdError(
+        "err_bad_spawn_tag",
+        `Checkpoint-Kind=${requested} is not a checkpoint kind`,
+        "use workspace or criu",
+      );
+    }
+    const kind: CheckpointKind = requested ?? opts.checkpointKind ?? "workspace";
     const file = opts.moduleFile(env.Process.Module);
     if (!file)
       throw new VmdError(
@@ -59,7 +86,14 @@ export function vmdockerFactory(opts: VmdockerOptions): VmFactory {
         "copy its mod-<id>.json into ./mod",
       );
     await ensureModuleImage(opts.client, file);
-    const vm = new VmdockerVm(opts, backend, env, spec, workspacePath(opts.workspaceRoot, pid));
+    const vm = new VmdockerVm(
+      opts,
+      backend,
+      env,
+      spec,
+      kind,
+      workspacePath(opts.workspaceRoot, pid),
+    );
     await vm.launch();
     await vm.spawnRuntime();
     return vm;
@@ -74,20 +108,27 @@ class VmdockerVm implements Vm {
     private readonly backend: DockerBackend,
     private readonly env: Env,
     private readonly spec: RuntimeSpec,
+    private readonly kind: CheckpointKind,
     private readonly ws: string,
   ) {}
 
-  /** Creates and starts the container and waits until its runtime answers. */
-  async launch(): Promise<void> {
+  /** Creates and starts the container (optionally from an engine checkpoint) and waits until its runtime answers. */
+  async launch(restoreFrom?: {
+    checkpoint: string;
+    place: (containerId: string) => Promise<void>;
+  }): Promise<void> {
     prepareWorkspace(this.ws);
-    const instance = await this.backend.create({
-      name: `hymatrix_${this.env.Meta.Pid}`,
-      image: this.spec.image.imageName,
-      argv: this.spec.argv,
-      env: workspaceEnv(this.ws, this.spec.containerEnv),
-      workspace: this.ws,
-      limits: this.spec.limits,
-    });
+    const instance = await this.backend.create(
+      {
+        name: `hymatrix_${this.env.Meta.Pid}`,
+        image: this.spec.image.imageName,
+        argv: this.spec.argv,
+        env: workspaceEnv(this.ws, this.spec.containerEnv),
+        workspace: this.ws,
+        limits: this.spec.limits,
+      },
+      restoreFrom,
+    );
     this.instance = instance;
     try {
       await waitHealthy(instance.url, this.opts.healthTimeoutMs ?? 120_000, async () => {
@@ -161,8 +202,12 @@ class VmdockerVm implements Vm {
     }
   }
 
+  checkpoint(): Promise<string> {
+    return this.kind === "criu" ? this.criuCheckpoint() : this.workspaceCheckpoint();
+  }
+
   /** `vmdocker.workspace.v1`: the runtime's state plus the workspace as a tar.gz (upstream-compatible fields). */
-  async checkpoint(): Promise<string> {
+  private async workspaceCheckpoint(): Promise<string> {
     const res = await callRuntime(this.url, "checkpoint");
     if (res.status !== 200 || res.body.status !== "ok")
       throw new VmdError(
@@ -173,11 +218,7 @@ class VmdockerVm implements Vm {
     const archive = await archiveWorkspace(this.ws);
     return JSON.stringify({
       format: CHECKPOINT_FORMAT,
-      workspaceArchive: JSON.stringify({
-        format: "vmdocker.runtime-workspace.v1",
-        name: "workspace",
-        archive: archive.toString("base64"),
-      }),
+      workspaceArchive: workspaceArchiveJson(archive),
       workspaceCheckpointName: "workspace",
       runtimeState: String(res.body.state ?? ""),
       backend: this.spec.backend,
@@ -197,31 +238,82 @@ class VmdockerVm implements Vm {
     });
   }
 
-  /** A fresh container on the checkpoint's workspace, given the runtime state through `/vmm/restore`. */
-  async restore(data: string): Promise<void> {
-    const parsed = CheckpointSchema.safeParse(JSON.parse(data));
-    if (!parsed.success)
+  private async checkpointDir(containerId: string, name: string): Promise<string> {
+    const info = await this.opts.client.info();
+    const root = String(info.DockerRootDir ?? "/var/lib/docker");
+    return join(root, "containers", containerId, "checkpoints", name);
+  }
+
+  /**
+   * `vmdocker.criu.v1`: the container's whole memory through the engine's CRIU checkpoint (the
+   * container keeps running), plus the workspace. Restore needs no replay and no `/vmm/restore`.
+   */
+  private async criuCheckpoint(): Promise<string> {
+    const instance = this.instance;
+    if (!instance)
       throw new VmdError(
-        "err_checkpoint_format",
-        `not a ${CHECKPOINT_FORMAT} checkpoint`,
-        "restore a checkpoint made by vmdocker",
+        "err_process_not_running",
+        "the process has no running container",
+        "restore or respawn it",
       );
-    if (parsed.data.backend !== this.spec.backend) {
+    const name = `vmd-${Date.now()}`;
+    await this.opts.client.createCheckpoint(instance.id, name, { exit: false });
+    try {
+      const memory = await archiveWorkspace(await this.checkpointDir(instance.id, name));
+      const workspace = await archiveWorkspace(this.ws);
+      return JSON.stringify({
+        format: CRIU_CHECKPOINT_FORMAT,
+        checkpointName: name,
+        checkpointArchive: memory.toString("base64"),
+        workspaceArchive: workspaceArchiveJson(workspace),
+        backend: this.spec.backend,
+      });
+    } finally {
+      await this.opts.client.deleteCheckpoint(instance.id, name).catch(() => {});
+    }
+  }
+
+  /** A fresh container on the checkpoint's workspace: from the engine checkpoint (criu) or given the runtime state (workspace). */
+  async restore(data: string): Promise<void> {
+    const json = JSON.parse(data) as { format?: string; backend?: string };
+    if (json.backend !== undefined && json.backend !== this.spec.backend) {
       throw new VmdError(
         "err_checkpoint_backend",
-        `the checkpoint is for ${parsed.data.backend}, this process runs on ${this.spec.backend}`,
+        `the checkpoint is for ${json.backend}, this process runs on ${this.spec.backend}`,
         "restore on the same backend",
       );
     }
-    const archive = JSON.parse(parsed.data.workspaceArchive) as { archive: string };
+    const criu = CriuCheckpoint.safeParse(json);
+    const workspace = WorkspaceCheckpoint.safeParse(json);
+    if (!criu.success && !workspace.success) {
+      throw new VmdError(
+        "err_checkpoint_format",
+        `not a ${CHECKPOINT_FORMAT} or ${CRIU_CHECKPOINT_FORMAT} checkpoint`,
+        "restore a checkpoint made by vmdocker",
+      );
+    }
+    const ckp = criu.success ? criu.data : workspace.data!;
+    const archive = JSON.parse(ckp.workspaceArchive) as { archive: string };
     await this.instance?.remove();
     this.instance = undefined;
     await unpackWorkspace(this.ws, Buffer.from(archive.archive, "base64"));
+    if (criu.success) {
+      const { checkpointName, checkpointArchive } = criu.data;
+      await this.launch({
+        checkpoint: checkpointName,
+        place: async (containerId) => {
+          const dir = await this.checkpointDir(containerId, checkpointName);
+          mkdirSync(dir, { recursive: true });
+          await unpackWorkspace(dir, Buffer.from(checkpointArchive, "base64"));
+        },
+      });
+      return;
+    }
     await this.launch();
     const res = await callRuntime(this.url, "restore", {
       env: this.env,
       tags: this.env.Process.Tags ?? [],
-      state: parsed.data.runtimeState,
+      state: workspace.data!.runtimeState,
     });
     if (res.status !== 200)
       throw new VmdError(
