@@ -4,6 +4,7 @@ import { criuStatus } from "./criu.js";
 import { apiVersionAtLeast, MIN_API_VERSION, probeEngine } from "./engine.js";
 import type { StatePaths } from "./paths.js";
 import { redisAnswers } from "./redis.js";
+import { hasCapSysResource, ioUringDisabled } from "../sys/kernel.js";
 
 export type CheckStatus = "ok" | "warn" | "missing";
 
@@ -76,6 +77,27 @@ export async function runDoctor(
     detail: criu.works ? criu.detail : `${criu.detail}; full-memory checkpoints are off`,
     fix: criu.works ? "" : `${SETUP} (builds CRIU 4 from Debian's source)`,
   });
+  const uring = ioUringDisabled();
+  checks.push({
+    requirement: "io_uring",
+    status: uring === 0 ? "warn" : "ok",
+    detail:
+      uring === null
+        ? "no io_uring switch in this kernel"
+        : uring === 0
+          ? "allowed for all: containers running Node cannot be CRIU-checkpointed"
+          : `kernel.io_uring_disabled=${uring}: containers fall back to epoll and can be checkpointed`,
+    fix: `${SETUP} (sets kernel.io_uring_disabled=1)`,
+  });
+  if (criu.works && !hasCapSysResource()) {
+    checks.push({
+      requirement: "cap_sys_resource",
+      status: "warn",
+      detail:
+        "vmdocker runs without CAP_SYS_RESOURCE: CRIU can only checkpoint containers whose processes run as root (criu processes run as uid 0, still with no capabilities)",
+      fix: "run vmdocker with full root capabilities",
+    });
+  }
   checks.push(cgroupsCheck());
   checks.push(kvmCheck());
   checks.push({

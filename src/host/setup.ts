@@ -5,6 +5,8 @@ import { ensureEngine, probeEngine } from "./engine.js";
 import type { StatePaths } from "./paths.js";
 import { ensureRedis } from "./redis.js";
 import { errorMessage } from "../errors.js";
+import { ioUringDisabled, setIoUringDisabled } from "../sys/kernel.js";
+import { detectPlatform } from "../sys/platform.js";
 
 export interface SetupOptions {
   criu: boolean;
@@ -39,8 +41,17 @@ export async function setupHost(
   }
   const engine = await probeEngine(client, paths);
   const checkpointsOn = criu.works && engine.experimental === true;
-  if (checkpointsOn) criuTask.done(criu.detail);
-  else if (!criu.works)
+  if (checkpointsOn) {
+    // CRIU cannot dump io_uring instances, and Node >= 20 (libuv) opens them in every process.
+    // With 1, only privileged processes may create them: containers (no capabilities) fall back.
+    const uring = ioUringDisabled();
+    if (uring === 0 && detectPlatform().isRoot) {
+      setIoUringDisabled(1);
+      criuTask.done(
+        `${criu.detail}; set kernel.io_uring_disabled=1 so containers can be checkpointed`,
+      );
+    } else criuTask.done(criu.detail);
+  } else if (!criu.works)
     criuTask.warn(`${criu.detail}: full-memory checkpoints are off (everything else works)`);
   else
     criuTask.warn(

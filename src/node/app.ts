@@ -14,6 +14,7 @@ import { buildHttp } from "./http.js";
 import { loadNodeSigner } from "./identity.js";
 import { ModuleCatalog } from "./modules.js";
 import { HymxNode } from "./node.js";
+import { hasCapSysResource } from "../sys/kernel.js";
 import type { DockerClient } from "../runtime/docker/client.js";
 import { VMDOCKER_VM_FORMAT, vmdockerFactory } from "../vm/vmdocker/vm.js";
 import { joinNetwork, leaveNetwork } from "./join.js";
@@ -90,6 +91,8 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
         client: opts.docker,
         moduleFile: (id) => modules.file(id),
         workspaceRoot: resolve(opts.baseDir, cfg.workspaceRoot),
+        checkpointKind: cfg.checkpointKind,
+        criuAsRoot: !hasCapSysResource(),
       }),
     );
   }

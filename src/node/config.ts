@@ -32,6 +32,8 @@ const ConfigSchema = z
     dataDir: z.string().default("./data"),
     /** vmdocker: processes in containers get `<workspaceRoot>/sandbox_workspace/<pid>`. */
     workspaceRoot: z.string().default("."),
+    /** vmdocker: how processes in containers are checkpointed unless a spawn says (`Checkpoint-Kind`). */
+    checkpointKind: z.enum(["workspace", "criu"]).default("workspace"),
     /** vmdocker: a fresh node spawns its own token and registry processes. */
     coreProcesses: bool.default(true),
     /** vmdocker: bearer token for the admin API (empty: generated into dataDir/admin-token). */

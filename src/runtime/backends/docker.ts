@@ -18,6 +18,8 @@ export interface InstanceSpec {
   env: Record<string, string>;
   workspace: string;
   limits: Limits;
+  /** Overrides the image's user (e.g. "0" where CRIU needs it; capabilities stay dropped). */
+  user?: string;
 }
 
 export interface Instance {
@@ -89,6 +91,7 @@ export class DockerBackend {
         Cmd: spec.argv.slice(1),
         Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
         WorkingDir: spec.workspace,
+        ...(spec.user ? { User: spec.user } : {}),
         ExposedPorts: { "8080/tcp": {} },
         Labels: { "org.vmdocker.role": "process" },
         HostConfig: {

@@ -363,6 +363,7 @@ export class DockerClient {
         statusCodes: { 201: true, 200: true, 404: "no such container", 500: "server error" },
       });
     }).catch((err: unknown) => {
+      if (err instanceof CheckpointUnavailableError) throw err;
       const msg = err instanceof Error ? err.message : String(err);
       if (/experimental|criu|checkpoint/i.test(msg))
         throw new CheckpointUnavailableError(msg.replace(/^engine: /, ""));

@@ -33,6 +33,11 @@ export interface VmdockerOptions {
   healthTimeoutMs?: number;
   /** The node's checkpoint kind; a spawn's `Checkpoint-Kind` tag overrides it. */
   checkpointKind?: CheckpointKind;
+  /**
+   * Where the host lacks CAP_SYS_RESOURCE, CRIU cannot read a non-root task's limits: criu-kind
+   * containers then run as uid 0 (with every capability still dropped).
+   */
+  criuAsRoot?: boolean;
 }
 
 const WorkspaceCheckpoint = z.object({
@@ -126,6 +131,7 @@ class VmdockerVm implements Vm {
         env: workspaceEnv(this.ws, this.spec.containerEnv),
         workspace: this.ws,
         limits: this.spec.limits,
+        ...(this.kind === "criu" && this.opts.criuAsRoot ? { user: "0" } : {}),
       },
       restoreFrom,
     );
