@@ -14,7 +14,7 @@ export interface StatePaths {
     stateFile: string;
   };
   redis: { dir: string; pidFile: string; logFile: string; stateFile: string };
-  criu: { buildDir: string };
+  criu: { buildDir: string; ioUringFile: string };
   cache: string;
 }
 
@@ -49,7 +49,10 @@ export function statePaths(root: string): StatePaths {
       logFile: join(redisDir, "redis.log"),
       stateFile: join(redisDir, "started-by-vmdocker.json"),
     },
-    criu: { buildDir: join(root, "criu") },
+    criu: {
+      buildDir: join(root, "criu"),
+      ioUringFile: join(root, "criu", "io_uring_disabled.before"),
+    },
     cache: join(root, "cache"),
   };
 }

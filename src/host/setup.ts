@@ -4,6 +4,8 @@ import { criuStatus, installCriu, type CriuStatus } from "./criu.js";
 import { ensureEngine, probeEngine } from "./engine.js";
 import type { StatePaths } from "./paths.js";
 import { ensureRedis } from "./redis.js";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { errorMessage } from "../errors.js";
 import { ioUringDisabled, setIoUringDisabled } from "../sys/kernel.js";
 import { detectPlatform } from "../sys/platform.js";
@@ -46,6 +48,8 @@ export async function setupHost(
     // With 1, only privileged processes may create them: containers (no capabilities) fall back.
     const uring = ioUringDisabled();
     if (uring === 0 && detectPlatform().isRoot) {
+      mkdirSync(dirname(paths.criu.ioUringFile), { recursive: true });
+      writeFileSync(paths.criu.ioUringFile, "0\n");
       setIoUringDisabled(1);
       criuTask.done(
         `${criu.detail}; set kernel.io_uring_disabled=1 so containers can be checkpointed`,
@@ -69,4 +73,14 @@ export async function setupHost(
     }
   }
   return { client, criu, checkpointsOn, redis };
+}
+
+/** `vmdocker host stop` puts kernel.io_uring_disabled back to what it was before setup changed it. */
+export function restoreIoUring(paths: StatePaths): string | null {
+  if (!existsSync(paths.criu.ioUringFile)) return null;
+  const before = Number(readFileSync(paths.criu.ioUringFile, "utf8").trim());
+  rmSync(paths.criu.ioUringFile, { force: true });
+  if (before !== 0 || ioUringDisabled() === null) return null;
+  writeFileSync("/proc/sys/kernel/io_uring_disabled", "0\n");
+  return "restored kernel.io_uring_disabled=0";
 }

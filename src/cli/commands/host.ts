@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { runDoctor } from "../../host/doctor.js";
 import { stopEngine } from "../../host/engine.js";
 import { redisPort, stopRedis } from "../../host/redis.js";
-import { setupHost } from "../../host/setup.js";
+import { restoreIoUring, setupHost } from "../../host/setup.js";
 import type { CliContext } from "../context.js";
 import { printJson, table } from "../output.js";
 import { terminalProgress } from "../progress.js";
@@ -77,5 +77,7 @@ export function registerHost(program: Command, ctx: () => CliContext): void {
       const c = ctx();
       console.log(await stopEngine(c.paths));
       console.log(await stopRedis(c.paths));
+      const uring = restoreIoUring(c.paths);
+      if (uring) console.log(uring);
     });
 }
