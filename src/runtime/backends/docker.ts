@@ -1,34 +1,10 @@
 import { createServer } from "node:net";
 import { VmdError } from "../../errors.js";
 import type { DockerClient } from "../docker/client.js";
+import type { Instance, InstanceSpec } from "./instance.js";
+import { callRuntime } from "./runtime-call.js";
 
-export interface Limits {
-  memoryBytes: number;
-  pids: number;
-  cpus: number;
-}
-
-/** Upstream's limits (12 GiB, 256 pids, 2 CPUs); per node and per spawn they can be lowered or raised. */
-export const DEFAULT_LIMITS: Limits = { memoryBytes: 12 * 1024 ** 3, pids: 256, cpus: 2 };
-
-export interface InstanceSpec {
-  name: string;
-  image: string;
-  argv: string[];
-  env: Record<string, string>;
-  workspace: string;
-  limits: Limits;
-  /** Overrides the image's user (e.g. "0" where CRIU needs it; capabilities stay dropped). */
-  user?: string;
-}
-
-export interface Instance {
-  id: string;
-  name: string;
-  /** http://127.0.0.1:<port> of the runtime's :8080 */
-  url: string;
-  remove(): Promise<void>;
-}
+export { DEFAULT_LIMITS, type Limits } from "./limits.js";
 
 const PORT_MIN = 10000;
 const PORT_MAX = 20000;
@@ -143,10 +119,12 @@ export class DockerBackend {
       if (made) await this.client.removeContainer(made.Id, { force: true }).catch(() => {});
       throw err;
     }
+    const url = `http://127.0.0.1:${port}`;
     return {
       id,
       name: spec.name,
-      url: `http://127.0.0.1:${port}`,
+      call: (path, body, timeoutMs) => callRuntime(url, path, body, timeoutMs),
+      running: async () => !!(await this.client.findContainer(id).catch(() => null))?.State.Running,
       remove: async () => {
         await this.client.removeContainer(id, { force: true }).catch(() => {});
         this.reserved.delete(port);

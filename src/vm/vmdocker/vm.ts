@@ -5,16 +5,13 @@ import { VmdError, errorMessage } from "../../errors.js";
 import { ensureModuleImage } from "../../module/load.js";
 import { ResultSchema, type Env, type Meta } from "../../protocol/hymx.js";
 import type { Tag } from "../../protocol/tags.js";
-import {
-  DockerBackend,
-  DEFAULT_LIMITS,
-  type Instance,
-  type Limits,
-} from "../../runtime/backends/docker.js";
+import { DockerBackend, DEFAULT_LIMITS, type Limits } from "../../runtime/backends/docker.js";
 import type { DockerClient } from "../../runtime/docker/client.js";
 import { prepareWorkspace, workspaceEnv, workspacePath } from "../../runtime/workspace.js";
 import { VmGoneError, type Vm, type VmFactory, type VmResult } from "../contract.js";
-import { callRuntime, waitHealthy } from "./runtime-client.js";
+import { waitHealthy, type Instance, type InstanceSpec } from "../../runtime/backends/instance.js";
+import { SandboxBackend } from "../../runtime/backends/sandbox.js";
+import { run } from "../../sys/exec.js";
 import { resolveRuntimeSpec, type RuntimeSpec } from "./spec.js";
 import { archiveWorkspace, unpackWorkspace } from "./workspace-archive.js";
 
@@ -69,7 +66,8 @@ const workspaceArchiveJson = (archive: Buffer) =>
 
 /** The hymx.vmdocker.v0.0.1 VM: each process in its own container, driven over `/vmm/*`. */
 export function vmdockerFactory(opts: VmdockerOptions): VmFactory {
-  const backend = new DockerBackend(opts.client);
+  const docker = new DockerBackend(opts.client);
+  const sandbox = new SandboxBackend((args) => run("docker", args));
   return async (env) => {
     const pid = env.Meta.Pid;
     const spawnTags = env.Process.Tags ?? [];
@@ -83,6 +81,13 @@ export function vmdockerFactory(opts: VmdockerOptions): VmFactory {
       );
     }
     const kind: CheckpointKind = requested ?? opts.checkpointKind ?? "workspace";
+    if (kind === "criu" && spec.backend !== "docker") {
+      throw new VmdError(
+        "err_bad_spawn_tag",
+        "Checkpoint-Kind=criu needs the docker backend",
+        "use Checkpoint-Kind=workspace with sandbox",
+      );
+    }
     const file = opts.moduleFile(env.Process.Module);
     if (!file)
       throw new VmdError(
@@ -91,9 +96,20 @@ export function vmdockerFactory(opts: VmdockerOptions): VmFactory {
         "copy its mod-<id>.json into ./mod",
       );
     await ensureModuleImage(opts.client, file);
+    const launcher: Launcher =
+      spec.backend === "sandbox"
+        ? (instance) =>
+            sandbox.create(instance, {
+              agent: spec.image.sandboxAgent,
+              name: spec.image.sandboxName,
+              command: spec.image.sandboxCommand,
+              imageId: spec.image.imageId,
+              pid,
+            })
+        : (instance, restoreFrom) => docker.create(instance, restoreFrom);
     const vm = new VmdockerVm(
       opts,
-      backend,
+      launcher,
       env,
       spec,
       kind,
@@ -105,12 +121,15 @@ export function vmdockerFactory(opts: VmdockerOptions): VmFactory {
   };
 }
 
+type RestoreFrom = { checkpoint: string; place: (containerId: string) => Promise<void> };
+type Launcher = (spec: InstanceSpec, restoreFrom?: RestoreFrom) => Promise<Instance>;
+
 class VmdockerVm implements Vm {
   private instance?: Instance;
 
   constructor(
     private readonly opts: VmdockerOptions,
-    private readonly backend: DockerBackend,
+    private readonly launcher: Launcher,
     private readonly env: Env,
     private readonly spec: RuntimeSpec,
     private readonly kind: CheckpointKind,
@@ -118,12 +137,9 @@ class VmdockerVm implements Vm {
   ) {}
 
   /** Creates and starts the container (optionally from an engine checkpoint) and waits until its runtime answers. */
-  async launch(restoreFrom?: {
-    checkpoint: string;
-    place: (containerId: string) => Promise<void>;
-  }): Promise<void> {
+  async launch(restoreFrom?: RestoreFrom): Promise<void> {
     prepareWorkspace(this.ws);
-    const instance = await this.backend.create(
+    const instance = await this.launcher(
       {
         name: `hymatrix_${this.env.Meta.Pid}`,
         image: this.spec.image.imageName,
@@ -137,10 +153,7 @@ class VmdockerVm implements Vm {
     );
     this.instance = instance;
     try {
-      await waitHealthy(instance.url, this.opts.healthTimeoutMs ?? 120_000, async () => {
-        const info = await this.opts.client.findContainer(instance.id);
-        return !info?.State.Running;
-      });
+      await waitHealthy(instance, this.opts.healthTimeoutMs ?? 120_000);
     } catch (err) {
       await instance.remove();
       this.instance = undefined;
@@ -148,19 +161,19 @@ class VmdockerVm implements Vm {
     }
   }
 
-  private get url(): string {
+  private get running(): Instance {
     if (!this.instance)
       throw new VmdError(
         "err_process_not_running",
         "the process has no running container",
         "restore or respawn it",
       );
-    return this.instance.url;
+    return this.instance;
   }
 
   async spawnRuntime(): Promise<void> {
     const data = Buffer.from(this.env.Meta.Data, "utf8").toString("base64");
-    const res = await callRuntime(this.url, "spawn", {
+    const res = await this.running.call("spawn", {
       pid: this.env.Meta.Pid,
       owner: this.env.Meta["Acc-Id"],
       cu_addr: this.env.Process.Scheduler,
@@ -178,18 +191,16 @@ class VmdockerVm implements Vm {
 
   /** Throws VmGoneError when the container is not running any more. */
   private async assertAlive(cause: unknown): Promise<never> {
-    const info = this.instance
-      ? await this.opts.client.findContainer(this.instance.id).catch(() => null)
-      : null;
-    if (!info?.State.Running)
-      throw new VmGoneError(info ? `container ${info.State.Status}` : "container removed");
+    const alive = this.instance ? await this.instance.running().catch(() => false) : false;
+    if (!alive)
+      throw new VmGoneError(this.instance ? `${this.instance.name} is not running` : "no instance");
     throw cause;
   }
 
   async apply(from: string, meta: Meta): Promise<VmResult> {
     let res;
     try {
-      res = await callRuntime(this.url, "apply", { meta, from, params: meta.Params });
+      res = await this.running.call("apply", { meta, from, params: meta.Params });
     } catch (err) {
       return this.assertAlive(err);
     }
@@ -214,7 +225,7 @@ class VmdockerVm implements Vm {
 
   /** `vmdocker.workspace.v1`: the runtime's state plus the workspace as a tar.gz (upstream-compatible fields). */
   private async workspaceCheckpoint(): Promise<string> {
-    const res = await callRuntime(this.url, "checkpoint");
+    const res = await this.running.call("checkpoint");
     if (res.status !== 200 || res.body.status !== "ok")
       throw new VmdError(
         "err_checkpoint",
@@ -316,7 +327,7 @@ class VmdockerVm implements Vm {
       return;
     }
     await this.launch();
-    const res = await callRuntime(this.url, "restore", {
+    const res = await this.running.call("restore", {
       env: this.env,
       tags: this.env.Process.Tags ?? [],
       state: workspace.data!.runtimeState,

@@ -1,0 +1,54 @@
+import { request } from "node:http";
+import type { RuntimeAnswer } from "./instance.js";
+
+/**
+ * POSTs to a runtime's `/vmm/*` over HTTP (every call is POST, as upstream). One connection per
+ * call, like upstream's client with keep-alive off: an idle kept-alive socket would be an
+ * established TCP connection inside the container, which CRIU refuses to checkpoint.
+ */
+export function callRuntime(
+  base: string,
+  path: string,
+  body?: unknown,
+  timeoutMs = 600_000,
+): Promise<RuntimeAnswer> {
+  const payload = body === undefined ? "" : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${base}/vmm/${path}`,
+      {
+        method: "POST",
+        agent: false,
+        headers: {
+          "content-type": "application/json",
+          accept: "*/*",
+          "content-length": Buffer.byteLength(payload),
+        },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve(answer(res.statusCode ?? 0, Buffer.concat(chunks).toString("utf8"))),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () =>
+      req.destroy(new Error(`no answer from ${base}/vmm/${path} in ${timeoutMs / 1000} s`)),
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+export function answer(status: number, text: string): RuntimeAnswer {
+  let body: Record<string, unknown>;
+  try {
+    body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    body = {};
+  }
+  return { status, body, text };
+}
