@@ -69,6 +69,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
     ? new RedisStore(cfg.redisURL)
     : new SqliteStore(join(dataDir, "node.db"));
   if (store instanceof RedisStore) {
+    await store.connect();
     const policy = await store.fsyncPolicy();
     if (policy !== "always") {
       opts.log(

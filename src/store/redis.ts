@@ -1,4 +1,5 @@
 import { Redis } from "ioredis";
+import { VmdError } from "../errors.js";
 import type { VmmResult } from "../protocol/hymx.js";
 import type { ResultsQuery, Store, StoredItem } from "./types.js";
 
@@ -7,8 +8,26 @@ export class RedisStore implements Store {
   readonly kind = "redis" as const;
   private readonly redis: Redis;
 
-  constructor(url: string) {
-    this.redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  constructor(private readonly url: string) {
+    this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  }
+
+  /** Connects once, failing fast with the fix when nothing answers at the URL. */
+  async connect(timeoutMs = 5000): Promise<void> {
+    const timer = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error("no answer")), timeoutMs).unref(),
+    );
+    try {
+      await Promise.race([this.redis.connect().then(() => this.redis.ping()), timer]);
+    } catch (err) {
+      this.redis.disconnect();
+      const where = this.url.replace(/\/\/[^@/]*@/, "//");
+      throw new VmdError(
+        "err_redis_down",
+        `Redis at ${where} does not answer (${(err as Error).message})`,
+        "start it (vmdocker host setup starts one on 127.0.0.1:6379), or fix redisURL",
+      );
+    }
   }
 
   /** The server's `appendfsync` setting, or null when CONFIG is not allowed. */

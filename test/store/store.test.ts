@@ -99,7 +99,14 @@ storeSuite("redis", async () => {
   const r = new Redis(REDIS_URL);
   await r.flushdb();
   r.disconnect();
-  return new RedisStore(REDIS_URL);
+  const store = new RedisStore(REDIS_URL);
+  await store.connect();
+  return store;
+});
+
+test("a Redis store whose server is down fails at once with the fix, not a hang", async () => {
+  const store = new RedisStore("redis://127.0.0.1:9/0");
+  await assert.rejects(store.connect(2000), /Redis at redis:\/\/127.0.0.1:9\/0 does not answer/);
 });
 
 test("the Redis store writes hymx's key schema, readable by an upstream node", async () => {
@@ -107,6 +114,7 @@ test("the Redis store writes hymx's key schema, readable by an upstream node", a
   const r = new Redis(url);
   await r.flushdb();
   const store = new RedisStore(url);
+  await store.connect();
   await store.append("P", 0, item("P"), item("a0"));
   await store.saveResult("P", result("P", 0, { x: "1" }));
   assert.equal(await r.get("p:nonce:P"), "0");
