@@ -1,17 +1,9 @@
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { VmdError } from "../errors.js";
 import type { Task } from "../progress.js";
-import { ensurePackages } from "../sys/apt.js";
+import { debianMirror, ensurePackages } from "../sys/apt.js";
 import { run, runOrThrow } from "../sys/exec.js";
 import type { StatePaths } from "./paths.js";
 import { cannotInstallReason, detectPlatform } from "../sys/platform.js";
@@ -113,24 +105,6 @@ function firstError(output: string): string {
     output.split("\n").find((l) => /error|fail|unexpected/i.test(l)) ??
     output.trim().split("\n")[0];
   return (line ?? "").trim().slice(0, 160);
-}
-
-/** The Debian mirror this host already uses (deb822 or one-line sources), for fetching CRIU's source. */
-export function debianMirror(): string {
-  const files = ["/etc/apt/sources.list", "/etc/apt/sources.list.d/debian.sources"];
-  if (existsSync("/etc/apt/sources.list.d")) {
-    for (const f of readdirSync("/etc/apt/sources.list.d"))
-      files.push(join("/etc/apt/sources.list.d", f));
-  }
-  for (const f of files) {
-    if (!existsSync(f)) continue;
-    const text = readFileSync(f, "utf8");
-    const m =
-      /^URIs:\s*(\S+\/debian)\/?\s*$/m.exec(text) ??
-      /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\/?\s+\S+/m.exec(text);
-    if (m?.[1]) return m[1];
-  }
-  return "http://deb.debian.org/debian";
 }
 
 /**

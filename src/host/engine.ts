@@ -93,14 +93,15 @@ export async function ensureEngine(
       "start that engine, or unset DOCKER_HOST so vmdocker starts its own",
     );
   }
-  const cannot = cannotInstallReason(detectPlatform());
+  const platform = detectPlatform();
+  const cannot = cannotInstallReason(platform);
   if (!(await commandExists("dockerd"))) {
     if (cannot) {
       throw new VmdError("err_engine_down", "no Docker engine is running or installed", cannot);
     }
     task.update("installing docker.io");
     await ensurePackages(["docker.io"], (l) => task.update(l.slice(0, 60)));
-  } else if (cannot && !detectPlatform().isRoot) {
+  } else if (cannot && !platform.isRoot) {
     throw new VmdError("err_engine_down", "dockerd is installed but not running", cannot);
   }
   task.update("starting dockerd --experimental");

@@ -1,6 +1,5 @@
 import { VmdError } from "../errors.js";
-import type { NodeRecord } from "../vm/core/registry.js";
-import type { RegistryVm } from "../vm/core/registry.js";
+import type { NodeRecord, RegistryVm } from "../vm/core/registry.js";
 
 /** Who serves what: answered by the local registry, or by the main node of a network this node joined. */
 export interface Network {

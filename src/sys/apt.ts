@@ -1,3 +1,5 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { VmdError } from "../errors.js";
 import { run, runOrThrow } from "./exec.js";
 
@@ -50,4 +52,22 @@ export async function ensurePackages(
     );
   }
   return missing;
+}
+
+/** The Debian mirror this host already uses (deb822 or one-line sources), for fetching CRIU's source. */
+export function debianMirror(): string {
+  const files = ["/etc/apt/sources.list", "/etc/apt/sources.list.d/debian.sources"];
+  if (existsSync("/etc/apt/sources.list.d")) {
+    for (const f of readdirSync("/etc/apt/sources.list.d"))
+      files.push(join("/etc/apt/sources.list.d", f));
+  }
+  for (const f of files) {
+    if (!existsSync(f)) continue;
+    const text = readFileSync(f, "utf8");
+    const m =
+      /^URIs:\s*(\S+\/debian)\/?\s*$/m.exec(text) ??
+      /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\/?\s+\S+/m.exec(text);
+    if (m?.[1]) return m[1];
+  }
+  return "http://deb.debian.org/debian";
 }

@@ -111,25 +111,23 @@ test("sandbox backend: preflight, template check, create, lockdown, launch, /vmm
 });
 
 test("sandbox backend: no `docker sandbox`, or a template with another id, is a clear error", async () => {
+  const request: Parameters<SandboxBackend["create"]> = [
+    {
+      name: "n",
+      image: "i",
+      argv: ["x"],
+      env: {},
+      workspace: "/tmp",
+      limits: { memoryBytes: 1, pids: 1, cpus: 1 },
+    },
+    { agent: "shell", imageId: "sha256:a", pid: "p" },
+  ];
   const none = new SandboxBackend(async () => ({
     code: 0,
     stdout: "Commands:\n  run\n",
     stderr: "",
   }));
-  await assert.rejects(
-    none.create(
-      {
-        name: "n",
-        image: "i",
-        argv: ["x"],
-        env: {},
-        workspace: "/tmp",
-        limits: { memoryBytes: 1, pids: 1, cpus: 1 },
-      },
-      { agent: "shell", imageId: "sha256:a", pid: "p" },
-    ),
-    /this Docker has no `docker sandbox`/,
-  );
+  await assert.rejects(none.create(...request), /this Docker has no `docker sandbox`/);
   const wrong = new SandboxBackend(async (args) =>
     args[0] === "--help"
       ? { code: 0, stdout: "sandbox", stderr: "" }
@@ -137,18 +135,5 @@ test("sandbox backend: no `docker sandbox`, or a template with another id, is a 
         ? { code: 0, stdout: JSON.stringify([{ Id: "sha256:other" }]), stderr: "" }
         : { code: 0, stdout: "", stderr: "" },
   );
-  await assert.rejects(
-    wrong.create(
-      {
-        name: "n",
-        image: "i",
-        argv: ["x"],
-        env: {},
-        workspace: "/tmp",
-        limits: { memoryBytes: 1, pids: 1, cpus: 1 },
-      },
-      { agent: "shell", imageId: "sha256:a", pid: "p" },
-    ),
-    /i is not sha256:a/,
-  );
+  await assert.rejects(wrong.create(...request), /i is not sha256:a/);
 });

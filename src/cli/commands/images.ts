@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { debianMirror } from "../../host/criu.js";
+import { debianMirror } from "../../sys/apt.js";
 import { ImageBuilder, IMAGES } from "../../runtime/images/builder.js";
 import { INPUT_LABEL } from "../../runtime/images/inputs.js";
 import type { CliContext } from "../context.js";

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Command } from "commander";
 import { clientSigner } from "../../client/keys.js";
-import { debianMirror } from "../../host/criu.js";
+import { debianMirror } from "../../sys/apt.js";
 import { redisPort } from "../../host/redis.js";
 import { setupHost } from "../../host/setup.js";
 import { buildModule } from "../../module/build.js";
