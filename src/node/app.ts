@@ -16,7 +16,8 @@ import { ModuleCatalog } from "./modules.js";
 import { HymxNode } from "./node.js";
 import { hasCapSysResource } from "../sys/kernel.js";
 import type { DockerClient } from "../runtime/docker/client.js";
-import { VMDOCKER_VM_FORMAT, vmdockerFactory } from "../vm/vmdocker/vm.js";
+import { VMDOCKER_VM_FORMAT, vmdocker, type VmdockerMount } from "../vm/vmdocker/vm.js";
+import type { WarmPool } from "../vm/vmdocker/warm-pool.js";
 import { joinNetwork, leaveNetwork } from "./join.js";
 import { RemoteNetwork } from "./network.js";
 
@@ -27,6 +28,8 @@ export interface RunningNode {
   adminUrl?: string;
   adminToken?: string;
   store: Store;
+  /** The warm pool of processes in containers (when the node has an engine). */
+  pool?: WarmPool;
   close(): Promise<void>;
 }
 
@@ -85,17 +88,19 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
   const modules = new ModuleCatalog(opts.baseDir);
   if (!opts.vms.get(TOKEN_FORMAT)) opts.vms.mount(TOKEN_FORMAT, tokenFactory);
   if (!opts.vms.get(REGISTRY_FORMAT)) opts.vms.mount(REGISTRY_FORMAT, registryFactory);
+  let containers: VmdockerMount | undefined;
   if (opts.docker && !opts.vms.get(VMDOCKER_VM_FORMAT)) {
-    opts.vms.mount(
-      VMDOCKER_VM_FORMAT,
-      vmdockerFactory({
-        client: opts.docker,
-        moduleFile: (id) => modules.file(id),
-        workspaceRoot: resolve(opts.baseDir, cfg.workspaceRoot),
-        checkpointKind: cfg.checkpointKind,
-        criuAsRoot: !hasCapSysResource(),
-      }),
-    );
+    containers = vmdocker({
+      client: opts.docker,
+      moduleFile: (id) => modules.file(id),
+      workspaceRoot: resolve(opts.baseDir, cfg.workspaceRoot),
+      checkpointKind: cfg.checkpointKind,
+      criuAsRoot: !hasCapSysResource(),
+      warmPool: cfg.warmPool,
+      log: opts.log,
+    });
+    await containers.pool.sweep();
+    opts.vms.mount(VMDOCKER_VM_FORMAT, containers.factory);
   }
   const node = new HymxNode({
     store,
@@ -164,6 +169,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
       adminUrl,
       adminToken: token,
       store,
+      pool: containers?.pool,
       async close() {
         if (timer) clearInterval(timer);
         if (node.network instanceof RemoteNetwork)
@@ -171,6 +177,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
         await http.close();
         await admin?.close();
         await node.close();
+        await containers?.close();
         await store.close();
       },
     };
@@ -178,6 +185,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
     await http.close();
     await admin?.close();
     await node.close();
+    await containers?.close();
     await store.close();
     throw err;
   }

@@ -40,6 +40,8 @@ const ConfigSchema = z
     adminToken: z.string().default(""),
     /** vmdocker: seconds between checkpoints of processes that changed (0: only at shutdown and admin stop). */
     checkpointInterval: z.coerce.number().int().min(0).default(300),
+    /** vmdocker: started containers kept ready per module runtime, so its next spawn skips the start (0: off). */
+    warmPool: z.coerce.number().int().min(0).max(32).default(1),
     /** vmdocker: the largest item POST / accepts. */
     maxBodyBytes: z.coerce
       .number()

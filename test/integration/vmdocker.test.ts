@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -10,7 +10,10 @@ import { loadConfig } from "../../src/node/config.js";
 import { silentProgress } from "../../src/progress.js";
 import { EthereumSigner } from "../../src/protocol/signers.js";
 import { IMAGES, RUNTIME_START_COMMAND } from "../../src/runtime/images/builder.js";
+import type { Env } from "../../src/protocol/hymx.js";
+import type { Tag } from "../../src/protocol/tags.js";
 import { VmRegistry } from "../../src/vm/contract.js";
+import { vmdocker, VMDOCKER_VM_FORMAT } from "../../src/vm/vmdocker/vm.js";
 import { CLIENT_KEY } from "../helpers/echo-vm.js";
 import { testClient } from "../helpers/engine.js";
 
@@ -20,6 +23,8 @@ const base = mkdtempSync(join(tmpdir(), "vmd-vmdocker-"));
 let running: RunningNode;
 let client: HymxClient;
 let moduleId: string;
+let moduleFile: string;
+let moduleTags: Tag[];
 
 before(async () => {
   const mod = await buildModule(
@@ -33,11 +38,17 @@ before(async () => {
     silentProgress,
   );
   moduleId = mod.id;
+  moduleFile = mod.file;
+  moduleTags = mod.tags;
   const cfg = loadConfig(undefined, { VMDOCKER_PORT: ":0", VMDOCKER_ADMIN_PORT: ":0" });
   running = await startNode(cfg, { baseDir: base, vms: new VmRegistry(), log: () => {}, docker });
   client = new HymxClient({ url: running.url, signer: new EthereumSigner(CLIENT_KEY) });
 });
 after(async () => running?.close());
+
+/** Where the container sees its workspace (a warm-pool container keeps its pool path inside). */
+const workspaceInside = (info: { Config: { Env?: string[] } }) =>
+  info.Config.Env!.find((e) => e.startsWith("VMDOCKER_RUNTIME_WORKSPACE="))!.split("=")[1]!;
 
 async function send(pid: string, action: string, data = "") {
   const id = await client.message({ pid, action, data });
@@ -98,7 +109,8 @@ test("workspace checkpoint: admin stop and resume keep the in-memory count and t
   await send(pid, "Echo", "b");
   const ws = join(base, "sandbox_workspace", pid);
   const info = await docker.inspectContainer(`hymatrix_${pid}`);
-  await docker.exec(info.Id, ["sh", "-c", `echo kept > ${ws}/workspace/file`]);
+  await docker.exec(info.Id, ["sh", "-c", `echo kept > ${workspaceInside(info)}/workspace/file`]);
+  assert.equal(readFileSync(join(ws, "workspace", "file"), "utf8"), "kept\n");
   const admin = (path: string, pidArg: string) =>
     fetch(`${running.adminUrl}${path}`, {
       method: "POST",
@@ -212,4 +224,124 @@ test("criu checkpoint: admin stop and resume bring the container's memory back, 
     3,
     "the count lived on in the restored memory",
   );
+});
+
+test("warm pool: the next spawn of a module starts in a pre-started container that behaves like any other", async () => {
+  const pool = running.pool!;
+  const first = await client.spawn({ module: moduleId });
+  assert.equal((await client.waitResult(first, first, 120_000)).Error, "");
+  await pool.settled();
+  assert.ok(pool.size() >= 1, "after a spawn the pool holds a started instance");
+
+  const spawnedAt = Date.now();
+  const pid = await client.spawn({ module: moduleId });
+  assert.equal((await client.waitResult(pid, pid, 120_000)).Error, "");
+  const info = await docker.inspectContainer(`hymatrix_${pid}`);
+  assert.ok(Date.parse(info.State.StartedAt) < spawnedAt, "its container started before the spawn");
+  assert.equal(info.HostConfig.ReadonlyRootfs, true);
+  assert.deepEqual(info.HostConfig.CapDrop, ["ALL"]);
+  assert.equal((await send(pid, "Ping")).Data, "Pong");
+  assert.equal(((await send(pid, "Echo", "x")).Output as { count: number }).count, 2);
+
+  const write = await docker.exec(info.Id, [
+    "sh",
+    "-c",
+    `echo warm > ${workspaceInside(info)}/workspace/file`,
+  ]);
+  assert.equal(write.exitCode, 0, write.stderr);
+  const ws = join(base, "sandbox_workspace", pid);
+  assert.equal(readFileSync(join(ws, "workspace", "file"), "utf8"), "warm\n");
+
+  await running.node.stopProcess(pid);
+  await running.node.resumeProcess(pid);
+  const next = await send(pid, "Echo", "y");
+  assert.equal((next.Output as { count: number }).count, 3, "checkpoint and resume keep the count");
+  const after = await docker.inspectContainer(`hymatrix_${pid}`);
+  assert.equal(workspaceInside(after), ws, "a resumed container has the workspace at its own path");
+  assert.equal((await docker.exec(after.Id, ["cat", `${ws}/workspace/file`])).stdout, "warm\n");
+  await pool.settled();
+  assert.ok(pool.size() >= 1, "the pool refilled");
+});
+
+function spawnEnv(pid: string): Env {
+  const meta = {
+    "Item-Id": pid,
+    Pid: pid,
+    "Acc-Id": "0x0000000000000000000000000000000000000001",
+    Action: "",
+    "From-Process": "",
+    "Pushed-For": "",
+    Sequence: 0,
+    Nonce: 0,
+    Timestamp: Date.now(),
+    Params: {},
+    Data: "",
+  };
+  return {
+    Meta: meta,
+    Process: {
+      "Data-Protocol": "ao",
+      Variant: "hymatrix0.1",
+      Type: "Process",
+      Module: moduleId,
+      Scheduler: meta["Acc-Id"],
+      "Pushed-For": "",
+      Tags: [],
+    },
+    Module: {
+      "Data-Protocol": "ao",
+      Variant: "hymatrix0.1",
+      Type: "Module",
+      "Module-Format": VMDOCKER_VM_FORMAT,
+      "Memory-Limit": "",
+      "Compute-Limit": "",
+      Tags: moduleTags.filter((t) => t.name !== "Module-Format"),
+    },
+    Nonce: 0,
+    Sequence: 0,
+    "Received-Sequence": {},
+  };
+}
+
+test("a restore that fails puts the workspace back and the previous runtime carries on; a good one swaps both", async () => {
+  const root = join(base, "direct");
+  const mount = vmdocker({
+    client: docker,
+    moduleFile: () => moduleFile,
+    workspaceRoot: root,
+    warmPool: 0,
+  });
+  const pid = `direct${Date.now()}`;
+  const env = spawnEnv(pid);
+  const vm = await mount.factory(env);
+  const echo = async () => {
+    const r = await vm.apply("tester", { ...env.Meta, Action: "Echo", Nonce: 1, Data: "eA" });
+    return (r.Output as { count: number }).count;
+  };
+  try {
+    assert.equal(await echo(), 1);
+    assert.equal(await echo(), 2);
+    const ckp = await vm.checkpoint();
+    const ws = join(root, "sandbox_workspace", pid);
+    writeFileSync(join(ws, "workspace", "later"), "after the checkpoint");
+
+    const broken = { ...(JSON.parse(ckp) as object), runtimeState: "{not json" };
+    await assert.rejects(vm.restore(JSON.stringify(broken)), /restore failed.*runs as before/);
+    assert.ok(existsSync(join(ws, "workspace", "later")), "the workspace is the one from before");
+    assert.equal(await echo(), 3, "the previous runtime came back with its state");
+    assert.deepEqual(
+      readdirSync(join(root, "sandbox_workspace")).filter((n) => n !== pid),
+      [],
+      "no staged or backup folders are left",
+    );
+
+    await vm.restore(ckp);
+    assert.equal(await echo(), 3, "the checkpoint's count (2) plus one");
+    assert.ok(!existsSync(join(ws, "workspace", "later")), "the workspace is the checkpoint's");
+    await assert.rejects(vm.restore("{}"), /not a vmdocker.workspace.v1 or vmdocker.criu.v1/);
+    assert.equal(await echo(), 4, "a malformed checkpoint changes nothing");
+  } finally {
+    await vm.close();
+    await mount.close();
+  }
 });

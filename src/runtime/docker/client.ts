@@ -253,6 +253,12 @@ export class DockerClient {
     });
   }
 
+  renameContainer(id: string, name: string): Promise<void> {
+    return this.call({ container: id }, async () => {
+      await this.docker.getContainer(id).rename({ name });
+    });
+  }
+
   inspectContainer(id: string): Promise<ContainerInfo> {
     return this.call({ container: id }, () => this.docker.getContainer(id).inspect());
   }

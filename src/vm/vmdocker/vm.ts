@@ -1,6 +1,5 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { z } from "zod";
 import { VmdError, errorMessage } from "../../errors.js";
 import { ensureModuleImage } from "../../module/load.js";
 import { ResultSchema, type Env, type Meta } from "../../protocol/hymx.js";
@@ -12,14 +11,20 @@ import { VmGoneError, type Vm, type VmFactory, type VmResult } from "../contract
 import { waitHealthy, type Instance, type InstanceSpec } from "../../runtime/backends/instance.js";
 import { SandboxBackend } from "../../runtime/backends/sandbox.js";
 import { run } from "../../sys/exec.js";
+import {
+  CHECKPOINT_FORMAT,
+  CRIU_CHECKPOINT_FORMAT,
+  parseCheckpoint,
+  workspaceArchiveJson,
+  type CheckpointKind,
+  type ResumePoint,
+} from "./checkpoint-format.js";
 import { resolveRuntimeSpec, type RuntimeSpec } from "./spec.js";
+import { WarmPool, type PoolTemplate } from "./warm-pool.js";
 import { archiveWorkspace, unpackWorkspace } from "./workspace-archive.js";
 
 export const VMDOCKER_VM_FORMAT = "hymx.vmdocker.v0.0.1";
-export const CHECKPOINT_FORMAT = "vmdocker.workspace.v1";
-export const CRIU_CHECKPOINT_FORMAT = "vmdocker.criu.v1";
-
-export type CheckpointKind = "workspace" | "criu";
+export { CHECKPOINT_FORMAT, CRIU_CHECKPOINT_FORMAT, type CheckpointKind };
 
 export interface VmdockerOptions {
   client: DockerClient;
@@ -35,59 +40,61 @@ export interface VmdockerOptions {
    * containers then run as uid 0 (with every capability still dropped).
    */
   criuAsRoot?: boolean;
+  /** Started instances kept ready per runtime (docker backend, workspace checkpoints); 0 turns the pool off. */
+  warmPool?: number;
+  log?: (line: string) => void;
 }
 
-const WorkspaceCheckpoint = z.object({
-  format: z.literal(CHECKPOINT_FORMAT),
-  workspaceArchive: z.string(),
-  runtimeState: z.string(),
-  backend: z.string(),
-});
-
-const CriuCheckpoint = z.object({
-  format: z.literal(CRIU_CHECKPOINT_FORMAT),
-  checkpointName: z.string(),
-  checkpointArchive: z.string(),
-  workspaceArchive: z.string(),
-  backend: z.string(),
-});
+export interface VmdockerMount {
+  factory: VmFactory;
+  pool: WarmPool;
+  /** Removes the pool's instances. */
+  close(): Promise<void>;
+}
 
 const moduleTagList = (env: Env): Tag[] => [
   { name: "Module-Format", value: env.Module["Module-Format"] },
   ...(env.Module.Tags ?? []),
 ];
 
-const workspaceArchiveJson = (archive: Buffer) =>
-  JSON.stringify({
-    format: "vmdocker.runtime-workspace.v1",
-    name: "workspace",
-    archive: archive.toString("base64"),
-  });
+function checkpointKind(spawnTags: Tag[], spec: RuntimeSpec, fallback: CheckpointKind) {
+  const requested = [...spawnTags].reverse().find((t) => t.name === "Checkpoint-Kind")?.value;
+  if (requested !== undefined && requested !== "workspace" && requested !== "criu") {
+    throw new VmdError(
+      "err_bad_spawn_tag",
+      `Checkpoint-Kind=${requested} is not a checkpoint kind`,
+      "use workspace or criu",
+    );
+  }
+  const kind: CheckpointKind = requested ?? fallback;
+  if (kind === "criu" && spec.backend !== "docker") {
+    throw new VmdError(
+      "err_bad_spawn_tag",
+      "Checkpoint-Kind=criu needs the docker backend",
+      "use Checkpoint-Kind=workspace with sandbox",
+    );
+  }
+  return kind;
+}
 
 /** The hymx.vmdocker.v0.0.1 VM: each process in its own container, driven over `/vmm/*`. */
-export function vmdockerFactory(opts: VmdockerOptions): VmFactory {
+export function vmdocker(opts: VmdockerOptions): VmdockerMount {
   const docker = new DockerBackend(opts.client);
   const sandbox = new SandboxBackend((args) => run("docker", args));
-  return async (env) => {
+  const healthTimeoutMs = opts.healthTimeoutMs ?? 120_000;
+  const pool = new WarmPool({
+    client: opts.client,
+    size: opts.warmPool ?? 1,
+    workspaces: join(opts.workspaceRoot, "sandbox_workspace"),
+    launch: (spec) => docker.create(spec),
+    healthTimeoutMs,
+    log: opts.log ?? (() => {}),
+  });
+  const factory: VmFactory = async (env) => {
     const pid = env.Meta.Pid;
     const spawnTags = env.Process.Tags ?? [];
     const spec = resolveRuntimeSpec(moduleTagList(env), spawnTags, opts.limits ?? DEFAULT_LIMITS);
-    const requested = [...spawnTags].reverse().find((t) => t.name === "Checkpoint-Kind")?.value;
-    if (requested !== undefined && requested !== "workspace" && requested !== "criu") {
-      throw new VmdError(
-        "err_bad_spawn_tag",
-        `Checkpoint-Kind=${requested} is not a checkpoint kind`,
-        "use workspace or criu",
-      );
-    }
-    const kind: CheckpointKind = requested ?? opts.checkpointKind ?? "workspace";
-    if (kind === "criu" && spec.backend !== "docker") {
-      throw new VmdError(
-        "err_bad_spawn_tag",
-        "Checkpoint-Kind=criu needs the docker backend",
-        "use Checkpoint-Kind=workspace with sandbox",
-      );
-    }
+    const kind = checkpointKind(spawnTags, spec, opts.checkpointKind ?? "workspace");
     const file = opts.moduleFile(env.Process.Module);
     if (!file)
       throw new VmdError(
@@ -107,18 +114,34 @@ export function vmdockerFactory(opts: VmdockerOptions): VmFactory {
               pid,
             })
         : (instance, restoreFrom) => docker.create(instance, restoreFrom);
+    const template: PoolTemplate = {
+      image: spec.image.imageName,
+      argv: spec.argv,
+      containerEnv: spec.containerEnv,
+      limits: spec.limits,
+      ...(kind === "criu" && opts.criuAsRoot ? { user: "0" } : {}),
+    };
+    // CRIU restores a container's mounts where they were dumped: only workspace-kind processes
+    // may start in a pool instance (whose workspace sits at its pool path inside).
+    const poolable = spec.backend === "docker" && kind === "workspace";
     const vm = new VmdockerVm(
-      opts,
+      opts.client,
       launcher,
       env,
       spec,
       kind,
+      template,
       workspacePath(opts.workspaceRoot, pid),
+      healthTimeoutMs,
     );
-    await vm.launch();
+    const warm = poolable ? await pool.take(template, vm.name, vm.ws) : undefined;
+    if (warm) vm.adopt(warm);
+    else await vm.launch();
     await vm.spawnRuntime();
+    if (poolable) pool.fill(template);
     return vm;
   };
+  return { factory, pool, close: () => pool.close() };
 }
 
 type RestoreFrom = { checkpoint: string; place: (containerId: string) => Promise<void> };
@@ -126,34 +149,42 @@ type Launcher = (spec: InstanceSpec, restoreFrom?: RestoreFrom) => Promise<Insta
 
 class VmdockerVm implements Vm {
   private instance?: Instance;
+  readonly name: string;
 
   constructor(
-    private readonly opts: VmdockerOptions,
+    private readonly client: DockerClient,
     private readonly launcher: Launcher,
     private readonly env: Env,
     private readonly spec: RuntimeSpec,
     private readonly kind: CheckpointKind,
-    private readonly ws: string,
-  ) {}
+    private readonly template: PoolTemplate,
+    readonly ws: string,
+    private readonly healthTimeoutMs: number,
+  ) {
+    this.name = `hymatrix_${env.Meta.Pid}`;
+  }
+
+  /** Takes a started, healthy instance from the warm pool. */
+  adopt(instance: Instance): void {
+    this.instance = instance;
+  }
 
   /** Creates and starts the container (optionally from an engine checkpoint) and waits until its runtime answers. */
   async launch(restoreFrom?: RestoreFrom): Promise<void> {
     prepareWorkspace(this.ws);
+    const { containerEnv, ...template } = this.template;
     const instance = await this.launcher(
       {
-        name: `hymatrix_${this.env.Meta.Pid}`,
-        image: this.spec.image.imageName,
-        argv: this.spec.argv,
-        env: workspaceEnv(this.ws, this.spec.containerEnv),
+        ...template,
+        name: this.name,
+        env: workspaceEnv(this.ws, containerEnv),
         workspace: this.ws,
-        limits: this.spec.limits,
-        ...(this.kind === "criu" && this.opts.criuAsRoot ? { user: "0" } : {}),
       },
       restoreFrom,
     );
     this.instance = instance;
     try {
-      await waitHealthy(instance, this.opts.healthTimeoutMs ?? 120_000);
+      await waitHealthy(instance, this.healthTimeoutMs);
     } catch (err) {
       await instance.remove();
       this.instance = undefined;
@@ -219,25 +250,25 @@ class VmdockerVm implements Vm {
     }
   }
 
-  checkpoint(): Promise<string> {
-    return this.kind === "criu" ? this.criuCheckpoint() : this.workspaceCheckpoint();
-  }
-
-  /** `vmdocker.workspace.v1`: the runtime's state plus the workspace as a tar.gz (upstream-compatible fields). */
-  private async workspaceCheckpoint(): Promise<string> {
-    const res = await this.running.call("checkpoint");
-    if (res.status !== 200 || res.body.status !== "ok")
-      throw new VmdError(
-        "err_checkpoint",
-        `the runtime could not checkpoint: ${res.text}`,
-        "read the container's logs",
-      );
-    const archive = await archiveWorkspace(this.ws);
+  async checkpoint(): Promise<string> {
+    const point = await this.resumePoint(this.running);
+    const workspace = workspaceArchiveJson(await archiveWorkspace(this.ws));
+    if (point.kind === "criu") {
+      // vmdocker.criu.v1: the container's whole memory plus the workspace; restore needs no replay.
+      return JSON.stringify({
+        format: CRIU_CHECKPOINT_FORMAT,
+        checkpointName: point.name,
+        checkpointArchive: point.archive.toString("base64"),
+        workspaceArchive: workspace,
+        backend: this.spec.backend,
+      });
+    }
+    // vmdocker.workspace.v1, upstream's fields; the container keeps running (upstream recreates it).
     return JSON.stringify({
       format: CHECKPOINT_FORMAT,
-      workspaceArchive: workspaceArchiveJson(archive),
+      workspaceArchive: workspace,
       workspaceCheckpointName: "workspace",
-      runtimeState: String(res.body.state ?? ""),
+      runtimeState: point.state,
       backend: this.spec.backend,
       runtimeSpec: {
         Backend: this.spec.backend,
@@ -255,73 +286,46 @@ class VmdockerVm implements Vm {
     });
   }
 
+  /** The runtime's state (`/vmm/checkpoint`) or, for criu, the container's memory through the engine. */
+  private async resumePoint(instance: Instance): Promise<ResumePoint> {
+    if (this.kind === "criu") {
+      const name = `vmd-${Date.now()}`;
+      await this.client.createCheckpoint(instance.id, name, { exit: false });
+      try {
+        return {
+          kind: "criu",
+          name,
+          archive: await archiveWorkspace(await this.checkpointDir(instance.id, name)),
+        };
+      } finally {
+        await this.client.deleteCheckpoint(instance.id, name).catch(() => {});
+      }
+    }
+    const res = await instance.call("checkpoint");
+    if (res.status !== 200 || res.body.status !== "ok")
+      throw new VmdError(
+        "err_checkpoint",
+        `the runtime could not checkpoint: ${res.text}`,
+        "read the container's logs",
+      );
+    return { kind: "workspace", state: String(res.body.state ?? "") };
+  }
+
   private async checkpointDir(containerId: string, name: string): Promise<string> {
-    const info = await this.opts.client.info();
+    const info = await this.client.info();
     const root = String(info.DockerRootDir ?? "/var/lib/docker");
     return join(root, "containers", containerId, "checkpoints", name);
   }
 
-  /**
-   * `vmdocker.criu.v1`: the container's whole memory through the engine's CRIU checkpoint (the
-   * container keeps running), plus the workspace. Restore needs no replay and no `/vmm/restore`.
-   */
-  private async criuCheckpoint(): Promise<string> {
-    const instance = this.instance;
-    if (!instance)
-      throw new VmdError(
-        "err_process_not_running",
-        "the process has no running container",
-        "restore or respawn it",
-      );
-    const name = `vmd-${Date.now()}`;
-    await this.opts.client.createCheckpoint(instance.id, name, { exit: false });
-    try {
-      const memory = await archiveWorkspace(await this.checkpointDir(instance.id, name));
-      const workspace = await archiveWorkspace(this.ws);
-      return JSON.stringify({
-        format: CRIU_CHECKPOINT_FORMAT,
-        checkpointName: name,
-        checkpointArchive: memory.toString("base64"),
-        workspaceArchive: workspaceArchiveJson(workspace),
-        backend: this.spec.backend,
-      });
-    } finally {
-      await this.opts.client.deleteCheckpoint(instance.id, name).catch(() => {});
-    }
-  }
-
-  /** A fresh container on the checkpoint's workspace: from the engine checkpoint (criu) or given the runtime state (workspace). */
-  async restore(data: string): Promise<void> {
-    const json = JSON.parse(data) as { format?: string; backend?: string };
-    if (json.backend !== undefined && json.backend !== this.spec.backend) {
-      throw new VmdError(
-        "err_checkpoint_backend",
-        `the checkpoint is for ${json.backend}, this process runs on ${this.spec.backend}`,
-        "restore on the same backend",
-      );
-    }
-    const criu = CriuCheckpoint.safeParse(json);
-    const workspace = WorkspaceCheckpoint.safeParse(json);
-    if (!criu.success && !workspace.success) {
-      throw new VmdError(
-        "err_checkpoint_format",
-        `not a ${CHECKPOINT_FORMAT} or ${CRIU_CHECKPOINT_FORMAT} checkpoint`,
-        "restore a checkpoint made by vmdocker",
-      );
-    }
-    const ckp = criu.success ? criu.data : workspace.data!;
-    const archive = JSON.parse(ckp.workspaceArchive) as { archive: string };
-    await this.instance?.remove();
-    this.instance = undefined;
-    await unpackWorkspace(this.ws, Buffer.from(archive.archive, "base64"));
-    if (criu.success) {
-      const { checkpointName, checkpointArchive } = criu.data;
+  /** A fresh instance on the current workspace, from the container's memory (criu) or given the runtime's state. */
+  private async resume(point: ResumePoint): Promise<void> {
+    if (point.kind === "criu") {
       await this.launch({
-        checkpoint: checkpointName,
+        checkpoint: point.name,
         place: async (containerId) => {
-          const dir = await this.checkpointDir(containerId, checkpointName);
+          const dir = await this.checkpointDir(containerId, point.name);
           mkdirSync(dir, { recursive: true });
-          await unpackWorkspace(dir, Buffer.from(checkpointArchive, "base64"));
+          await unpackWorkspace(dir, point.archive);
         },
       });
       return;
@@ -330,7 +334,7 @@ class VmdockerVm implements Vm {
     const res = await this.running.call("restore", {
       env: this.env,
       tags: this.env.Process.Tags ?? [],
-      state: workspace.data!.runtimeState,
+      state: point.state,
     });
     if (res.status !== 200)
       throw new VmdError(
@@ -338,6 +342,58 @@ class VmdockerVm implements Vm {
         `the runtime refused the restore: ${res.text}`,
         "read the container's logs",
       );
+  }
+
+  /**
+   * Spec §3.9: unpack beside the workspace, take a rollback point from the running instance, swap
+   * the workspace, resume; on failure put the old workspace back and resume the previous runtime.
+   */
+  async restore(data: string): Promise<void> {
+    const ckp = parseCheckpoint(data, this.spec.backend);
+    const stamp = process.hrtime.bigint();
+    const staged = `${this.ws}.restore-${stamp}`;
+    try {
+      await unpackWorkspace(staged, ckp.workspace);
+      prepareWorkspace(staged);
+    } catch (err) {
+      rmSync(staged, { recursive: true, force: true });
+      throw err;
+    }
+    const alive = this.instance ? await this.instance.running().catch(() => false) : false;
+    let rollback: ResumePoint | undefined;
+    try {
+      rollback = alive ? await this.resumePoint(this.instance!) : undefined;
+    } catch (err) {
+      rmSync(staged, { recursive: true, force: true });
+      throw err;
+    }
+    await this.instance?.remove();
+    this.instance = undefined;
+    const backup = `${this.ws}.backup-${stamp}`;
+    const hadWorkspace = existsSync(this.ws);
+    if (hadWorkspace) renameSync(this.ws, backup);
+    renameSync(staged, this.ws);
+    try {
+      await this.resume(ckp.resume);
+    } catch (err) {
+      // resume() may have left a half-started instance (TS cannot see the assignment inside it).
+      await (this.instance as Instance | undefined)?.remove();
+      this.instance = undefined;
+      rmSync(this.ws, { recursive: true, force: true });
+      if (hadWorkspace) renameSync(backup, this.ws);
+      const back = rollback
+        ? await this.resume(rollback).then(
+            () => "the process runs as before",
+            (e: unknown) => `the previous runtime did not come back either: ${errorMessage(e)}`,
+          )
+        : "no runtime was running before";
+      throw new VmdError(
+        "err_restore",
+        `restore failed (${errorMessage(err)}); ${back}`,
+        "check the checkpoint and the container's logs",
+      );
+    }
+    if (hadWorkspace) rmSync(backup, { recursive: true, force: true });
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,87 @@
+import { z } from "zod";
+import { VmdError } from "../../errors.js";
+
+export const CHECKPOINT_FORMAT = "vmdocker.workspace.v1";
+export const CRIU_CHECKPOINT_FORMAT = "vmdocker.criu.v1";
+
+export type CheckpointKind = "workspace" | "criu";
+
+const WorkspaceCheckpoint = z.object({
+  format: z.literal(CHECKPOINT_FORMAT),
+  workspaceArchive: z.string(),
+  runtimeState: z.string(),
+  backend: z.string(),
+});
+
+const CriuCheckpoint = z.object({
+  format: z.literal(CRIU_CHECKPOINT_FORMAT),
+  checkpointName: z.string(),
+  checkpointArchive: z.string(),
+  workspaceArchive: z.string(),
+  backend: z.string(),
+});
+
+const WorkspaceArchive = z.object({ archive: z.string() });
+
+/** What a process resumes from: the runtime's state (workspace kind) or the container's memory (criu kind). */
+export type ResumePoint =
+  { kind: "workspace"; state: string } | { kind: "criu"; name: string; archive: Buffer };
+
+export interface ParsedCheckpoint {
+  workspace: Buffer;
+  resume: ResumePoint;
+}
+
+/** upstream's `workspaceArchive` field: a JSON string around the base64 tar.gz. */
+export const workspaceArchiveJson = (archive: Buffer) =>
+  JSON.stringify({
+    format: "vmdocker.runtime-workspace.v1",
+    name: "workspace",
+    archive: archive.toString("base64"),
+  });
+
+/** Reads a `vmdocker.workspace.v1` or `vmdocker.criu.v1` checkpoint made for `backend`. */
+export function parseCheckpoint(data: string, backend: string): ParsedCheckpoint {
+  let json: { backend?: unknown };
+  try {
+    json = JSON.parse(data) as { backend?: unknown };
+  } catch {
+    json = {};
+  }
+  if (json.backend !== undefined && json.backend !== backend) {
+    throw new VmdError(
+      "err_checkpoint_backend",
+      `the checkpoint is for ${String(json.backend)}, this process runs on ${backend}`,
+      "restore on the same backend",
+    );
+  }
+  const criu = CriuCheckpoint.safeParse(json);
+  const ws = WorkspaceCheckpoint.safeParse(json);
+  const archiveField = criu.success ? criu.data.workspaceArchive : ws.data?.workspaceArchive;
+  let archive: z.infer<typeof WorkspaceArchive> | undefined;
+  try {
+    archive = WorkspaceArchive.parse(JSON.parse(archiveField ?? ""));
+  } catch {
+    archive = undefined;
+  }
+  if (!archive) {
+    throw new VmdError(
+      "err_checkpoint_format",
+      `not a ${CHECKPOINT_FORMAT} or ${CRIU_CHECKPOINT_FORMAT} checkpoint`,
+      "restore a checkpoint made by vmdocker",
+    );
+  }
+  const workspace = Buffer.from(archive.archive, "base64");
+  if (criu.success) {
+    const { checkpointName, checkpointArchive } = criu.data;
+    return {
+      workspace,
+      resume: {
+        kind: "criu",
+        name: checkpointName,
+        archive: Buffer.from(checkpointArchive, "base64"),
+      },
+    };
+  }
+  return { workspace, resume: { kind: "workspace", state: ws.data!.runtimeState } };
+}
