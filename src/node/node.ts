@@ -164,7 +164,7 @@ export class HymxNode {
     const factory = this.deps.vms.get(snap.Env.Module["Module-Format"]);
     if (!factory)
       throw new ProtocolError("err_module_format_not_mounted", snap.Env.Module["Module-Format"]);
-    const vm = await factory(snap.Env);
+    const vm = await factory(snap.Env, { restoring: true });
     await vm.restore(snap.Data);
     state.vm = vm;
     state.env = snap.Env;

@@ -12,7 +12,11 @@ export interface Vm {
   close(): Promise<void>;
 }
 
-export type VmFactory = (env: Env) => Promise<Vm>;
+/**
+ * Makes the VM of a process. With `restoring`, the node calls `restore` next: a VM may then skip
+ * starting what the checkpoint replaces (vmdocker starts no container until the restore).
+ */
+export type VmFactory = (env: Env, opts?: { restoring?: boolean }) => Promise<Vm>;
 
 /** Thrown by a VM whose instance died (container killed, host rebooted): the node brings it back and retries. */
 export class VmGoneError extends Error {

@@ -1,3 +1,4 @@
+import { Agent } from "node:http";
 import { createServer } from "node:net";
 import { VmdError } from "../../errors.js";
 import type { DockerClient } from "../docker/client.js";
@@ -120,12 +121,14 @@ export class DockerBackend {
       throw err;
     }
     const url = `http://127.0.0.1:${port}`;
+    const agent = spec.keepAlive ? new Agent({ keepAlive: true, maxSockets: 4 }) : false;
     return {
       id,
       name: spec.name,
-      call: (path, body, timeoutMs) => callRuntime(url, path, body, timeoutMs),
+      call: (path, body, timeoutMs) => callRuntime(url, path, body, timeoutMs, agent),
       running: async () => !!(await this.client.findContainer(id).catch(() => null))?.State.Running,
       remove: async () => {
+        if (agent) agent.destroy();
         await this.client.removeContainer(id, { force: true }).catch(() => {});
         this.reserved.delete(port);
       },

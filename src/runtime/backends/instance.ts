@@ -16,6 +16,8 @@ export interface InstanceSpec {
   limits: Limits;
   /** Overrides the image's user (e.g. "0" where CRIU needs it; capabilities stay dropped). */
   user?: string;
+  /** Keep connections to the runtime open between calls (not for CRIU-checkpointed processes). */
+  keepAlive?: boolean;
 }
 
 /** A running instance of a runtime, on whichever backend: how to call its `/vmm/*`, whether it lives, how to end it. */

@@ -1,16 +1,18 @@
-import { request } from "node:http";
+import { request, type Agent } from "node:http";
 import type { RuntimeAnswer } from "./instance.js";
 
 /**
- * POSTs to a runtime's `/vmm/*` over HTTP (every call is POST, as upstream). One connection per
- * call, like upstream's client with keep-alive off: an idle kept-alive socket would be an
- * established TCP connection inside the container, which CRIU refuses to checkpoint.
+ * POSTs to a runtime's `/vmm/*` over HTTP (every call is POST, as upstream). Without an `agent`,
+ * one connection per call, like upstream's client with keep-alive off: processes checkpointed
+ * with CRIU need that, since an idle kept-alive socket is an established TCP connection inside
+ * the container, which CRIU refuses to dump. Others pass a keep-alive agent.
  */
 export function callRuntime(
   base: string,
   path: string,
   body?: unknown,
   timeoutMs = 600_000,
+  agent: Agent | false = false,
 ): Promise<RuntimeAnswer> {
   const payload = body === undefined ? "" : JSON.stringify(body);
   return new Promise((resolve, reject) => {
@@ -18,7 +20,7 @@ export function callRuntime(
       `${base}/vmm/${path}`,
       {
         method: "POST",
-        agent: false,
+        agent,
         headers: {
           "content-type": "application/json",
           accept: "*/*",

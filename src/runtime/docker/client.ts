@@ -212,20 +212,7 @@ export class DockerClient {
           options: { _query: { checkpoint: opts.checkpoint }, _body: {} },
           statusCodes: { 204: true, 304: true, 404: "no such container", 500: "server error" },
         });
-      // Docker 20.10 sometimes fails the upload of a checkpoint to containerd with "content
-      // sha256:... already exists" (moby/moby#42900, seen once in CI here); try it twice more.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await start();
-          return;
-        } catch (err) {
-          const transient = /upload checkpoint to containerd.*already exists/.test(
-            String((err as Error).message),
-          );
-          if (!transient || attempt >= 3) throw err;
-          await new Promise((r) => setTimeout(r, 250 * attempt));
-        }
-      }
+      await retryContainerdRace(start);
     });
   }
 
@@ -362,12 +349,14 @@ export class DockerClient {
 
   createCheckpoint(id: string, name: string, opts: { exit?: boolean } = {}): Promise<void> {
     return this.call({ container: id }, async () => {
-      await this.dial({
-        path: `/containers/${encodeURIComponent(id)}/checkpoints`,
-        method: "POST",
-        options: { _body: { CheckpointID: name, Exit: opts.exit ?? true } },
-        statusCodes: { 201: true, 200: true, 404: "no such container", 500: "server error" },
-      });
+      await retryContainerdRace(() =>
+        this.dial({
+          path: `/containers/${encodeURIComponent(id)}/checkpoints`,
+          method: "POST",
+          options: { _body: { CheckpointID: name, Exit: opts.exit ?? true } },
+          statusCodes: { 201: true, 200: true, 404: "no such container", 500: "server error" },
+        }),
+      );
     }).catch((err: unknown) => {
       if (err instanceof CheckpointUnavailableError) throw err;
       const msg = err instanceof Error ? err.message : String(err);
@@ -426,4 +415,22 @@ export function splitReference(reference: string): { repo: string; tag: string }
   const colon = reference.lastIndexOf(":");
   if (colon > slash) return { repo: reference.slice(0, colon), tag: reference.slice(colon + 1) };
   return { repo: reference, tag: "latest" };
+}
+
+/**
+ * Docker 20.10 sometimes fails to hand a checkpoint to containerd with "content sha256:... already
+ * exists" (moby/moby#42900; seen here on checkpoint create and on start from a checkpoint): a
+ * second try succeeds, so try up to three times.
+ */
+async function retryContainerdRace(op: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await op();
+      return;
+    } catch (err) {
+      const transient = /content sha256:\S+ already exists/.test(String((err as Error).message));
+      if (!transient || attempt >= 3) throw err;
+      await new Promise((r) => setTimeout(r, 250 * attempt));
+    }
+  }
 }

@@ -90,7 +90,7 @@ export function vmdocker(opts: VmdockerOptions): VmdockerMount {
     healthTimeoutMs,
     log: opts.log ?? (() => {}),
   });
-  const factory: VmFactory = async (env) => {
+  const factory: VmFactory = async (env, { restoring = false } = {}) => {
     const pid = env.Meta.Pid;
     const spawnTags = env.Process.Tags ?? [];
     const spec = resolveRuntimeSpec(moduleTagList(env), spawnTags, opts.limits ?? DEFAULT_LIMITS);
@@ -120,6 +120,7 @@ export function vmdocker(opts: VmdockerOptions): VmdockerMount {
       containerEnv: spec.containerEnv,
       limits: spec.limits,
       ...(kind === "criu" && opts.criuAsRoot ? { user: "0" } : {}),
+      keepAlive: kind !== "criu",
     };
     // CRIU restores a container's mounts where they were dumped: only workspace-kind processes
     // may start in a pool instance (whose workspace sits at its pool path inside).
@@ -134,6 +135,7 @@ export function vmdocker(opts: VmdockerOptions): VmdockerMount {
       workspacePath(opts.workspaceRoot, pid),
       healthTimeoutMs,
     );
+    if (restoring) return vm;
     const warm = poolable ? await pool.take(template, vm.name, vm.ws) : undefined;
     if (warm) vm.adopt(warm);
     else await vm.launch();
