@@ -1,5 +1,6 @@
 // The benchmark harness: `npm run bench -- [--quick] [--only spawn,apply,...] [--out DIR] [--readme]`.
 // Every scenario measures our path and the raw engine's, interleaved in one run. Method: bench/README.md.
+import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
@@ -117,10 +118,10 @@ writeFileSync(join(opts.out, files.md), markdown(run));
 writeFileSync(join(opts.out, files.json), JSON.stringify(run, null, 2));
 writeFileSync(join(opts.out, files.svg), svgChart(run));
 if (opts.readme) {
-  updateReadme(join(process.cwd(), "README.md"), run, {
-    md: `bench/results/${files.md}`,
-    svg: `bench/results/${files.svg}`,
-  });
+  const readme = join(process.cwd(), "README.md");
+  updateReadme(readme, run, { md: `bench/results/${files.md}`, svg: `bench/results/${files.svg}` });
+  const prettier = join(process.cwd(), "node_modules", "prettier", "bin", "prettier.cjs");
+  spawnSync(process.execPath, [prettier, "--write", readme], { stdio: "ignore" });
 }
 console.log(markdown(run));
 console.log(`results: ${join(opts.out, files.md)} (+ .json, .svg)`);

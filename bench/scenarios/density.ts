@@ -8,7 +8,7 @@ import { summarize } from "../lib/stats.js";
 
 const MB = 2 ** 20;
 /** What one idle process may take at most, with room to spare, before N is too many for this machine. */
-const BUDGET_PER_PROCESS = 200 * MB;
+const BUDGET_PER_PROCESS = 60 * MB;
 
 const settle = () => new Promise((r) => setTimeout(r, 2000));
 
