@@ -16,9 +16,9 @@ export function printJson(value: unknown): void {
 }
 
 /** One line for the user: what went wrong and how to fix it. Stacks only with VMDOCKER_DEBUG=1. */
-export function formatError(err: unknown): string {
+export function formatError(err: unknown, prog = "vmdocker"): string {
   if (err instanceof VmdError)
-    return `vmdocker: ${err.message}${err.hint ? ` (fix: ${err.hint})` : ""}`;
+    return `${prog}: ${err.message}${err.hint ? ` (fix: ${err.hint})` : ""}`;
   if (process.env.VMDOCKER_DEBUG && err instanceof Error && err.stack) return err.stack;
-  return `vmdocker: ${err instanceof Error ? err.message : String(err)}`;
+  return `${prog}: ${err instanceof Error ? err.message : String(err)}`;
 }

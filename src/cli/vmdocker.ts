@@ -7,6 +7,7 @@ import { registerModule } from "./commands/module.js";
 import { registerNode } from "./commands/node.js";
 import { registerClient } from "./commands/client.js";
 import { registerUp } from "./commands/up.js";
+import { registerHub } from "./commands/hub.js";
 import { formatError } from "./output.js";
 
 const program = new Command("vmdocker")
@@ -31,6 +32,7 @@ registerImages(program, ctx);
 registerModule(program, ctx);
 registerNode(program, ctx);
 registerClient(program, ctx);
+registerHub(program, ctx);
 
 try {
   await program.parseAsync(process.argv);

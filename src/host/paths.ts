@@ -15,6 +15,8 @@ export interface StatePaths {
   };
   redis: { dir: string; pidFile: string; logFile: string; stateFile: string };
   criu: { buildDir: string; ioUringFile: string };
+  /** The agent hub: its store, its API token (read by docker-agent), its log. */
+  hub: { dir: string; db: string; tokenFile: string; logFile: string; pidFile: string };
   cache: string;
 }
 
@@ -54,5 +56,12 @@ export function statePaths(root: string): StatePaths {
       ioUringFile: join(root, "criu", "io_uring_disabled.before"),
     },
     cache: join(root, "cache"),
+    hub: {
+      dir: join(root, "hub"),
+      db: join(root, "hub", "hub.db"),
+      tokenFile: join(root, "hub", "token"),
+      logFile: join(root, "hub", "hub.log"),
+      pidFile: join(root, "hub", "hub.pid"),
+    },
   };
 }

@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { once } from "node:events";
 import { PassThrough } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { VmdError, errorMessage } from "../errors.js";
@@ -26,6 +25,19 @@ export async function readModuleTags(file: string): Promise<Tag[]> {
       "rebuild it with `vmdocker module build`",
     );
   return header.tags as Tag[];
+}
+
+/** Resolves at the stream's next drain or close, and leaves no listener behind. */
+function drainedOrClosed(stream: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      stream.off("close", done);
+      resolve();
+    };
+    stream.on("drain", done);
+    stream.on("close", done);
+  });
 }
 
 async function hasImage(client: DockerClient, name: string, id: string): Promise<boolean> {
@@ -84,8 +96,7 @@ export async function ensureModuleImage(
       hash.update(bytes);
       read += bytes.length;
       task?.update(`${(read / 1e6).toFixed(0)} MB loaded`);
-      if (!compressed.write(bytes))
-        await Promise.race([once(compressed, "drain"), once(compressed, "close")]);
+      if (!compressed.write(bytes)) await drainedOrClosed(compressed);
     });
     // The signature is checked over the same single pass, before the image is trusted and tagged.
     signed = signatureMatches(file, header, dataBytes, hash.digest());

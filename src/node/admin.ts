@@ -1,18 +1,12 @@
-import { randomBytes, timingSafeEqual } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
 import { ProtocolError } from "../protocol/errors.js";
+import { loadOrCreateToken } from "../sys/token-file.js";
 import type { HymxNode } from "./node.js";
 
 /** The admin token: configured, else made once and kept (0600) next to the node's data. */
 export function adminToken(configured: string, file: string): string {
-  if (configured) return configured;
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  mkdirSync(dirname(file), { recursive: true });
-  const token = randomBytes(24).toString("base64url");
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  return token;
+  return configured || loadOrCreateToken(file);
 }
 
 /**

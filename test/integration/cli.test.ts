@@ -70,6 +70,7 @@ test("a second images build with nothing changed reuses every image and takes se
       "vmdocker/base:bookworm",
       "vmdocker/node:24",
       "vmdocker/runtime-test:latest",
+      "openclaw-agent-base:latest",
       "vmdocker/busybox:latest",
     ],
   );

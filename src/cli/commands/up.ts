@@ -12,6 +12,9 @@ import type { DockerClient } from "../../runtime/docker/client.js";
 import { IMAGES, ImageBuilder, RUNTIME_START_COMMAND } from "../../runtime/images/builder.js";
 import type { CliContext } from "../context.js";
 import { terminalProgress } from "../progress.js";
+import { DEFAULT_HTTP_PORT, DEFAULT_WS_PORT } from "../../agents/hub/start.js";
+import { formatError } from "../output.js";
+import { launchHub } from "./hub.js";
 import { runNode } from "./node.js";
 
 /** The test runtime's module in ./mod: reused when one for the current image exists, else built. */
@@ -40,15 +43,16 @@ export function registerUp(program: Command, ctx: () => CliContext): void {
   program
     .command("up")
     .description(
-      "set up this host, build the images and the test module, and run the node in the foreground",
+      "set up this host, build the images and the test module, and run the node (and the agent hub) in the foreground",
     )
     .option("--no-criu", "do not build CRIU 4 when criu check fails")
+    .option("--no-hub", "do not start the agent hub (docker-agent's) next to the node")
     .option(
       "-c, --config <file>",
       "config.yaml for the node (default: built-in defaults, port :8080)",
     )
     .addHelpText("after", "\nExample:\n  sudo vmdocker up\n  vmdocker up -c config.yaml")
-    .action(async (opts: { criu: boolean; config?: string }) => {
+    .action(async (opts: { criu: boolean; hub: boolean; config?: string }) => {
       const c = ctx();
       const progress = terminalProgress();
       const report = await setupHost(
@@ -67,6 +71,20 @@ export function registerUp(program: Command, ctx: () => CliContext): void {
       console.log(
         `\nThe host is ready: engine at ${report.client.address.display}, full-memory checkpoints ${report.checkpointsOn ? "on" : "OFF"}.`,
       );
+      const hub = opts.hub
+        ? await launchHub(
+            {
+              wsPort: process.env.HUB_WS_PORT ?? String(DEFAULT_WS_PORT),
+              httpPort: process.env.HUB_HTTP_PORT ?? String(DEFAULT_HTTP_PORT),
+            },
+            c.paths,
+            report.client,
+            (l) => console.log(l),
+          ).catch((err: unknown) => {
+            console.log(`warning: the agent hub did not start: ${formatError(err)}`);
+            return undefined;
+          })
+        : undefined;
       await runNode(opts.config, "normal", report.client, (running) => {
         const u = `--url ${running.url}`;
         console.log(
@@ -76,8 +94,16 @@ export function registerUp(program: Command, ctx: () => CliContext): void {
             `  vmdocker send $PID --action Ping --wait ${u}`,
             `  vmdocker send $PID --action Echo --data hello --wait ${u}`,
             `  vmdocker results $PID ${u}`,
+            ...(hub
+              ? [
+                  `Agents (hub API ${hub.apiURL}):`,
+                  `  docker-agent create my-builder --profile builder`,
+                  `  docker-agent exec my-builder "node --version"`,
+                ]
+              : []),
           ].join("\n"),
         );
       });
+      await hub?.close();
     });
 }

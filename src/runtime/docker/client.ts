@@ -1,3 +1,4 @@
+import { networkInterfaces } from "node:os";
 import { PassThrough, type Readable } from "node:stream";
 import Docker from "dockerode";
 import type { EngineAddress } from "./address.js";
@@ -342,6 +343,88 @@ export class DockerClient {
         stdout: Buffer.concat(chunks.out).toString("utf8"),
         stderr: Buffer.concat(chunks.err).toString("utf8"),
       };
+    });
+  }
+
+  /** A new image from the container's filesystem changes (`docker commit`); returns its id. */
+  commitContainer(id: string, repo: string, tag: string): Promise<string> {
+    return this.call({ container: id }, async () => {
+      const res = (await this.docker.getContainer(id).commit({ repo, tag, pause: true })) as {
+        Id: string;
+      };
+      return res.Id;
+    });
+  }
+
+  /** A tar stream of a path inside the container (`docker cp` out). */
+  getArchive(id: string, path: string): Promise<Readable> {
+    return this.call(
+      { container: id },
+      async () => (await this.docker.getContainer(id).getArchive({ path })) as Readable,
+    );
+  }
+
+  // ---- networks and volumes ----
+
+  /** Creates the bridge network unless it exists; returns its id. */
+  ensureNetwork(name: string, labels: Record<string, string> = {}): Promise<string> {
+    return this.call({}, async () => {
+      const found = await this.docker.listNetworks({ filters: { name: [name] } });
+      const exact = found.find((n) => n.Name === name);
+      if (exact) return exact.Id;
+      const net = await this.docker.createNetwork({
+        Name: name,
+        Driver: "bridge",
+        CheckDuplicate: true,
+        Labels: labels,
+      });
+      return net.id;
+    });
+  }
+
+  /**
+   * The gateway address of a network (the host's side of its bridge): from its IPAM config, else
+   * (the default bridge does not list one) the address of its bridge interface on this host.
+   */
+  networkGateway(name: string): Promise<string | undefined> {
+    return this.call({}, async () => {
+      const info = (await this.docker.getNetwork(name).inspect()) as {
+        IPAM?: { Config?: { Gateway?: string; Subnet?: string }[] };
+        Options?: Record<string, string>;
+      };
+      const listed = info.IPAM?.Config?.find((c) => c.Gateway)?.Gateway;
+      if (listed) return listed;
+      const bridge = info.Options?.["com.docker.network.bridge.name"];
+      const up = bridge
+        ? networkInterfaces()[bridge]?.find((a) => a.family === "IPv4")?.address
+        : undefined;
+      if (up) return up;
+      // An idle bridge is not listed by the OS as up; the engine gives it the subnet's first address.
+      const subnet = info.IPAM?.Config?.find((c) => c.Subnet?.includes("."))?.Subnet;
+      const m = subnet ? /^(\d+\.\d+\.\d+)\.(\d+)\//.exec(subnet) : null;
+      return m ? `${m[1]}.${Number(m[2]) + 1}` : undefined;
+    });
+  }
+
+  ensureVolume(name: string, labels: Record<string, string> = {}): Promise<void> {
+    return this.call({}, async () => {
+      await this.docker.createVolume({ Name: name, Labels: labels });
+    });
+  }
+
+  async volumeExists(name: string): Promise<boolean> {
+    try {
+      await this.docker.getVolume(name).inspect();
+      return true;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return false;
+      throw translateDockerError(err, { where: this.address.display });
+    }
+  }
+
+  removeVolume(name: string): Promise<void> {
+    return this.call({}, async () => {
+      await this.docker.getVolume(name).remove({ force: true });
     });
   }
 

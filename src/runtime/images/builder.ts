@@ -28,6 +28,8 @@ export const IMAGES = {
   node: "vmdocker/node:24",
   busybox: "vmdocker/busybox:latest",
   "runtime-test": "vmdocker/runtime-test:latest",
+  /** The Docker Agent System's base image (seed name), with the agent runtime. */
+  "agent-base": "openclaw-agent-base:latest",
 } as const;
 
 /** The start command of the runtime images (their module's Start-Command tag). */
@@ -83,6 +85,14 @@ export class ImageBuilder {
       await this.dockerfile("runtime-test", { BASE: node.reference }, node.id, this.runtimeFiles()),
     );
     results.push(
+      await this.dockerfile(
+        "agent-base",
+        { BASE: node.reference },
+        node.id,
+        this.runtimeFiles("agent"),
+      ),
+    );
+    results.push(
       await this.dockerfile("busybox", {}, "scratch", [
         { name: "busybox", from: async (t) => (await busyboxBinary(this.opts.cacheDir, t)).path },
       ]),
@@ -90,9 +100,9 @@ export class ImageBuilder {
     return results;
   }
 
-  /** The compiled in-instance runtime (dist/src/runtimes/*.js) and a package.json marking it ESM. */
-  private runtimeFiles(): { name: string; from: (t: Task) => Promise<string> }[] {
-    const dir = join(packageRoot(), "dist", "src", "runtimes");
+  /** Compiled in-instance code (dist/src/runtimes[/sub]/*.js) and a package.json marking it ESM. */
+  private runtimeFiles(sub = ""): { name: string; from: (t: Task) => Promise<string> }[] {
+    const dir = join(packageRoot(), "dist", "src", "runtimes", sub);
     const pkg = join(this.opts.cacheDir, "runtime-package.json");
     mkdirSync(this.opts.cacheDir, { recursive: true });
     writeFileSync(pkg, '{ "type": "module" }\n');

@@ -1,0 +1,184 @@
+import { timingSafeEqual } from "node:crypto";
+import type { ServerResponse } from "node:http";
+import Fastify, { type FastifyInstance } from "fastify";
+import { z } from "zod";
+import { VmdError } from "../../errors.js";
+import type { Hub, HubEvent } from "./hub.js";
+import { FINISHED, type HubStore, type TaskRecord } from "./store.js";
+
+export const AGENT_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+
+const CreateAgent = z.object({
+  name: z.string().regex(AGENT_NAME, "lowercase letters, digits, _ . - (at most 63)"),
+  profile: z.string().min(1),
+});
+
+const NewTask = z
+  .object({
+    type: z.string().min(1),
+    command: z.string().optional(),
+    timeoutMs: z.number().int().positive().optional(),
+    cwd: z.string().optional(),
+    env: z.record(z.string(), z.string()).optional(),
+  })
+  .catchall(z.unknown());
+
+function sse(raw: ServerResponse): (event: string, data: unknown) => void {
+  raw.writeHead(200, {
+    "content-type": "text/event-stream",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+  });
+  raw.write(": connected\n\n");
+  return (event, data) => raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+/**
+ * The hub's HTTP API (bearer token on everything but /health): agents, tasks, a task's output as
+ * server-sent events, and the hub's event stream for dashboards.
+ */
+export function buildHubApi(
+  hub: Hub,
+  store: HubStore,
+  token: string,
+  wsPort: () => number,
+): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 8 * 2 ** 20 });
+  const expected = Buffer.from(`Bearer ${token}`);
+  app.addHook("onRequest", async (req, reply) => {
+    if (req.url === "/health") return;
+    const got = Buffer.from(req.headers.authorization ?? "");
+    if (got.length !== expected.length || !timingSafeEqual(got, expected))
+      return reply.code(401).send({ error: "err_unauthorized", message: "bearer token required" });
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+    if (err instanceof VmdError) {
+      const status = err.code.startsWith("err_unknown")
+        ? 404
+        : err.code === "err_agent_exists"
+          ? 409
+          : 400;
+      return reply.code(status).send({ error: err.code, message: err.message, hint: err.hint });
+    }
+    if (err instanceof z.ZodError) {
+      const i = err.issues[0]!;
+      return reply
+        .code(400)
+        .send({ error: "err_invalid_params", message: `${i.path.join(".")}: ${i.message}` });
+    }
+    return reply.code(err.statusCode ?? 500).send({ error: "err_internal", message: err.message });
+  });
+
+  const agentView = (name: string) => {
+    const a = hub.requireAgent(name);
+    return {
+      name: a.name,
+      profile: a.profile,
+      connected: hub.connected(a.name),
+      createdAt: a.createdAt,
+      lastSeen: a.lastSeen,
+      health: a.health,
+    };
+  };
+
+  app.get("/health", async () => ({
+    status: "ok",
+    agents: store.agents().length,
+    connected: hub.connectedCount(),
+    wsPort: wsPort(),
+  }));
+  app.get("/agents", async () => store.agents().map((a) => agentView(a.name)));
+  app.post("/agents", async (req, reply) => {
+    const body = CreateAgent.parse(req.body);
+    const token = hub.register(body.name, body.profile);
+    return reply.code(201).send({ name: body.name, token });
+  });
+  app.get<{ Params: { name: string } }>("/agents/:name", async (req) => agentView(req.params.name));
+  app.delete<{ Params: { name: string } }>("/agents/:name", async (req) => {
+    hub.remove(req.params.name);
+    return { name: req.params.name, removed: true };
+  });
+  app.post<{ Params: { name: string } }>("/agents/:name/token", async (req) => ({
+    name: req.params.name,
+    token: hub.rotateToken(req.params.name),
+  }));
+  app.post<{ Params: { name: string } }>("/agents/:name/tasks", async (req, reply) => {
+    const spec = NewTask.parse(req.body);
+    return reply.code(201).send(hub.submit(req.params.name, spec));
+  });
+  app.get<{ Params: { name: string }; Querystring: { limit?: string } }>(
+    "/agents/:name/tasks",
+    async (req) => {
+      hub.requireAgent(req.params.name);
+      return store.tasks(req.params.name, Math.min(1000, Number(req.query.limit ?? 20) || 20));
+    },
+  );
+  const task = (id: string): TaskRecord => {
+    const t = store.task(id);
+    if (!t) throw new VmdError("err_unknown_task", `no task ${id}`, "check the task id");
+    return t;
+  };
+  app.get<{ Params: { id: string } }>("/tasks/:id", async (req) => task(req.params.id));
+  app.post<{ Params: { id: string } }>("/tasks/:id/cancel", async (req) =>
+    hub.cancel(req.params.id),
+  );
+  /** Waits (at most `timeout` ms) for the task to finish, then answers it. */
+  app.get<{ Params: { id: string }; Querystring: { timeout?: string } }>(
+    "/tasks/:id/wait",
+    async (req) => {
+      const id = req.params.id;
+      if (FINISHED.has(task(id).status)) return task(id);
+      const ms = Math.min(600_000, Number(req.query.timeout ?? 60_000) || 60_000);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        function on(e: HubEvent) {
+          if (e.type === "task.finished" && e.task.id === id) done();
+        }
+        function done() {
+          clearTimeout(timer);
+          hub.events.off("event", on);
+          resolve();
+        }
+        hub.events.on("event", on);
+        req.raw.on("close", done);
+      });
+      return task(id);
+    },
+  );
+  /** Output as it is produced (what was produced before comes first), then `done` with the task. */
+  app.get<{ Params: { id: string } }>("/tasks/:id/stream", (req, reply) => {
+    const id = req.params.id;
+    const first = task(id);
+    reply.hijack();
+    const write = sse(reply.raw);
+    if (FINISHED.has(first.status)) {
+      const chunks = hub.liveOutput(id);
+      if (chunks.length) for (const c of chunks) write("output", c);
+      else if (first.output) write("output", { stream: "stdout", data: first.output });
+      write("done", first);
+      return reply.raw.end();
+    }
+    for (const c of hub.liveOutput(id)) write("output", c);
+    const on = (e: HubEvent) => {
+      if (e.type === "task.output" && e.taskId === id)
+        write("output", { stream: e.stream, data: e.data });
+      if (e.type === "task.finished" && e.task.id === id) {
+        write("done", e.task);
+        stop();
+        reply.raw.end();
+      }
+    };
+    const stop = () => hub.events.off("event", on);
+    hub.events.on("event", on);
+    req.raw.on("close", stop);
+  });
+  /** Every hub event (agents connecting, health, tasks), for dashboards. */
+  app.get("/events", (req, reply) => {
+    reply.hijack();
+    const write = sse(reply.raw);
+    const on = (e: HubEvent) => write(e.type, e);
+    hub.events.on("event", on);
+    req.raw.on("close", () => hub.events.off("event", on));
+  });
+  return app;
+}

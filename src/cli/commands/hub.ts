@@ -1,0 +1,108 @@
+import { join } from "node:path";
+import type { Command } from "commander";
+import { VmdError } from "../../errors.js";
+import {
+  DEFAULT_HTTP_PORT,
+  DEFAULT_WS_PORT,
+  startHub,
+  type RunningHub,
+} from "../../agents/hub/start.js";
+import type { DockerClient } from "../../runtime/docker/client.js";
+import type { StatePaths } from "../../host/paths.js";
+import type { CliContext } from "../context.js";
+
+export interface HubFlags {
+  wsPort: string;
+  httpPort: string;
+  listenAll?: boolean;
+  dataDir?: string;
+}
+
+function port(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new VmdError("err_bad_flag", `${flag} ${value} is not a port`, `pass ${flag} 1-65535`);
+  return n;
+}
+
+/**
+ * Starts the hub. Agents reach it as host.docker.internal, which is the Docker bridge's gateway:
+ * the WebSocket listens there and on loopback (or everywhere with --listen-all); the API on
+ * loopback only (everywhere with --listen-all).
+ */
+export async function launchHub(
+  flags: HubFlags,
+  paths: StatePaths,
+  docker: DockerClient | undefined,
+  log: (line: string) => void,
+): Promise<RunningHub> {
+  const wsHosts = flags.listenAll ? ["0.0.0.0"] : ["127.0.0.1"];
+  if (!flags.listenAll && docker) {
+    const gateway = await docker.networkGateway("bridge").catch(() => undefined);
+    if (gateway) wsHosts.push(gateway);
+    else log("warning: no Docker bridge found: agents in containers cannot reach this hub");
+  }
+  return startHub({
+    wsPort: port(flags.wsPort, "--ws-port"),
+    httpPort: port(flags.httpPort, "--http-port"),
+    wsHosts,
+    httpHost: flags.listenAll ? "0.0.0.0" : "127.0.0.1",
+    db: flags.dataDir ? join(flags.dataDir, "hub.db") : paths.hub.db,
+    tokenFile: flags.dataDir ? join(flags.dataDir, "token") : paths.hub.tokenFile,
+    ...(process.env.HUB_TOKEN ? { token: process.env.HUB_TOKEN } : {}),
+    log,
+  });
+}
+
+export function hubOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--ws-port <port>",
+      "WebSocket port for agents (env HUB_WS_PORT)",
+      process.env.HUB_WS_PORT ?? String(DEFAULT_WS_PORT),
+    )
+    .option(
+      "--http-port <port>",
+      "HTTP API port (env HUB_HTTP_PORT)",
+      process.env.HUB_HTTP_PORT ?? String(DEFAULT_HTTP_PORT),
+    )
+    .option("--listen-all", "listen on every address, not only loopback and the Docker bridge")
+    .option(
+      "--data-dir <dir>",
+      "where the hub keeps its store and token (default <state dir>/hub)",
+    );
+}
+
+export function registerHub(program: Command, ctx: () => CliContext): void {
+  hubOptions(
+    program
+      .command("hub")
+      .description(
+        "Run the agent hub (WebSocket for agents, HTTP API for docker-agent) in the foreground",
+      ),
+  )
+    .addHelpText(
+      "after",
+      "\nExample:\n  vmdocker hub                      # ws 9090 (loopback + docker bridge), API 127.0.0.1:9091\n  curl http://127.0.0.1:9091/health",
+    )
+    .action(async (flags: HubFlags) => {
+      const c = ctx();
+      const docker = c.client();
+      const engineUp = await docker.ping().then(
+        () => true,
+        () => false,
+      );
+      const log = (l: string) => console.log(`${new Date().toISOString()} ${l}`);
+      if (!engineUp)
+        log("warning: no Docker engine answers: agents in containers cannot be reached");
+      const hub = await launchHub(flags, c.paths, engineUp ? docker : undefined, log);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          log("stopping the hub");
+          void hub.close().then(resolve);
+        };
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+    });
+}
