@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
+import { Redis } from "ioredis";
 import WebSocket from "ws";
 import { dockerAgent, type CliRun } from "../helpers/cli.js";
 import { testClient, waitFor } from "../helpers/engine.js";
@@ -25,7 +26,7 @@ let apiPort: number;
 let wsPort: number;
 const created = new Set<string>();
 
-async function startHub(): Promise<void> {
+async function startHub(extra: string[] = []): Promise<void> {
   hub = spawn(
     process.execPath,
     [
@@ -37,6 +38,7 @@ async function startHub(): Promise<void> {
       String(apiPort),
       "--data-dir",
       dataDir,
+      ...extra,
     ],
     { env: { ...process.env, HUB_TOKEN: token }, stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -244,7 +246,6 @@ test("snapshot, destroy, restore: the file written in the agent comes back; dest
   ok(agent(["destroy", t5]));
   assert.equal(await docker.findContainer(`openclaw-agent-${t5}`), null);
   assert.ok(await docker.volumeExists(`openclaw-agent-${t5}`), "destroy keeps the volume");
-  ok(agent(["exec", name("t1"), "true"]));
   ok(agent(["restore", t5, "s1"]));
   assert.equal(ok(agent(["exec", t5, "cat /workspace/file.txt"])), "kept\n");
 
@@ -314,4 +315,49 @@ test("20 agents from one profile, all connected; mean memory per agent reported"
     created.delete(n);
   }
   assert.ok(readFileSync(join(dataDir, "hub.db")).length > 0);
+});
+
+test("with Redis as the hub's store, a queued task also survives a hub crash and runs once", async () => {
+  const url = `redis://127.0.0.1:${process.env.VMDOCKER_REDIS_PORT ?? 6379}/10`;
+  const r = new Redis(url);
+  await r.flushdb();
+  r.disconnect();
+  await killHub();
+  await startHub(["--redis-url", url]);
+  try {
+    const health = (await (await fetch(`http://127.0.0.1:${apiPort}/health`)).json()) as {
+      store: string;
+    };
+    assert.equal(health.store, "redis");
+    const r1 = name("r1");
+    create(r1);
+    ok(agent(["stop", r1]));
+    const queued = JSON.parse(
+      ok(
+        agent([
+          "task",
+          r1,
+          '{"type":"exec","command":"echo ran >> /workspace/count"}',
+          "--no-wait",
+          "--json",
+        ]),
+      ),
+    ) as { id: string };
+    await killHub();
+    await startHub(["--redis-url", url]);
+    ok(agent(["start", r1]));
+    const done = JSON.parse(ok(agent(["exec", r1, "sleep 0.5; wc -l < /workspace/count"])));
+    assert.equal(done, 1);
+    const t = (await (
+      await fetch(`http://127.0.0.1:${apiPort}/tasks/${queued.id}`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+    ).json()) as { status: string; deliveries: number };
+    assert.equal(t.status, "succeeded");
+    ok(agent(["destroy", r1, "--volume"]));
+    created.delete(r1);
+  } finally {
+    await killHub();
+    await startHub();
+  }
 });

@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { z } from "zod";
 import { VmdError } from "../../errors.js";
 import type { Hub, HubEvent } from "./hub.js";
-import { FINISHED, type HubStore, type TaskRecord } from "./store.js";
+import { FINISHED, type AgentRecord, type HubStore, type TaskRecord } from "./store.js";
 
 export const AGENT_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 
@@ -69,52 +69,52 @@ export function buildHubApi(
     return reply.code(err.statusCode ?? 500).send({ error: "err_internal", message: err.message });
   });
 
-  const agentView = (name: string) => {
-    const a = hub.requireAgent(name);
-    return {
-      name: a.name,
-      profile: a.profile,
-      connected: hub.connected(a.name),
-      createdAt: a.createdAt,
-      lastSeen: a.lastSeen,
-      health: a.health,
-    };
-  };
+  const agentView = (a: AgentRecord) => ({
+    name: a.name,
+    profile: a.profile,
+    connected: hub.connected(a.name),
+    createdAt: a.createdAt,
+    lastSeen: a.lastSeen,
+    health: a.health,
+  });
 
   app.get("/health", async () => ({
     status: "ok",
-    agents: store.agents().length,
+    store: store.kind,
+    agents: (await store.agents()).length,
     connected: hub.connectedCount(),
     wsPort: wsPort(),
   }));
-  app.get("/agents", async () => store.agents().map((a) => agentView(a.name)));
+  app.get("/agents", async () => (await store.agents()).map(agentView));
   app.post("/agents", async (req, reply) => {
     const body = CreateAgent.parse(req.body);
-    const token = hub.register(body.name, body.profile);
+    const token = await hub.register(body.name, body.profile);
     return reply.code(201).send({ name: body.name, token });
   });
-  app.get<{ Params: { name: string } }>("/agents/:name", async (req) => agentView(req.params.name));
+  app.get<{ Params: { name: string } }>("/agents/:name", async (req) =>
+    agentView(await hub.requireAgent(req.params.name)),
+  );
   app.delete<{ Params: { name: string } }>("/agents/:name", async (req) => {
-    hub.remove(req.params.name);
+    await hub.remove(req.params.name);
     return { name: req.params.name, removed: true };
   });
   app.post<{ Params: { name: string } }>("/agents/:name/token", async (req) => ({
     name: req.params.name,
-    token: hub.rotateToken(req.params.name),
+    token: await hub.rotateToken(req.params.name),
   }));
   app.post<{ Params: { name: string } }>("/agents/:name/tasks", async (req, reply) => {
     const spec = NewTask.parse(req.body);
-    return reply.code(201).send(hub.submit(req.params.name, spec));
+    return reply.code(201).send(await hub.submit(req.params.name, spec));
   });
   app.get<{ Params: { name: string }; Querystring: { limit?: string } }>(
     "/agents/:name/tasks",
     async (req) => {
-      hub.requireAgent(req.params.name);
+      await hub.requireAgent(req.params.name);
       return store.tasks(req.params.name, Math.min(1000, Number(req.query.limit ?? 20) || 20));
     },
   );
-  const task = (id: string): TaskRecord => {
-    const t = store.task(id);
+  const task = async (id: string): Promise<TaskRecord> => {
+    const t = await store.task(id);
     if (!t) throw new VmdError("err_unknown_task", `no task ${id}`, "check the task id");
     return t;
   };
@@ -127,50 +127,72 @@ export function buildHubApi(
     "/tasks/:id/wait",
     async (req) => {
       const id = req.params.id;
-      if (FINISHED.has(task(id).status)) return task(id);
       const ms = Math.min(600_000, Number(req.query.timeout ?? 60_000) || 60_000);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, ms);
-        function on(e: HubEvent) {
-          if (e.type === "task.finished" && e.task.id === id) done();
-        }
-        function done() {
-          clearTimeout(timer);
-          hub.events.off("event", on);
-          resolve();
-        }
-        hub.events.on("event", on);
-        req.raw.on("close", done);
-      });
+      let done = () => {};
+      const finished = new Promise<void>((resolve) => (done = resolve));
+      // Listen before reading, so a finish in between is not missed.
+      const on = (e: HubEvent) => {
+        if (e.type === "task.finished" && e.task.id === id) done();
+      };
+      hub.events.on("event", on);
+      const timer = setTimeout(done, ms);
+      req.raw.on("close", done);
+      try {
+        if (!FINISHED.has((await task(id)).status)) await finished;
+      } finally {
+        clearTimeout(timer);
+        hub.events.off("event", on);
+      }
       return task(id);
     },
   );
   /** Output as it is produced (what was produced before comes first), then `done` with the task. */
-  app.get<{ Params: { id: string } }>("/tasks/:id/stream", (req, reply) => {
+  app.get<{ Params: { id: string } }>("/tasks/:id/stream", async (req, reply) => {
     const id = req.params.id;
-    const first = task(id);
-    reply.hijack();
-    const write = sse(reply.raw);
-    if (FINISHED.has(first.status)) {
-      const chunks = hub.liveOutput(id);
-      if (chunks.length) for (const c of chunks) write("output", c);
-      else if (first.output) write("output", { stream: "stdout", data: first.output });
-      write("done", first);
-      return reply.raw.end();
-    }
-    for (const c of hub.liveOutput(id)) write("output", c);
-    const on = (e: HubEvent) => {
+    // Subscribe first and note how much output there already is: what follows arrives as events.
+    const early: HubEvent[] = [];
+    const out: { write?: (event: string, data: unknown) => void } = {};
+    const stop = () => hub.events.off("event", on);
+    const deliver = (e: HubEvent) => {
       if (e.type === "task.output" && e.taskId === id)
-        write("output", { stream: e.stream, data: e.data });
+        out.write!("output", { stream: e.stream, data: e.data });
       if (e.type === "task.finished" && e.task.id === id) {
-        write("done", e.task);
+        out.write!("done", e.task);
         stop();
         reply.raw.end();
       }
     };
-    const stop = () => hub.events.off("event", on);
+    function on(e: HubEvent) {
+      if (out.write) deliver(e);
+      else if (
+        (e.type === "task.output" && e.taskId === id) ||
+        (e.type === "task.finished" && e.task.id === id)
+      )
+        early.push(e);
+    }
     hub.events.on("event", on);
+    const before = hub.liveOutput(id).slice();
+    let first: TaskRecord;
+    try {
+      first = await task(id);
+    } catch (err) {
+      stop();
+      throw err;
+    }
+    reply.hijack();
+    const write = sse(reply.raw);
+    out.write = write;
     req.raw.on("close", stop);
+    if (FINISHED.has(first.status) && !early.length) {
+      stop();
+      if (before.length) for (const c of before) write("output", c);
+      else if (first.output) write("output", { stream: "stdout", data: first.output });
+      write("done", first);
+      reply.raw.end();
+      return;
+    }
+    for (const c of before) write("output", c);
+    for (const e of early.splice(0)) deliver(e);
   });
   /** Every hub event (agents connecting, health, tasks), for dashboards. */
   app.get("/events", (req, reply) => {

@@ -10,7 +10,7 @@ import {
   type HubToAgent,
   type TaskSpec,
 } from "../../runtimes/agent/wire.js";
-import { FINISHED, type HubStore, type TaskRecord } from "./store.js";
+import { FINISHED, type FinishFields, type HubStore, type TaskRecord } from "./store.js";
 
 const HealthSchema = z.object({
   cpuPercent: z.number(),
@@ -98,9 +98,9 @@ export class Hub {
   }
 
   /** Registers an agent; its token is returned once and stored only as a hash. */
-  register(name: string, profile: string): string {
+  async register(name: string, profile: string): Promise<string> {
     const token = randomBytes(32).toString("base64url");
-    if (!this.opts.store.addAgent({ name, profile, tokenHash: hashToken(token) }))
+    if (!(await this.opts.store.addAgent({ name, profile, tokenHash: hashToken(token) })))
       throw new VmdError(
         "err_agent_exists",
         `agent ${name} exists`,
@@ -111,23 +111,23 @@ export class Hub {
   }
 
   /** A new token for an existing agent (restore from a snapshot recreates its container). */
-  rotateToken(name: string): string {
-    this.requireAgent(name);
+  async rotateToken(name: string): Promise<string> {
+    await this.requireAgent(name);
     const token = randomBytes(32).toString("base64url");
-    this.opts.store.setToken(name, hashToken(token));
+    await this.opts.store.setToken(name, hashToken(token));
     this.sockets.get(name)?.close(CLOSE_UNAUTHORIZED, "token rotated");
     return token;
   }
 
-  remove(name: string): void {
-    this.requireAgent(name);
-    this.opts.store.removeAgent(name);
+  async remove(name: string): Promise<void> {
+    await this.requireAgent(name);
+    await this.opts.store.removeAgent(name);
     this.sockets.get(name)?.close(CLOSE_UNAUTHORIZED, "agent removed");
     this.emit({ type: "agent.removed", agent: name });
   }
 
-  requireAgent(name: string) {
-    const agent = this.opts.store.agent(name);
+  async requireAgent(name: string) {
+    const agent = await this.opts.store.agent(name);
     if (!agent)
       throw new VmdError(
         "err_unknown_agent",
@@ -137,22 +137,22 @@ export class Hub {
     return agent;
   }
 
-  submit(agent: string, spec: Omit<TaskSpec, "id">): TaskRecord {
-    this.requireAgent(agent);
+  async submit(agent: string, spec: Omit<TaskSpec, "id">): Promise<TaskRecord> {
+    await this.requireAgent(agent);
     const id = randomUUID();
-    const task = this.opts.store.addTask(id, agent, { ...spec, id } as TaskSpec);
+    const task = await this.opts.store.addTask(id, agent, { ...spec, id } as TaskSpec);
     this.emit({ type: "task.queued", task });
-    this.dispatch(task);
-    return this.opts.store.task(id)!;
+    await this.dispatch(task);
+    return (await this.opts.store.task(id))!;
   }
 
-  cancel(id: string): TaskRecord {
-    const task = this.opts.store.task(id);
+  async cancel(id: string): Promise<TaskRecord> {
+    const task = await this.opts.store.task(id);
     if (!task) throw new VmdError("err_unknown_task", `no task ${id}`, "check the task id");
     if (FINISHED.has(task.status)) return task;
     const ws = this.sockets.get(task.agent);
     if (task.status === "queued" || !ws) {
-      this.finished(id, {
+      await this.finished(id, {
         status: "cancelled",
         exitCode: null,
         output: "",
@@ -160,7 +160,7 @@ export class Hub {
         finishedAt: Date.now(),
       });
     } else this.send(ws, { type: "cancel", taskId: id });
-    return this.opts.store.task(id)!;
+    return (await this.opts.store.task(id))!;
   }
 
   liveOutput(id: string) {
@@ -171,18 +171,18 @@ export class Hub {
     ws.send(JSON.stringify(msg));
   }
 
-  private dispatch(task: TaskRecord): void {
+  private async dispatch(task: TaskRecord): Promise<void> {
     const ws = this.sockets.get(task.agent);
     if (!ws) return;
-    this.opts.store.dispatched(task.id);
+    await this.opts.store.dispatched(task.id);
     this.send(ws, { type: "task", task: task.spec });
   }
 
-  private finished(id: string, o: Parameters<HubStore["finish"]>[1]): void {
-    if (!this.opts.store.finish(id, o)) return;
+  private async finished(id: string, o: FinishFields): Promise<void> {
+    if (!(await this.opts.store.finish(id, o))) return;
     // Kept a while, so a client that subscribes just after the end still gets stdout and stderr apart.
     setTimeout(() => this.live.delete(id), 300_000).unref();
-    this.emit({ type: "task.finished", task: this.opts.store.task(id)! });
+    this.emit({ type: "task.finished", task: (await this.opts.store.task(id))! });
   }
 
   private refuse(ws: WebSocket, agent: string, why: string): void {
@@ -192,92 +192,104 @@ export class Hub {
   }
 
   private accept(ws: WebSocket, req: IncomingMessage): void {
-    let name: string | undefined;
+    const conn: { name?: string } = {};
     const helloTimer = setTimeout(
       () => this.refuse(ws, "", "no hello in time"),
       this.opts.helloTimeoutMs ?? 10_000,
     );
+    // One message at a time per agent, in the order sent (the store is asynchronous).
+    let chain = Promise.resolve();
     ws.on("message", (raw) => {
-      const parsed = AgentMessage.safeParse(
-        (() => {
-          try {
-            return JSON.parse(String(raw));
-          } catch {
-            return undefined;
-          }
-        })(),
-      );
-      if (!parsed.success) {
-        this.opts.log(`agent ${name ?? "(unauthenticated)"} sent a malformed message`);
-        return;
-      }
-      const msg = parsed.data;
-      if (!name) {
-        if (msg.type !== "hello") return this.refuse(ws, "", "the first message must be hello");
-        clearTimeout(helloTimer);
-        const agent = this.opts.store.agent(msg.agentId);
-        const given = Buffer.from(hashToken(msg.token), "hex");
-        if (!agent || !timingSafeEqual(given, Buffer.from(agent.tokenHash, "hex"))) {
-          return this.refuse(
-            ws,
-            msg.agentId,
-            `${agent ? "wrong token" : "unknown agent"} from ${req.socket.remoteAddress}`,
-          );
-        }
-        name = msg.agentId;
-        const previous = this.sockets.get(name);
-        this.sockets.set(name, ws);
-        previous?.close(CLOSE_REPLACED, "replaced by a new connection");
-        this.opts.store.seen(name);
-        this.send(ws, { type: "welcome", healthIntervalMs: this.opts.healthIntervalMs ?? 5000 });
-        this.opts.log(`agent ${name} connected from ${req.socket.remoteAddress}`);
-        this.emit({ type: "agent.connected", agent: name });
-        for (const task of this.opts.store.pending(name)) this.dispatch(task);
-        return;
-      }
-      if ("taskId" in msg && this.opts.store.task(msg.taskId)?.agent !== name) {
-        this.opts.log(`agent ${name} reported on a task that is not its own`);
-        return;
-      }
-      switch (msg.type) {
-        case "health":
-          this.opts.store.seen(name, msg.report);
-          this.emit({ type: "agent.health", agent: name, report: msg.report });
-          break;
-        case "task.started":
-          this.opts.store.started(msg.taskId, msg.startedAt);
-          this.live.set(msg.taskId, this.live.get(msg.taskId) ?? []);
-          this.emit({ type: "task.running", task: this.opts.store.task(msg.taskId)! });
-          break;
-        case "task.output": {
-          const chunks = this.live.get(msg.taskId) ?? [];
-          chunks.push({ stream: msg.stream, data: msg.data });
-          this.live.set(msg.taskId, chunks);
-          this.emit({
-            type: "task.output",
-            taskId: msg.taskId,
-            stream: msg.stream,
-            data: msg.data,
-          });
-          break;
-        }
-        case "task.done":
-          this.finished(msg.taskId, msg);
-          break;
-        default:
-          break;
-      }
+      chain = chain
+        .then(() => this.handle(ws, req, String(raw), conn, helloTimer))
+        .catch((err: unknown) => this.opts.log(`agent ${conn.name ?? "?"}: ${String(err)}`));
     });
     ws.on("close", () => {
       clearTimeout(helloTimer);
-      if (name && this.sockets.get(name) === ws) {
-        this.sockets.delete(name);
-        this.opts.store.seen(name);
-        this.opts.log(`agent ${name} disconnected`);
-        this.emit({ type: "agent.disconnected", agent: name });
-      }
+      chain = chain.then(async () => {
+        const name = conn.name;
+        if (name && this.sockets.get(name) === ws) {
+          this.sockets.delete(name);
+          await this.opts.store.seen(name).catch(() => {});
+          this.opts.log(`agent ${name} disconnected`);
+          this.emit({ type: "agent.disconnected", agent: name });
+        }
+      });
     });
     ws.on("error", () => {});
+  }
+
+  private async handle(
+    ws: WebSocket,
+    req: IncomingMessage,
+    raw: string,
+    conn: { name?: string },
+    helloTimer: NodeJS.Timeout,
+  ): Promise<void> {
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      json = undefined;
+    }
+    const parsed = AgentMessage.safeParse(json);
+    if (!parsed.success) {
+      this.opts.log(`agent ${conn.name ?? "(unauthenticated)"} sent a malformed message`);
+      return;
+    }
+    const msg = parsed.data;
+    const store = this.opts.store;
+    const name = conn.name;
+    if (!name) {
+      if (msg.type !== "hello") return this.refuse(ws, "", "the first message must be hello");
+      clearTimeout(helloTimer);
+      const agent = await store.agent(msg.agentId);
+      const given = Buffer.from(hashToken(msg.token), "hex");
+      if (!agent || !timingSafeEqual(given, Buffer.from(agent.tokenHash, "hex"))) {
+        return this.refuse(
+          ws,
+          msg.agentId,
+          `${agent ? "wrong token" : "unknown agent"} from ${req.socket.remoteAddress}`,
+        );
+      }
+      conn.name = msg.agentId;
+      const previous = this.sockets.get(msg.agentId);
+      this.sockets.set(msg.agentId, ws);
+      previous?.close(CLOSE_REPLACED, "replaced by a new connection");
+      await store.seen(msg.agentId);
+      this.send(ws, { type: "welcome", healthIntervalMs: this.opts.healthIntervalMs ?? 5000 });
+      this.opts.log(`agent ${msg.agentId} connected from ${req.socket.remoteAddress}`);
+      this.emit({ type: "agent.connected", agent: msg.agentId });
+      for (const task of await store.pending(msg.agentId)) await this.dispatch(task);
+      return;
+    }
+    if ("taskId" in msg && (await store.task(msg.taskId))?.agent !== name) {
+      this.opts.log(`agent ${name} reported on a task that is not its own`);
+      return;
+    }
+    switch (msg.type) {
+      case "health":
+        await store.seen(name, msg.report);
+        this.emit({ type: "agent.health", agent: name, report: msg.report });
+        break;
+      case "task.started":
+        await store.started(msg.taskId, msg.startedAt);
+        this.live.set(msg.taskId, this.live.get(msg.taskId) ?? []);
+        this.emit({ type: "task.running", task: (await store.task(msg.taskId))! });
+        break;
+      case "task.output": {
+        const chunks = this.live.get(msg.taskId) ?? [];
+        chunks.push({ stream: msg.stream, data: msg.data });
+        this.live.set(msg.taskId, chunks);
+        this.emit({ type: "task.output", taskId: msg.taskId, stream: msg.stream, data: msg.data });
+        break;
+      }
+      case "task.done":
+        await this.finished(msg.taskId, msg);
+        break;
+      default:
+        break;
+    }
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,8 @@ import { VmdError } from "../../errors.js";
 import { loadOrCreateToken } from "../../sys/token-file.js";
 import { buildHubApi } from "./api.js";
 import { Hub } from "./hub.js";
-import { HubStore } from "./store.js";
+import { RedisHubStore } from "./redis-store.js";
+import { SqliteHubStore, type HubStore } from "./store.js";
 
 export const DEFAULT_WS_PORT = 9090;
 export const DEFAULT_HTTP_PORT = 9091;
@@ -16,6 +17,8 @@ export interface HubConfig {
   wsHosts: string[];
   httpHost: string;
   db: string;
+  /** Keep agents and tasks in Redis instead of the SQLite file `db`. */
+  redisURL?: string;
   tokenFile: string;
   /** A token to use instead of the one kept in tokenFile. */
   token?: string;
@@ -54,7 +57,12 @@ function listenOn(server: Server, port: number, host: string, what: string): Pro
 
 /** Starts the hub: WebSocket for agents on every `wsHosts` address, the HTTP API on `httpHost`. */
 export async function startHub(cfg: HubConfig): Promise<RunningHub> {
-  const store = new HubStore(cfg.db);
+  let store: HubStore;
+  if (cfg.redisURL) {
+    const redis = new RedisHubStore(cfg.redisURL);
+    await redis.connect();
+    store = redis;
+  } else store = new SqliteHubStore(cfg.db);
   const token = cfg.token || loadOrCreateToken(cfg.tokenFile);
   const hub = new Hub({ store, log: cfg.log, healthIntervalMs: cfg.healthIntervalMs });
   let wsPort = cfg.wsPort;
@@ -87,7 +95,7 @@ export async function startHub(cfg: HubConfig): Promise<RunningHub> {
     const httpPort = typeof a === "object" && a ? a.port : cfg.httpPort;
     const apiURL = `http://${cfg.httpHost}:${httpPort}`;
     cfg.log(
-      `hub: agents connect to ws://{${cfg.wsHosts.join(",")}}:${wsPort}, API on ${apiURL} (Authorization: Bearer <token in ${cfg.token ? "config" : cfg.tokenFile}>)`,
+      `hub (store ${store.kind}): agents connect to ws://{${cfg.wsHosts.join(",")}}:${wsPort}, API on ${apiURL} (Authorization: Bearer <token in ${cfg.token ? "config" : cfg.tokenFile}>)`,
     );
     return {
       hub,
@@ -99,14 +107,14 @@ export async function startHub(cfg: HubConfig): Promise<RunningHub> {
         await hub.close();
         await api.close();
         await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-        store.close();
+        await store.close();
       },
     };
   } catch (err) {
     await hub.close();
     await api.close();
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-    store.close();
+    await store.close();
     throw err;
   }
 }

@@ -85,8 +85,40 @@ const toAgent = (r: AgentRow): AgentRecord => ({
   health: r.health ? (JSON.parse(r.health) as HealthReport) : null,
 });
 
+export interface FinishFields {
+  status: TaskState;
+  exitCode: number | null;
+  output: string;
+  error?: string | undefined;
+  startedAt?: number;
+  finishedAt: number;
+}
+
+/** Where the hub keeps agents (token hashes, last health) and the task queue. */
+export interface HubStore {
+  readonly kind: "sqlite" | "redis";
+  addAgent(a: Pick<AgentRecord, "name" | "profile" | "tokenHash">): Promise<boolean>;
+  setToken(name: string, tokenHash: string): Promise<void>;
+  agent(name: string): Promise<AgentRecord | undefined>;
+  agents(): Promise<AgentRecord[]>;
+  removeAgent(name: string): Promise<void>;
+  seen(name: string, health?: HealthReport): Promise<void>;
+  addTask(id: string, agent: string, spec: TaskSpec): Promise<TaskRecord>;
+  task(id: string): Promise<TaskRecord | undefined>;
+  /** The agent's latest tasks, newest first. */
+  tasks(agent: string, limit: number): Promise<TaskRecord[]>;
+  /** Tasks the agent has not finished, oldest first: what to (re)send when it connects. */
+  pending(agent: string): Promise<TaskRecord[]>;
+  dispatched(id: string): Promise<void>;
+  started(id: string, at: number): Promise<void>;
+  /** Records the outcome once; false when the task had already finished. */
+  finish(id: string, o: FinishFields): Promise<boolean>;
+  close(): Promise<void>;
+}
+
 /** The hub's agents and task queue in an embedded SQLite file (WAL, every commit synced). */
-export class HubStore {
+export class SqliteHubStore implements HubStore {
+  readonly kind = "sqlite" as const;
   private readonly db: Database.Database;
 
   constructor(file: string) {
@@ -107,7 +139,7 @@ export class HubStore {
     `);
   }
 
-  addAgent(a: Pick<AgentRecord, "name" | "profile" | "tokenHash">): boolean {
+  async addAgent(a: Pick<AgentRecord, "name" | "profile" | "tokenHash">): Promise<boolean> {
     const r = this.db
       .prepare(
         "INSERT OR IGNORE INTO agents (name, profile, token_hash, created_at) VALUES (?, ?, ?, ?)",
@@ -116,25 +148,25 @@ export class HubStore {
     return r.changes === 1;
   }
 
-  setToken(name: string, tokenHash: string): void {
+  async setToken(name: string, tokenHash: string): Promise<void> {
     this.db.prepare("UPDATE agents SET token_hash = ? WHERE name = ?").run(tokenHash, name);
   }
 
-  agent(name: string): AgentRecord | undefined {
+  async agent(name: string): Promise<AgentRecord | undefined> {
     const r = this.db.prepare("SELECT * FROM agents WHERE name = ?").get(name) as
       AgentRow | undefined;
     return r && toAgent(r);
   }
 
-  agents(): AgentRecord[] {
+  async agents(): Promise<AgentRecord[]> {
     return (this.db.prepare("SELECT * FROM agents ORDER BY name").all() as AgentRow[]).map(toAgent);
   }
 
-  removeAgent(name: string): void {
+  async removeAgent(name: string): Promise<void> {
     this.db.prepare("DELETE FROM agents WHERE name = ?").run(name);
   }
 
-  seen(name: string, health?: HealthReport): void {
+  async seen(name: string, health?: HealthReport): Promise<void> {
     if (health)
       this.db
         .prepare("UPDATE agents SET last_seen = ?, health = ? WHERE name = ?")
@@ -142,21 +174,21 @@ export class HubStore {
     else this.db.prepare("UPDATE agents SET last_seen = ? WHERE name = ?").run(Date.now(), name);
   }
 
-  addTask(id: string, agent: string, spec: TaskSpec): TaskRecord {
+  async addTask(id: string, agent: string, spec: TaskSpec): Promise<TaskRecord> {
     this.db
       .prepare(
         "INSERT INTO tasks (id, agent, spec, status, created_at, seq) VALUES (?, ?, ?, 'queued', ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks))",
       )
       .run(id, agent, JSON.stringify(spec), Date.now());
-    return this.task(id)!;
+    return (await this.task(id))!;
   }
 
-  task(id: string): TaskRecord | undefined {
+  async task(id: string): Promise<TaskRecord | undefined> {
     const r = this.db.prepare("SELECT * FROM tasks WHERE id = ?").get(id) as TaskRow | undefined;
     return r && toTask(r);
   }
 
-  tasks(agent: string, limit: number): TaskRecord[] {
+  async tasks(agent: string, limit: number): Promise<TaskRecord[]> {
     return (
       this.db
         .prepare("SELECT * FROM tasks WHERE agent = ? ORDER BY seq DESC LIMIT ?")
@@ -164,8 +196,7 @@ export class HubStore {
     ).map(toTask);
   }
 
-  /** Tasks the agent has not finished, oldest first: what to (re)send when it connects. */
-  pending(agent: string): TaskRecord[] {
+  async pending(agent: string): Promise<TaskRecord[]> {
     return (
       this.db
         .prepare(
@@ -175,7 +206,7 @@ export class HubStore {
     ).map(toTask);
   }
 
-  dispatched(id: string): void {
+  async dispatched(id: string): Promise<void> {
     this.db
       .prepare(
         "UPDATE tasks SET status = CASE status WHEN 'queued' THEN 'dispatched' ELSE status END, dispatched_at = ?, deliveries = deliveries + 1 WHERE id = ?",
@@ -183,7 +214,7 @@ export class HubStore {
       .run(Date.now(), id);
   }
 
-  started(id: string, at: number): void {
+  async started(id: string, at: number): Promise<void> {
     this.db
       .prepare(
         "UPDATE tasks SET status = 'running', started_at = ? WHERE id = ? AND status IN ('queued', 'dispatched')",
@@ -191,18 +222,7 @@ export class HubStore {
       .run(at, id);
   }
 
-  /** Records the outcome once; false when the task had already finished. */
-  finish(
-    id: string,
-    o: {
-      status: TaskState;
-      exitCode: number | null;
-      output: string;
-      error?: string | undefined;
-      startedAt?: number;
-      finishedAt: number;
-    },
-  ): boolean {
+  async finish(id: string, o: FinishFields): Promise<boolean> {
     const r = this.db
       .prepare(
         `UPDATE tasks SET status = ?, exit_code = ?, output = ?, error = ?,
@@ -213,7 +233,7 @@ export class HubStore {
     return r.changes === 1;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
   }
 }

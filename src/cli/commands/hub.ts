@@ -16,6 +16,7 @@ export interface HubFlags {
   httpPort: string;
   listenAll?: boolean;
   dataDir?: string;
+  redisUrl?: string;
 }
 
 function port(value: string, flag: string): number {
@@ -48,6 +49,7 @@ export async function launchHub(
     wsHosts,
     httpHost: flags.listenAll ? "0.0.0.0" : "127.0.0.1",
     db: flags.dataDir ? join(flags.dataDir, "hub.db") : paths.hub.db,
+    ...(flags.redisUrl ? { redisURL: flags.redisUrl } : {}),
     tokenFile: flags.dataDir ? join(flags.dataDir, "token") : paths.hub.tokenFile,
     ...(process.env.HUB_TOKEN ? { token: process.env.HUB_TOKEN } : {}),
     log,
@@ -67,9 +69,11 @@ export function hubOptions(cmd: Command): Command {
       process.env.HUB_HTTP_PORT ?? String(DEFAULT_HTTP_PORT),
     )
     .option("--listen-all", "listen on every address, not only loopback and the Docker bridge")
+    .option("--data-dir <dir>", "where the hub keeps its store and token (default <state dir>/hub)")
     .option(
-      "--data-dir <dir>",
-      "where the hub keeps its store and token (default <state dir>/hub)",
+      "--redis-url <url>",
+      "keep agents and tasks in Redis instead of SQLite (env HUB_REDIS_URL)",
+      process.env.HUB_REDIS_URL,
     );
 }
 
