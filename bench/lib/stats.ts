@@ -57,3 +57,21 @@ export async function interleaved(
   }
   return { ours: a, baseline: b };
 }
+
+/** A row of times (ms, lower is better) from interleaved samples of ours and the raw engine's path. */
+export function timedRow(
+  scenario: string,
+  metric: string,
+  s: { ours: number[]; baseline: number[] },
+  baselineLabel: string,
+): Row {
+  return {
+    scenario,
+    metric,
+    unit: "ms",
+    better: "lower",
+    ours: summarize(s.ours),
+    baseline: summarize(s.baseline),
+    baselineLabel,
+  };
+}

@@ -9,7 +9,7 @@ import { silentProgress } from "../../src/progress.js";
 import { RAW_PREFIX } from "../lib/context.js";
 import { containerMemory } from "../lib/memory.js";
 import type { Scenario } from "../lib/scenario.js";
-import { interleaved, now, summarize, type Row } from "../lib/stats.js";
+import { interleaved, now, summarize, timedRow } from "../lib/stats.js";
 
 export const agentsScenario: Scenario = {
   name: "agents",
@@ -44,19 +44,8 @@ export const agentsScenario: Scenario = {
     const names: string[] = [];
     try {
       const rounds = ctx.quick ? 3 : 10;
-      const row = (
-        metric: string,
-        s: { ours: number[]; baseline: number[] },
-        label: string,
-      ): Row => ({
-        scenario: "agents",
-        metric,
-        unit: "ms",
-        better: "lower",
-        ours: summarize(s.ours),
-        baseline: summarize(s.baseline),
-        baselineLabel: label,
-      });
+      const row = (metric: string, s: { ours: number[]; baseline: number[] }, label: string) =>
+        timedRow("agents", metric, s, label);
       emit(
         row(
           "create until connected (image cached)",

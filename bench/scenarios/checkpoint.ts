@@ -12,7 +12,7 @@ import {
   type BenchContext,
 } from "../lib/context.js";
 import type { Scenario } from "../lib/scenario.js";
-import { interleaved, now, summarize, type Row } from "../lib/stats.js";
+import { interleaved, now, timedRow } from "../lib/stats.js";
 
 async function kinds(ctx: BenchContext): Promise<("workspace" | "criu")[]> {
   const info = await ctx.docker.info();
@@ -33,19 +33,8 @@ export const checkpointScenario: Scenario = {
       ...(user ? { user } : {}),
     });
     await spawnRaw(raw);
-    const row = (
-      metric: string,
-      s: { ours: number[]; baseline: number[] },
-      label: string,
-    ): Row => ({
-      scenario: "checkpoint",
-      metric,
-      unit: "ms",
-      better: "lower",
-      ours: summarize(s.ours),
-      baseline: summarize(s.baseline),
-      baselineLabel: label,
-    });
+    const row = (metric: string, s: { ours: number[]; baseline: number[] }, label: string) =>
+      timedRow("checkpoint", metric, s, label);
     const engineCheckpoint = async (n: number, exit: boolean) => {
       const name = `bench-${Date.now()}-${n}`;
       const t = now();

@@ -9,7 +9,7 @@ import { IMAGES, RUNTIME_START_COMMAND } from "../../src/runtime/images/builder.
 import { parseArgv } from "../../src/vm/vmdocker/spec.js";
 import { runRaw, spawnProcess, type BenchContext, type BenchNode } from "../lib/context.js";
 import type { Scenario } from "../lib/scenario.js";
-import { interleaved, now, summarize, type Row } from "../lib/stats.js";
+import { interleaved, now, timedRow } from "../lib/stats.js";
 
 const ARGV = parseArgv(RUNTIME_START_COMMAND);
 
@@ -31,17 +31,8 @@ async function raw(ctx: BenchContext, image: string, before?: () => Promise<void
   return ms;
 }
 
-function row(metric: string, s: { ours: number[]; baseline: number[] }, label: string): Row {
-  return {
-    scenario: "spawn",
-    metric,
-    unit: "ms",
-    better: "lower",
-    ours: summarize(s.ours),
-    baseline: summarize(s.baseline),
-    baselineLabel: label,
-  };
-}
+const row = (metric: string, s: { ours: number[]; baseline: number[] }, label: string) =>
+  timedRow("spawn", metric, s, label);
 
 /** A module of its own image (the runtime image plus a label), so removing it really removes it. */
 async function coldModule(ctx: BenchContext) {

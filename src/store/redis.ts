@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
-import { VmdError } from "../errors.js";
 import type { VmmResult } from "../protocol/hymx.js";
+import { connectRedis } from "./redis-connect.js";
 import type { ResultsQuery, Store, StoredItem } from "./types.js";
 
 /** Redis with hymx's key schema (spec §2.5), so an upstream node's data is readable and vice versa. */
@@ -14,20 +14,12 @@ export class RedisStore implements Store {
 
   /** Connects once, failing fast with the fix when nothing answers at the URL. */
   async connect(timeoutMs = 5000): Promise<void> {
-    const timer = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error("no answer")), timeoutMs).unref(),
+    await connectRedis(
+      this.redis,
+      this.url,
+      "start it (vmdocker host setup starts one on 127.0.0.1:6379), or fix redisURL",
+      timeoutMs,
     );
-    try {
-      await Promise.race([this.redis.connect().then(() => this.redis.ping()), timer]);
-    } catch (err) {
-      this.redis.disconnect();
-      const where = this.url.replace(/\/\/[^@/]*@/, "//");
-      throw new VmdError(
-        "err_redis_down",
-        `Redis at ${where} does not answer (${(err as Error).message})`,
-        "start it (vmdocker host setup starts one on 127.0.0.1:6379), or fix redisURL",
-      );
-    }
   }
 
   /** The server's `appendfsync` setting, or null when CONFIG is not allowed. */

@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import { VmdError } from "../../errors.js";
+import { connectRedis } from "../../store/redis-connect.js";
 import type { HealthReport, TaskSpec } from "../../runtimes/agent/wire.js";
 import type { AgentRecord, FinishFields, HubStore, TaskRecord, TaskState } from "./store.js";
 
@@ -46,19 +46,12 @@ export class RedisHubStore implements HubStore {
   }
 
   async connect(timeoutMs = 5000): Promise<void> {
-    const timer = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error("no answer")), timeoutMs).unref(),
+    await connectRedis(
+      this.redis,
+      this.url,
+      "start it (vmdocker host setup starts one on 127.0.0.1:6379), or fix --redis-url",
+      timeoutMs,
     );
-    try {
-      await Promise.race([this.redis.connect().then(() => this.redis.ping()), timer]);
-    } catch (err) {
-      this.redis.disconnect();
-      throw new VmdError(
-        "err_redis_down",
-        `Redis at ${this.url.replace(/\/\/[^@/]*@/, "//")} does not answer (${(err as Error).message})`,
-        "start it (vmdocker host setup starts one on 127.0.0.1:6379), or fix --redis-url",
-      );
-    }
   }
 
   async addAgent(a: Pick<AgentRecord, "name" | "profile" | "tokenHash">): Promise<boolean> {
