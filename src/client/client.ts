@@ -2,6 +2,7 @@ import { DataItem } from "../protocol/data-item.js";
 import { messageTags, processTags, type VmmResult } from "../protocol/hymx.js";
 import type { Signer } from "../protocol/signers.js";
 import type { Tag } from "../protocol/tags.js";
+import { ENCRYPTED_PREFIX, eciesEncrypt } from "../protocol/ecies.js";
 import { VmdError } from "../errors.js";
 
 export interface ClientOptions {
@@ -79,16 +80,36 @@ export class HymxClient {
     return this.getJson("/info");
   }
 
+  /** `Encrypted-<K>` tags: each secret ECIES-encrypted to the node's `Encryption-Public-Key`. */
+  async encryptedTags(secrets: Record<string, string> = {}): Promise<Tag[]> {
+    const entries = Object.entries(secrets);
+    if (entries.length === 0) return [];
+    const key = (await this.info())["Encryption-Public-Key"];
+    if (typeof key !== "string" || !key)
+      throw new VmdError(
+        "err_no_encryption_key",
+        `the node at ${this.base} publishes no Encryption-Public-Key`,
+        "it needs an Ethereum key (prvKey or the generated one); Arweave-keyed nodes cannot decrypt",
+      );
+    return entries.map(([k, v]) => ({
+      name: `${ENCRYPTED_PREFIX}${k}`,
+      value: eciesEncrypt(key, v),
+    }));
+  }
+
   async spawn(opts: {
     module: string;
     scheduler?: string;
     tags?: Tag[];
+    /** Sent as Encrypted-<K> tags, readable only by the node. */
+    secrets?: Record<string, string>;
     data?: string;
   }): Promise<string> {
     const scheduler = opts.scheduler ?? (await this.info()).Node["Acc-Id"];
+    const params = [...(opts.tags ?? []), ...(await this.encryptedTags(opts.secrets))];
     const tags = [
       { name: "SDK-Timestamp", value: String(Date.now() * 1e6) },
-      ...processTags({ module: opts.module, scheduler, params: opts.tags }),
+      ...processTags({ module: opts.module, scheduler, params }),
     ];
     return this.submit(
       DataItem.sign({ data: opts.data ?? String(Date.now() * 1e6), tags }, this.opts.signer),
@@ -99,11 +120,14 @@ export class HymxClient {
     pid: string;
     action?: string;
     tags?: Tag[];
+    /** Sent as Encrypted-<K> tags, readable only by the node. */
+    secrets?: Record<string, string>;
     data?: string;
   }): Promise<string> {
+    const params = [...(opts.tags ?? []), ...(await this.encryptedTags(opts.secrets))];
     const tags = [
       { name: "SDK-Timestamp", value: String(Date.now() * 1e6) },
-      ...messageTags({ action: opts.action, params: opts.tags }),
+      ...messageTags({ action: opts.action, params }),
     ];
     return this.submit(
       DataItem.sign({ target: opts.pid, data: opts.data ?? "", tags }, this.opts.signer),

@@ -80,7 +80,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
       );
     }
   }
-  const { signer, generated } = loadNodeSigner(cfg, dataDir);
+  const { signer, cryptor, generated } = loadNodeSigner(cfg, dataDir);
   if (generated)
     opts.log(
       `generated a node wallet ${signer.address} (kept in ${join(dataDir, "node-key.hex")})`,
@@ -108,6 +108,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
     vms: opts.vms,
     modules,
     checkpointDir: join(opts.baseDir, "ckp"),
+    ...(cryptor ? { cryptor } : {}),
     log: (m, f) => opts.log(`${m} ${f ? JSON.stringify(f) : ""}`.trim()),
   });
   await node.recover(opts.mode ?? "normal");

@@ -1,18 +1,24 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { VmdError } from "../errors.js";
+import { Cryptor } from "../protocol/ecies.js";
 import { ArweaveSigner, EthereumSigner, type Signer } from "../protocol/signers.js";
 import { loadOrCreateKey } from "../sys/keyfile.js";
 
 /**
- * The node's wallet: `prvKey` (hex, wins), else the Arweave key file, else a key generated on the
+ * The node's wallet (and, with an Ethereum key, its ECIES cryptor for `Encrypted-*` params): `prvKey` (hex, wins), else the Arweave key file, else a key generated on the
  * first start and kept (mode 0600) in the data folder so the node's address stays the same.
  */
 export function loadNodeSigner(
   cfg: { prvKey: string; keyfilePath: string },
   dataDir: string,
-): { signer: Signer; generated: boolean } {
-  if (cfg.prvKey) return { signer: new EthereumSigner(cfg.prvKey), generated: false };
+): { signer: Signer; cryptor?: Cryptor; generated: boolean } {
+  if (cfg.prvKey)
+    return {
+      signer: new EthereumSigner(cfg.prvKey),
+      cryptor: new Cryptor(cfg.prvKey),
+      generated: false,
+    };
   if (cfg.keyfilePath) {
     if (!existsSync(cfg.keyfilePath)) {
       throw new VmdError(
@@ -33,6 +39,6 @@ export function loadNodeSigner(
     }
     return { signer: new ArweaveSigner(jwk as never), generated: false };
   }
-  const { signer, created } = loadOrCreateKey(join(dataDir, "node-key.hex"));
-  return { signer, generated: created };
+  const { signer, hex, created } = loadOrCreateKey(join(dataDir, "node-key.hex"));
+  return { signer, cryptor: new Cryptor(hex), generated: created };
 }

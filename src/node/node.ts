@@ -13,6 +13,7 @@ import {
   type Meta,
   type VmmResult,
 } from "../protocol/hymx.js";
+import { decryptParams, ENCRYPTED_PREFIX, type Cryptor } from "../protocol/ecies.js";
 import type { Signer } from "../protocol/signers.js";
 import type { Tag } from "../protocol/tags.js";
 import type { Store, StoredItem } from "../store/types.js";
@@ -33,6 +34,8 @@ export interface NodeDeps {
   modules: ModuleCatalog;
   /** Where checkpoint items are written (`ckp/`). */
   checkpointDir: string;
+  /** Decrypts `Encrypted-*` params (nodes with an Ethereum key); its public key goes in /info. */
+  cryptor?: Cryptor;
   clock?: () => number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -164,7 +167,7 @@ export class HymxNode {
     const factory = this.deps.vms.get(snap.Env.Module["Module-Format"]);
     if (!factory)
       throw new ProtocolError("err_module_format_not_mounted", snap.Env.Module["Module-Format"]);
-    const vm = await factory(snap.Env, { restoring: true });
+    const vm = await factory(this.withSecrets(snap.Env), { restoring: true });
     await vm.restore(snap.Data);
     state.vm = vm;
     state.env = snap.Env;
@@ -206,7 +209,12 @@ export class HymxNode {
           if (!state.vm) throw new ProtocolError("err_process_not_found");
           const saved = await state.vm.checkpoint();
           try {
-            resolve(await state.vm.apply(meta["From-Process"] || meta["Acc-Id"], meta));
+            resolve(
+              await state.vm.apply(
+                meta["From-Process"] || meta["Acc-Id"],
+                this.metaWithSecrets(meta),
+              ),
+            );
           } finally {
             await state.vm.restore(saved);
           }
@@ -248,7 +256,7 @@ export class HymxNode {
       state.env = structuredClone(state.spawnEnv);
       state.received = state.env["Received-Sequence"];
       const factory = this.deps.vms.get(state.env.Module["Module-Format"])!;
-      state.vm = await factory(state.env);
+      state.vm = await factory(this.withSecrets(state.env));
     }
     for (let n = state.env.Nonce + 1; n <= reached; n++) await this.applyNonce(pid, n, "replay");
   }
@@ -498,7 +506,7 @@ export class HymxNode {
     try {
       if (!factory)
         throw new ProtocolError("err_module_format_not_mounted", state.env.Module["Module-Format"]);
-      state.vm = await factory(state.env);
+      state.vm = await factory(this.withSecrets(state.env));
     } catch (err) {
       error = err instanceof Error ? err.message : String(err);
       state.spawnError = error;
@@ -537,6 +545,29 @@ export class HymxNode {
       await this.deps.store.saveResult(pid, result);
       this.deliverLater(pid, result);
     }
+  }
+
+  /**
+   * What a VM is given: each `Encrypted-<K>` param or spawn tag also as `<K>`, decrypted with the
+   * node's key (hymx v0.5.0's rule, and for spawns too). Copies only: what is stored and
+   * checkpointed keeps the ciphertext.
+   */
+  private metaWithSecrets(meta: Meta): Meta {
+    const cryptor = this.deps.cryptor;
+    if (!cryptor) return meta;
+    return { ...meta, Params: decryptParams(meta.Params, (c) => cryptor.decrypt(c)) };
+  }
+
+  private withSecrets(env: Env): Env {
+    const cryptor = this.deps.cryptor;
+    const tags = env.Process.Tags ?? [];
+    if (!cryptor || !tags.some((t) => t.name.startsWith(ENCRYPTED_PREFIX))) return env;
+    const params = Object.fromEntries(tags.map((t) => [t.name, t.value]));
+    const plain = decryptParams(params, (c) => cryptor.decrypt(c));
+    const added = Object.keys(plain)
+      .filter((k) => !Object.hasOwn(params, k))
+      .map((k) => ({ name: k, value: plain[k]! }));
+    return { ...env, Process: { ...env.Process, Tags: [...tags, ...added] } };
   }
 
   private meta(
@@ -583,13 +614,13 @@ export class HymxNode {
       };
     else {
       try {
-        out = await state.vm.apply(from, meta);
+        out = await state.vm.apply(from, this.metaWithSecrets(meta));
       } catch (err) {
         if (err instanceof VmGoneError) {
           this.log("instance gone, reviving", { pid, nonce, why: err.message });
           try {
             await this.revive(pid);
-            out = await state.vm!.apply(from, meta);
+            out = await state.vm!.apply(from, this.metaWithSecrets(meta));
           } catch (again) {
             out = { Error: `could not revive the process: ${errorText(again)}` };
           }
@@ -692,6 +723,7 @@ export class HymxNode {
       Registry: this.registryPid() ?? "",
       Node: { "Acc-Id": this.address, Name: "", Role: "", Desc: "", URL: "" },
       "Vm-Count": [...this.procs.values()].filter((p) => p.vm).length,
+      ...(this.deps.cryptor ? { "Encryption-Public-Key": this.deps.cryptor.publicKey } : {}),
     };
   }
 

@@ -13,14 +13,26 @@ export const CLIENT_KEY = "0x64dd2342616f385f3e8157cf7246cf394217e13e8f91b7d208e
 /**
  * A pure in-process VM for node tests: counts applies in memory and answers `<count>:<data>`,
  * so a result shows the order it was applied in. `Action=Fail` errors; `Action=Forward` sends
- * the data on to the process named by the `To` tag.
+ * the data on to the process named by the `To` tag; `Param` / `SpawnTag` answer the message
+ * param / spawn tag named by `Name` (hashed).
  */
-export const echoFactory: VmFactory = async () => {
+export const echoFactory: VmFactory = async (env) => {
   let count = 0;
   const vm: Vm = {
     async apply(_from, meta) {
       count++;
       if (meta.Action === "Fail") return { Error: "asked to fail" };
+      // What the VM was given (as a SHA-256, so results never hold it): a message param, or a
+      // spawn tag, named by the Name tag.
+      const sha = (v: string | undefined) =>
+        createHash("sha256")
+          .update(v ?? "")
+          .digest("hex");
+      if (meta.Action === "Param") return { Data: sha(meta.Params[meta.Params.Name ?? ""]) };
+      if (meta.Action === "SpawnTag")
+        return {
+          Data: sha((env.Process.Tags ?? []).find((t) => t.name === meta.Params.Name)?.value),
+        };
       const data = `${count}:${meta.Params.Data ?? ""}`;
       const messages =
         meta.Action === "Forward" && meta.Params.To

@@ -16,6 +16,7 @@ import { VmRegistry } from "../../src/vm/contract.js";
 import { vmdocker, VMDOCKER_VM_FORMAT } from "../../src/vm/vmdocker/vm.js";
 import { CLIENT_KEY } from "../helpers/echo-vm.js";
 import { testClient } from "../helpers/engine.js";
+import { filesHolding } from "../helpers/secrets.js";
 
 // End to end against the real engine: node → container → /vmm runtime (the `test` runtime image).
 const docker = testClient();
@@ -344,4 +345,18 @@ test("a restore that fails puts the workspace back and the previous runtime carr
     await vm.close();
     await mount.close();
   }
+});
+
+test("a secret sent encrypted reaches the container's env, and no stored item or checkpoint holds it", async () => {
+  const secret = `sk-container-${Date.now()}`;
+  const pid = await client.spawn({
+    module: moduleId,
+    secrets: { "Container-Env-API_KEY": secret },
+  });
+  assert.equal((await client.waitResult(pid, pid, 120_000)).Error, "");
+  const info = await docker.inspectContainer(`hymatrix_${pid}`);
+  assert.ok(info.Config.Env?.includes(`API_KEY=${secret}`), "the container got the plaintext");
+  await send(pid, "Echo", "x");
+  await running.node.checkpoint(pid);
+  assert.deepEqual(filesHolding(base, secret), [], "the node's files hold only ciphertext");
 });

@@ -97,3 +97,21 @@ test("client errors are one line: node down, bad tag, bad config", () => {
   assert.equal(bad.code, 1);
   assert.match(bad.stderr.trim(), /^vmdocker: .*bad\.yaml: (port|frobnicate)/);
 });
+
+test("--secret encrypts for the node; a plaintext tag that looks secret gets a warning", () => {
+  const common = ["--action", "Balance", "--wait", "--json", "--url", url, "--key", KEY];
+  const plain = vmdocker(["send", token, "--tag", "Api-Key=sk-plain", ...common]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(
+    plain.stderr,
+    /warning: --tag Api-Key goes in plaintext into a signed item.*use --secret Api-Key=/,
+  );
+  const sealed = vmdocker(["send", token, "--secret", "Api-Key=sk-sealed", ...common]);
+  assert.equal(sealed.code, 0, sealed.stderr);
+  assert.doesNotMatch(sealed.stderr, /warning/);
+  const id = (JSON.parse(sealed.stdout) as { "Item-Id": string })["Item-Id"];
+  const item = vmdocker(["result", token, id, "--json", "--url", url]);
+  assert.equal(item.code, 0, item.stderr);
+  const bad = vmdocker(["send", token, "--secret", "novalue", ...common]);
+  assert.match(bad.stderr, /--secret novalue is not K=V/);
+});

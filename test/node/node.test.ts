@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -7,7 +8,10 @@ import { startNode, type RunningNode } from "../../src/node/app.js";
 import { loadConfig } from "../../src/node/config.js";
 import { VmRegistry } from "../../src/vm/contract.js";
 import { getJson, messageItem, post, spawnItem, waitResult } from "../helpers/client.js";
-import { ECHO_FORMAT, echoFactory, writeEchoModule } from "../helpers/echo-vm.js";
+import { CLIENT_KEY, ECHO_FORMAT, echoFactory, writeEchoModule } from "../helpers/echo-vm.js";
+import { HymxClient } from "../../src/client/client.js";
+import { filesHolding } from "../helpers/secrets.js";
+import { EthereumSigner } from "../../src/protocol/signers.js";
 
 const base = mkdtempSync(join(tmpdir(), "vmd-node-"));
 let running: RunningNode;
@@ -214,3 +218,35 @@ test("a fresh node spawns its own token and registry; processes register themsel
   await post(url, transfer);
   assert.equal((await waitResult(url, info.Token, transfer.id)).Error, "err_insufficient_balance");
 });
+
+test("Encrypted-* tags: /info has the key; the VM sees the plaintext (messages and spawns); the store keeps only ciphertext", async () => {
+  const info = (await getJson(`${url}/info`)).body as { "Encryption-Public-Key": string };
+  assert.match(info["Encryption-Public-Key"], /^0x04[0-9a-f]{128}$/);
+  const client = new HymxClient({ url, signer: new EthereumSigner(CLIENT_KEY) });
+  const pid = await client.spawn({
+    module: moduleId,
+    secrets: { "Bot-Token": "tg-spawn-secret-1" },
+  });
+  await client.waitResult(pid, pid);
+  const spawnTag = await client.waitResult(
+    pid,
+    await client.message({ pid, action: "SpawnTag", tags: [{ name: "Name", value: "Bot-Token" }] }),
+  );
+  assert.equal(spawnTag.Data, sha256("tg-spawn-secret-1"));
+  const param = await client.waitResult(
+    pid,
+    await client.message({
+      pid,
+      action: "Param",
+      tags: [{ name: "Name", value: "Api-Key" }],
+      secrets: { "Api-Key": "sk-message-secret-2" },
+    }),
+  );
+  assert.equal(param.Data, sha256("sk-message-secret-2"));
+  await running.node.checkpoint(pid);
+  assert.ok(readdirSync(join(base, "ckp")).length > 0, "a checkpoint was written");
+  assert.deepEqual(filesHolding(base, "tg-spawn-secret-1"), []);
+  assert.deepEqual(filesHolding(base, "sk-message-secret-2"), []);
+});
+
+const sha256 = (v: string) => createHash("sha256").update(v).digest("hex");

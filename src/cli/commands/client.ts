@@ -10,13 +10,25 @@ import { printJson, table } from "../output.js";
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-function parseTags(pairs: string[]): Tag[] {
+function parseTags(pairs: string[], flag = "--tag"): Tag[] {
   return pairs.map((p) => {
     const eq = p.indexOf("=");
     if (eq <= 0)
-      throw new VmdError("err_bad_flag", `--tag ${p} is not K=V`, "write tags as --tag Name=value");
+      throw new VmdError("err_bad_flag", `${flag} ${p} is not K=V`, `write ${flag} Name=value`);
     return { name: p.slice(0, eq), value: p.slice(eq + 1) };
   });
+}
+
+const SECRET_NAME = /key|token|secret|password|passwd/i;
+
+/** `--secret` values become Encrypted-<K> tags; a plaintext tag that looks secret gets a warning. */
+function secretsOf(o: { secret: string[]; tag: string[] }): Record<string, string> {
+  for (const t of parseTags(o.tag))
+    if (SECRET_NAME.test(t.name) && !t.name.startsWith("Encrypted-"))
+      console.error(
+        `warning: --tag ${t.name} goes in plaintext into a signed item anyone can read; use --secret ${t.name}=... to encrypt it for the node`,
+      );
+  return Object.fromEntries(parseTags(o.secret, "--secret").map((t) => [t.name, t.value]));
 }
 
 interface Common {
@@ -58,11 +70,17 @@ export function registerClient(program: Command, ctx: () => CliContext): void {
     .requiredOption("--module <id>", "the module id")
     .option("--scheduler <address>", "the node that runs it (default: the node at --url)")
     .option("--tag <K=V>", "a spawn tag; repeatable", collect, [])
+    .option(
+      "--secret <K=V>",
+      "a spawn tag encrypted for the node (sent as Encrypted-K); repeatable",
+      collect,
+      [],
+    )
     .option("--data <text>", "the spawn data")
     .option("--wait", "wait for the spawn result")
     .addHelpText(
       "after",
-      "\nExample:\n  vmdocker spawn --module <module-id> --tag Name=demo --wait",
+      "\nExample:\n  vmdocker spawn --module <module-id> --tag Name=demo --secret Container-Env-API_KEY=sk-... --wait",
     )
     .action(
       async (
@@ -70,6 +88,7 @@ export function registerClient(program: Command, ctx: () => CliContext): void {
           module: string;
           scheduler?: string;
           tag: string[];
+          secret: string[];
           data?: string;
           wait?: boolean;
         },
@@ -79,6 +98,7 @@ export function registerClient(program: Command, ctx: () => CliContext): void {
           module: o.module,
           scheduler: o.scheduler,
           tags: parseTags(o.tag),
+          secrets: secretsOf(o),
           data: o.data,
         });
         if (!o.wait) return o.json ? printJson({ id: pid }) : console.log(pid);
@@ -93,16 +113,34 @@ export function registerClient(program: Command, ctx: () => CliContext): void {
     .description("send a message to a process")
     .option("--action <action>", "the Action tag")
     .option("--tag <K=V>", "a message tag; repeatable", collect, [])
+    .option(
+      "--secret <K=V>",
+      "a message tag encrypted for the node (sent as Encrypted-K); repeatable",
+      collect,
+      [],
+    )
     .option("--data <text>", "the message data", "")
     .option("--wait", "wait for the result and print it")
     .addHelpText("after", "\nExample:\n  vmdocker send <pid> --action Echo --data hello --wait")
     .action(
       async (
         pid: string,
-        o: Common & { action?: string; tag: string[]; data: string; wait?: boolean },
+        o: Common & {
+          action?: string;
+          tag: string[];
+          secret: string[];
+          data: string;
+          wait?: boolean;
+        },
       ) => {
         const c = client(o);
-        const id = await c.message({ pid, action: o.action, tags: parseTags(o.tag), data: o.data });
+        const id = await c.message({
+          pid,
+          action: o.action,
+          tags: parseTags(o.tag),
+          secrets: secretsOf(o),
+          data: o.data,
+        });
         if (!o.wait) return o.json ? printJson({ id }) : console.log(id);
         const r = await c.waitResult(pid, id);
         printResult(r, o.json);

@@ -152,6 +152,7 @@ type Launcher = (spec: InstanceSpec, restoreFrom?: RestoreFrom) => Promise<Insta
 class VmdockerVm implements Vm {
   private instance?: Instance;
   readonly name: string;
+  private readonly secretEnv: Set<string>;
 
   constructor(
     private readonly client: DockerClient,
@@ -164,6 +165,12 @@ class VmdockerVm implements Vm {
     private readonly healthTimeoutMs: number,
   ) {
     this.name = `hymatrix_${env.Meta.Pid}`;
+    const prefix = "Encrypted-Container-Env-";
+    this.secretEnv = new Set(
+      (env.Process.Tags ?? [])
+        .filter((t) => t.name.startsWith(prefix))
+        .map((t) => t.name.slice(prefix.length).trim()),
+    );
   }
 
   /** Takes a started, healthy instance from the warm pool. */
@@ -282,9 +289,10 @@ class VmdockerVm implements Vm {
           ArchiveFormat: "docker-save+gzip",
         },
       },
-      runtimeEnv: Object.entries(workspaceEnv(this.ws, this.spec.containerEnv)).map(
-        ([k, v]) => `${k}=${v}`,
-      ),
+      // Env that came from Encrypted-Container-Env-* tags stays out of the (signed) checkpoint.
+      runtimeEnv: Object.entries(workspaceEnv(this.ws, this.spec.containerEnv))
+        .filter(([k]) => !this.secretEnv.has(k))
+        .map(([k, v]) => `${k}=${v}`),
     });
   }
 
