@@ -8,6 +8,7 @@ import { registerNode } from "./commands/node.js";
 import { registerClient } from "./commands/client.js";
 import { registerUp } from "./commands/up.js";
 import { registerHub } from "./commands/hub.js";
+import { registerOpenclaw } from "./commands/openclaw.js";
 import { formatError } from "./output.js";
 
 const program = new Command("vmdocker")
@@ -33,6 +34,7 @@ registerModule(program, ctx);
 registerNode(program, ctx);
 registerClient(program, ctx);
 registerHub(program, ctx);
+registerOpenclaw(program, ctx);
 
 try {
   await program.parseAsync(process.argv);

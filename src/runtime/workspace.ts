@@ -1,17 +1,10 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 
-const DIRS = [
-  ".",
-  ".openclaw",
-  ".openclaw/workspace",
-  "workspace",
-  ".home",
-  ".tmp",
-  ".xdg/config",
-  ".xdg/cache",
-  ".xdg/state",
-];
+// Upstream also makes `.openclaw/` and `.openclaw/workspace/` here. We leave them to the runtime
+// inside, so they belong to the container's user: OpenClaw chmods its state folder and fails on
+// one the host owns.
+const DIRS = [".", "workspace", ".home", ".tmp", ".xdg/config", ".xdg/cache", ".xdg/state"];
 
 /** The per-process workspace `<root>/sandbox_workspace/<pid>`: the only place a runtime may write. */
 export function workspacePath(root: string, pid: string): string {

@@ -2,9 +2,10 @@
 // case-insensitive JSON keys, `result` as a JSON string, failures as HTTP 400.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Runtime, RuntimeFactory, Tag } from "./runtime.js";
+import { openclawRuntime } from "./openclaw-runtime.js";
 import { testRuntime } from "./test-runtime.js";
 
-const RUNTIMES: Record<string, RuntimeFactory> = { test: testRuntime };
+const RUNTIMES: Record<string, RuntimeFactory> = { test: testRuntime, openclaw: openclawRuntime };
 
 /** Go's JSON decoding matches keys case-insensitively: `meta`, `Meta` and `META` are one key. */
 function field(obj: unknown, name: string): unknown {

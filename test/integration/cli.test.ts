@@ -3,6 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { IMAGES } from "../../src/runtime/images/builder.js";
 import { vmdocker } from "../helpers/cli.js";
 
 const oneLine = (s: string) => s.trim().split("\n").length === 1;
@@ -70,6 +71,7 @@ test("a second images build with nothing changed reuses every image and takes se
       "vmdocker/base:bookworm",
       "vmdocker/node:24",
       "vmdocker/runtime-test:latest",
+      IMAGES.openclaw,
       "openclaw-agent-base:latest",
       "vmdocker/busybox:latest",
     ],

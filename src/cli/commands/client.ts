@@ -31,13 +31,13 @@ function secretsOf(o: { secret: string[]; tag: string[] }): Record<string, strin
   return Object.fromEntries(parseTags(o.secret, "--secret").map((t) => [t.name, t.value]));
 }
 
-interface Common {
+export interface Common {
   url: string;
   key?: string;
   json?: boolean;
 }
 
-function withClientOptions(cmd: Command): Command {
+export function withClientOptions(cmd: Command): Command {
   return cmd
     .option(
       "--url <url>",
@@ -51,19 +51,22 @@ function withClientOptions(cmd: Command): Command {
     .option("--json", "print JSON");
 }
 
-function printResult(r: VmmResult, json?: boolean): void {
+export function printResult(r: VmmResult, json?: boolean): void {
   if (json) return printJson(r);
   console.log(`nonce ${r.Nonce}${r.Error ? `  ERROR ${r.Error}` : ""}`);
   if (r.Data) console.log(r.Data);
   for (const m of r.Messages ?? []) console.log(`  → message #${m.Sequence} to ${m.Target}`);
 }
 
+/** The client for a command's --url and --key (a key kept in the state folder by default). */
+export function clientFor(ctx: () => CliContext, o: Common): HymxClient {
+  const { signer, note } = clientSigner(o.key, join(ctx().paths.root, "client-key.hex"));
+  if (note) console.error(note);
+  return new HymxClient({ url: o.url, signer });
+}
+
 export function registerClient(program: Command, ctx: () => CliContext): void {
-  const client = (o: Common) => {
-    const { signer, note } = clientSigner(o.key, join(ctx().paths.root, "client-key.hex"));
-    if (note) console.error(note);
-    return new HymxClient({ url: o.url, signer });
-  };
+  const client = (o: Common) => clientFor(ctx, o);
 
   withClientOptions(program.command("spawn"))
     .description("spawn a process of a module on a node")

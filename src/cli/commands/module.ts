@@ -1,3 +1,5 @@
+import { IMAGES, RUNTIME_START_COMMAND } from "../../runtime/images/builder.js";
+import { OPENCLAW_VERSION } from "../../runtime/images/sources.js";
 import type { Command } from "commander";
 import { VmdError } from "../../errors.js";
 import { buildModule, type ImageSource } from "../../module/build.js";
@@ -25,6 +27,7 @@ interface BuildFlags {
   startCommand?: string;
   sandboxAgent?: string;
   openclawVersion?: string;
+  openclaw?: boolean;
   json?: boolean;
 }
 
@@ -62,6 +65,10 @@ export function registerModule(program: Command, ctx: () => CliContext): void {
     .option("--start-command <cmd>", "the module's Start-Command tag")
     .option("--sandbox-agent <agent>", "the module's Sandbox-Agent tag", "shell")
     .option("--openclaw-version <v>", "the module's Openclaw-Version tag")
+    .option(
+      "--openclaw",
+      `the OpenClaw module: image ${IMAGES.openclaw}, its start command and Openclaw-Version`,
+    )
     .option("--json", "print the result as JSON")
     .addHelpText(
       "after",
@@ -76,6 +83,11 @@ export function registerModule(program: Command, ctx: () => CliContext): void {
           "no signing key",
           "pass --key <hex> or set VMDOCKER_PRIVATE_KEY (in the environment or .env)",
         );
+      }
+      if (f.openclaw) {
+        f.image ??= IMAGES.openclaw;
+        f.startCommand ??= RUNTIME_START_COMMAND;
+        f.openclawVersion ??= OPENCLAW_VERSION;
       }
       const dockerfile = f.dockerfile ?? env.VMDOCKER_BUILD_DOCKERFILE;
       const buildArgs = { ...buildArgsFromEnv(env) };

@@ -1,5 +1,6 @@
 import { Agent } from "node:http";
 import { createServer } from "node:net";
+import { join } from "node:path";
 import { VmdError } from "../../errors.js";
 import type { DockerClient } from "../docker/client.js";
 import type { Instance, InstanceSpec } from "./instance.js";
@@ -68,6 +69,10 @@ export class DockerBackend {
         Cmd: spec.argv.slice(1),
         Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
         WorkingDir: spec.workspace,
+        // One hostname for every process container: a restored process runs in a new container,
+        // and runtimes that record host + pid in their state (OpenClaw's gateway lease) must be
+        // able to tell that the old owner is gone.
+        Hostname: "vmdocker",
         ...(spec.user ? { User: spec.user } : {}),
         ExposedPorts: { "8080/tcp": {} },
         Labels: { "org.vmdocker.role": "process" },
@@ -106,6 +111,9 @@ export class DockerBackend {
           CpuShares: 1024,
           Mounts: [
             { Type: "bind", Source: spec.workspace, Target: spec.workspace, ReadOnly: false },
+            // A writable /tmp inside the workspace (as later upstream does): tools that ignore
+            // TMPDIR (OpenClaw's lock files) still work on the read-only root.
+            { Type: "bind", Source: join(spec.workspace, ".tmp"), Target: "/tmp", ReadOnly: false },
           ],
         },
       });
@@ -127,6 +135,10 @@ export class DockerBackend {
       name: spec.name,
       call: (path, body, timeoutMs) => callRuntime(url, path, body, timeoutMs, agent),
       running: async () => !!(await this.client.findContainer(id).catch(() => null))?.State.Running,
+      freeze: async () => {
+        await this.client.pauseContainer(id);
+        return () => this.client.unpauseContainer(id);
+      },
       remove: async () => {
         if (agent) agent.destroy();
         await this.client.removeContainer(id, { force: true }).catch(() => {});

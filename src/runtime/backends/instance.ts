@@ -27,6 +27,8 @@ export interface Instance {
   call(path: string, body?: unknown, timeoutMs?: number): Promise<RuntimeAnswer>;
   running(): Promise<boolean>;
   remove(): Promise<void>;
+  /** Freezes the instance's processes (where the backend can) and returns how to thaw them. */
+  freeze?(): Promise<() => Promise<void>>;
 }
 
 /** Polls `/vmm/health` until it answers 200 (every 25 ms, not upstream's 500 ms). */

@@ -241,6 +241,19 @@ export class DockerClient {
     });
   }
 
+  /** Freezes every process of the container (cgroup freezer) until unpause. */
+  pauseContainer(id: string): Promise<void> {
+    return this.call({ container: id }, async () => {
+      await this.docker.getContainer(id).pause();
+    });
+  }
+
+  unpauseContainer(id: string): Promise<void> {
+    return this.call({ container: id }, async () => {
+      await this.docker.getContainer(id).unpause();
+    });
+  }
+
   renameContainer(id: string, name: string): Promise<void> {
     return this.call({ container: id }, async () => {
       await this.docker.getContainer(id).rename({ name });

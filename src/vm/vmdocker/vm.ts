@@ -244,8 +244,16 @@ class VmdockerVm implements Vm {
     } catch (err) {
       return this.assertAlive(err);
     }
-    if (res.status !== 200)
-      return { Error: `request failed with status ${res.status}: ${res.text}` };
+    if (res.status !== 200) {
+      // The runtime's reason, not an opaque status: `{"error": "..."}` or `{"msg": "..."}`.
+      const reason = res.body.error ?? res.body.msg;
+      return {
+        Error:
+          typeof reason === "string"
+            ? reason
+            : `request failed with status ${res.status}: ${res.text}`,
+      };
+    }
     try {
       const parsed = ResultSchema.safeParse(JSON.parse(String(res.body.result ?? "")));
       if (!parsed.success)
@@ -260,8 +268,18 @@ class VmdockerVm implements Vm {
   }
 
   async checkpoint(): Promise<string> {
-    const point = await this.resumePoint(this.running);
-    const workspace = workspaceArchiveJson(await archiveWorkspace(this.ws));
+    const instance = this.running;
+    const point = await this.resumePoint(instance);
+    // The processes are frozen while the workspace is read, so files they keep writing (SQLite,
+    // caches) are archived as one crash-consistent moment, not torn.
+    const thaw = await instance.freeze?.();
+    let archive: Buffer;
+    try {
+      archive = await archiveWorkspace(this.ws);
+    } finally {
+      await thaw?.();
+    }
+    const workspace = workspaceArchiveJson(archive);
     if (point.kind === "criu") {
       // vmdocker.criu.v1: the container's whole memory plus the workspace; restore needs no replay.
       return JSON.stringify({

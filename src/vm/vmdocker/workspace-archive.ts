@@ -28,12 +28,15 @@ function runTar(args: string[], input?: Buffer): Promise<Buffer> {
 
 /** tar.gz of the workspace with relative paths (upstream's `vmdocker.runtime-workspace.v1` archive). */
 export function archiveWorkspace(ws: string): Promise<Buffer> {
-  return runTar(["-czf", "-", "-C", ws, "."]);
+  return runTar(["-czf", "-", "-C", ws, "--numeric-owner", "."]);
 }
 
-/** Replaces the workspace's contents with an archive's. */
+/**
+ * Replaces the workspace's contents with an archive's, with the owners it records: files the
+ * container's user made (OpenClaw's 0700 state folder) must stay that user's.
+ */
 export async function unpackWorkspace(ws: string, archive: Buffer): Promise<void> {
   mkdirSync(ws, { recursive: true });
   for (const entry of readdirSync(ws)) rmSync(join(ws, entry), { recursive: true, force: true });
-  await runTar(["-xzf", "-", "-C", ws, "--no-same-owner"], archive);
+  await runTar(["-xzf", "-", "-C", ws, "--same-owner", "--numeric-owner"], archive);
 }

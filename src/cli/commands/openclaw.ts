@@ -1,0 +1,127 @@
+import type { Command } from "commander";
+import { VmdError } from "../../errors.js";
+import type { Tag } from "../../protocol/tags.js";
+import type { CliContext } from "../context.js";
+import { printJson } from "../output.js";
+import { clientFor, printResult, withClientOptions, type Common } from "./client.js";
+
+const tags = (m: Record<string, string | undefined>): Tag[] =>
+  Object.entries(m)
+    .filter(([, v]) => v !== undefined && v !== "")
+    .map(([name, value]) => ({ name, value: value! }));
+
+/** The seed's OpenClaw flows: spawn with a model and key, chat, Telegram, pairing. Secrets are sent encrypted. */
+export function registerOpenclaw(program: Command, ctx: () => CliContext): void {
+  const oc = program
+    .command("openclaw")
+    .description("OpenClaw bots as VMDocker processes (spawn, chat, telegram, pair)");
+
+  withClientOptions(oc.command("spawn"))
+    .description(
+      "spawn an OpenClaw process with a model and an API key (sent encrypted to the node)",
+    )
+    .requiredOption("--module <id>", "the OpenClaw module (vmdocker module build --openclaw)")
+    .option("--provider <p>", "the model provider (openai, anthropic, moonshot, or your own)")
+    .option("--model <m>", "the model id")
+    .option(
+      "--api-key <k>",
+      "the provider's API key (encrypted for the node; env OPENCLAW_API_KEY)",
+    )
+    .option("--base-url <url>", "an OpenAI-compatible endpoint for --provider (vLLM, LM Studio...)")
+    .addHelpText(
+      "after",
+      "\nExample:\n  vmdocker openclaw spawn --module <id> --provider openai --model gpt-4.1-mini --api-key $OPENAI_API_KEY",
+    )
+    .action(
+      async (
+        o: Common & {
+          module: string;
+          provider?: string;
+          model?: string;
+          apiKey?: string;
+          baseUrl?: string;
+        },
+      ) => {
+        const c = clientFor(ctx, o);
+        const apiKey = o.apiKey ?? process.env.OPENCLAW_API_KEY;
+        if (apiKey && !o.provider && !o.model?.includes("/"))
+          throw new VmdError(
+            "err_bad_flag",
+            "--api-key needs --provider (or a provider/model)",
+            "pass --provider openai",
+          );
+        const pid = await c.spawn({
+          module: o.module,
+          tags: tags({ provider: o.provider, model: o.model, providerBaseUrl: o.baseUrl }),
+          secrets: apiKey ? { apiKey } : {},
+        });
+        const r = await c.waitResult(pid, pid, 600_000);
+        if (o.json) printJson({ id: pid, result: r });
+        else console.log(r.Error ? `${pid}\nspawn failed: ${r.Error}` : pid);
+        if (r.Error) process.exitCode = 1;
+      },
+    );
+
+  withClientOptions(oc.command("chat <pid> <message>"))
+    .description("send a chat message and print the bot's reply")
+    .option("--timeout <seconds>", "how long the agent may take (default 600)")
+    .addHelpText("after", '\nExample:\n  vmdocker openclaw chat <pid> "hello"')
+    .action(async (pid: string, message: string, o: Common & { timeout?: string }) => {
+      const c = clientFor(ctx, o);
+      const id = await c.message({
+        pid,
+        action: "Chat",
+        data: message,
+        tags: tags({ timeoutSeconds: o.timeout }),
+      });
+      const r = await c.waitResult(pid, id, 900_000);
+      if (o.json) printJson(r);
+      else if (r.Error) console.error(`chat failed: ${r.Error}`);
+      else console.log(r.Data);
+      if (r.Error) process.exitCode = 1;
+    });
+
+  withClientOptions(oc.command("telegram <pid>"))
+    .description("configure the Telegram channel (the bot token is sent encrypted)")
+    .option("--bot-token <t>", "the bot's token from @BotFather (env TELEGRAM_BOT_TOKEN)")
+    .option("--dm-policy <p>", "pairing | allowlist | open | disabled")
+    .option("--allow-from <ids>", "comma-separated sender ids, or * (open needs *)")
+    .addHelpText(
+      "after",
+      "\nExample:\n  vmdocker openclaw telegram <pid> --bot-token $TELEGRAM_BOT_TOKEN --dm-policy open --allow-from '*'",
+    )
+    .action(
+      async (
+        pid: string,
+        o: Common & { botToken?: string; dmPolicy?: string; allowFrom?: string },
+      ) => {
+        const c = clientFor(ctx, o);
+        const botToken = o.botToken ?? process.env.TELEGRAM_BOT_TOKEN;
+        const id = await c.message({
+          pid,
+          action: "ConfigureTelegram",
+          tags: tags({ dmPolicy: o.dmPolicy, allowFrom: o.allowFrom }),
+          secrets: botToken ? { botToken } : {},
+        });
+        const r = await c.waitResult(pid, id, 300_000);
+        printResult(r, o.json);
+        if (r.Error) process.exitCode = 1;
+      },
+    );
+
+  withClientOptions(oc.command("pair <pid> <code>"))
+    .description("approve a pairing code a new sender got from the bot")
+    .option("--channel <c>", "the channel", "telegram")
+    .addHelpText("after", "\nExample:\n  vmdocker openclaw pair <pid> ABC123")
+    .action(async (pid: string, code: string, o: Common & { channel: string }) => {
+      const c = clientFor(ctx, o);
+      const id = await c.message({
+        pid,
+        action: "ApprovePairing",
+        tags: tags({ code, channel: o.channel }),
+      });
+      const r = await c.waitResult(pid, id, 300_000);
+      printResult(r, o.json);
+      if (r.Error) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,134 @@
+// Where OpenClaw keeps its state inside a VMDocker process, and the openclaw.json it starts with
+// (spec §1.3-1.4): a template, then the managed overrides applied on every start.
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+export interface OpenclawPaths {
+  state: string;
+  config: string;
+  workspace: string;
+  logs: string;
+}
+
+export function openclawPaths(env: NodeJS.ProcessEnv = process.env): OpenclawPaths {
+  const home = env.OPENCLAW_HOME && env.OPENCLAW_HOME !== "/" ? env.OPENCLAW_HOME : env.HOME;
+  const state = env.OPENCLAW_STATE_DIR || join(home || "/tmp", ".openclaw");
+  return {
+    state,
+    config: env.OPENCLAW_CONFIG_PATH || join(state, "openclaw.json"),
+    workspace: env.OPENCLAW_AGENT_WORKSPACE || join(state, "workspace"),
+    logs: join(state, "logs"),
+  };
+}
+
+/** The config a fresh process starts from (upstream's openclaw.default.json, plus the HTTP chat endpoint). */
+export const CONFIG_TEMPLATE = {
+  agents: { defaults: { model: { primary: "kimi-coding/k2p5" } } },
+  gateway: {
+    mode: "local",
+    // vmdocker's Chat goes through the gateway's OpenAI-compatible endpoint (a real agent run).
+    http: { endpoints: { chatCompletions: { enabled: true } } },
+  },
+  // Config and ConfigureTelegram call config.get / config.patch over the gateway's admin HTTP RPC
+  // (loopback only, behind the per-start password; the `gateway` tool has no config.patch now).
+  plugins: { entries: { "admin-http-rpc": { enabled: true } } },
+  tools: { sessions: { visibility: "all" } },
+  channels: {
+    telegram: {
+      enabled: true,
+      dmPolicy: "pairing",
+      groupPolicy: "open",
+      defaultAccount: "main",
+      streaming: { mode: "off" },
+    },
+  },
+};
+
+type Json = Record<string, unknown>;
+
+function at(obj: Json, path: string[]): Json {
+  let cur = obj;
+  for (const key of path) {
+    const next = cur[key];
+    if (!next || typeof next !== "object" || Array.isArray(next)) cur[key] = {};
+    cur = cur[key] as Json;
+  }
+  return cur;
+}
+
+function writeAtomic(file: string, text: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(`${file}.tmp`, text, { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}
+
+/** A model reference `provider/model`: a given provider replaces any prefix the model has. */
+export function modelRef(provider: string | undefined, model: string | undefined): string {
+  const m = (model ?? "").trim();
+  const p = (provider ?? "").trim().toLowerCase();
+  if (!m) return "";
+  if (!p) return m;
+  return `${p}/${m.includes("/") ? m.slice(m.indexOf("/") + 1) : m}`;
+}
+
+export interface SpawnSettings {
+  provider?: string;
+  model?: string;
+  /** An OpenAI-compatible endpoint for `provider` (vLLM, LM Studio, a gateway of your own). */
+  providerBaseUrl?: string;
+  providerApi?: string;
+}
+
+/**
+ * Creates the state layout, writes openclaw.json from the template when there is none, and applies
+ * the managed overrides (workspace, log file, spawn-time model and custom provider). Existing keys
+ * the user set stay. Returns the config written.
+ */
+export function prepareOpenclaw(paths: OpenclawPaths, settings: SpawnSettings = {}): Json {
+  for (const dir of [
+    paths.state,
+    paths.logs,
+    paths.workspace,
+    join(paths.state, "agents", "main", "sessions"),
+    join(paths.state, "agents", "main", "agent"),
+  ]) {
+    mkdirSync(dir, { recursive: true });
+    try {
+      chmodSync(dir, 0o777);
+    } catch {
+      // made by the host (already 0777) and owned by another user: nothing to change
+    }
+  }
+  const config: Json = existsSync(paths.config)
+    ? (JSON.parse(readFileSync(paths.config, "utf8")) as Json)
+    : structuredClone(CONFIG_TEMPLATE);
+  const defaults = at(config, ["agents", "defaults"]);
+  defaults.workspace = paths.workspace;
+  at(config, ["tools", "fs"]).workspaceOnly = true;
+  at(config, ["logging"]).file = join(paths.logs, "openclaw.log");
+  at(config, ["plugins", "entries", "admin-http-rpc"]).enabled = true;
+  const ref = modelRef(settings.provider, settings.model);
+  if (ref) at(config, ["agents", "defaults", "model"]).primary = ref;
+  if (settings.providerBaseUrl && settings.provider) {
+    const providers = at(config, ["models", "providers"]);
+    at(config, ["models"]).mode ??= "merge";
+    const id = ref.slice(ref.indexOf("/") + 1) || settings.model || "default";
+    providers[settings.provider.toLowerCase()] = {
+      baseUrl: settings.providerBaseUrl,
+      api: settings.providerApi || "openai-completions",
+      models: [
+        {
+          id,
+          name: id,
+          reasoning: false,
+          input: ["text"],
+          cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 },
+          contextWindow: 32000,
+          maxTokens: 4096,
+        },
+      ],
+    };
+  }
+  writeAtomic(paths.config, `${JSON.stringify(config, null, 2)}\n`);
+  return config;
+}

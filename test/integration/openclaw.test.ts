@@ -1,0 +1,259 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, test } from "node:test";
+import { HymxClient } from "../../src/client/client.js";
+import { buildModule } from "../../src/module/build.js";
+import { startNode, type RunningNode } from "../../src/node/app.js";
+import { loadConfig } from "../../src/node/config.js";
+import { silentProgress } from "../../src/progress.js";
+import { EthereumSigner } from "../../src/protocol/signers.js";
+import { IMAGES, RUNTIME_START_COMMAND } from "../../src/runtime/images/builder.js";
+import { OPENCLAW_VERSION } from "../../src/runtime/images/sources.js";
+import { VmRegistry } from "../../src/vm/contract.js";
+import { CLIENT_KEY } from "../helpers/echo-vm.js";
+import { testClient } from "../helpers/engine.js";
+import { filesHolding } from "../helpers/secrets.js";
+
+// OpenClaw for real in a VMDocker process: the pinned gateway in its container, a chat flowing
+// client → node → container → OpenClaw → provider and back. No LLM provider is reachable from
+// here, so the provider is this test's own OpenAI-compatible HTTP server on the Docker bridge.
+const docker = testClient();
+const base = mkdtempSync(join(tmpdir(), "vmd-openclaw-"));
+const API_KEY = `sk-test-${Date.now()}`;
+let running: RunningNode;
+let client: HymxClient;
+let moduleId: string;
+let provider: Server;
+let providerURL: string;
+const seen: { auth?: string; model?: string; messages: { role: string; content: unknown }[] }[] =
+  [];
+
+function startProvider(host: string): Promise<string> {
+  provider = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString()));
+    req.on("end", () => {
+      const json = JSON.parse(body || "{}") as {
+        model?: string;
+        stream?: boolean;
+        messages?: { role: string; content: unknown }[];
+      };
+      seen.push({
+        auth: req.headers.authorization,
+        model: json.model,
+        messages: json.messages ?? [],
+      });
+      const reply = `fake reply #${seen.length}`;
+      const usage = { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 };
+      if (json.stream) {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        const chunk = (delta: object, finish: string | null) =>
+          `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: json.model, choices: [{ index: 0, delta, finish_reason: finish }], ...(finish ? { usage } : {}) })}\n\n`;
+        res.write(chunk({ role: "assistant", content: reply }, null));
+        res.write(chunk({}, "stop"));
+        return res.end("data: [DONE]\n\n");
+      }
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          id: "c",
+          object: "chat.completion",
+          created: 1,
+          model: json.model,
+          choices: [
+            { index: 0, message: { role: "assistant", content: reply }, finish_reason: "stop" },
+          ],
+          usage,
+        }),
+      );
+    });
+  });
+  return new Promise((resolve) =>
+    provider.listen(0, host, () => {
+      const a = provider.address() as { port: number };
+      resolve(`http://${host}:${a.port}/v1`);
+    }),
+  );
+}
+
+before(async () => {
+  const gateway = await docker.networkGateway("bridge");
+  providerURL = await startProvider(gateway ?? "127.0.0.1");
+  const mod = await buildModule(
+    docker,
+    {
+      source: { mode: "pull", image: IMAGES.openclaw },
+      signer: new EthereumSigner(CLIENT_KEY),
+      outDir: join(base, "mod"),
+      startCommand: RUNTIME_START_COMMAND,
+      openclawVersion: OPENCLAW_VERSION,
+    },
+    silentProgress,
+  );
+  moduleId = mod.id;
+  const cfg = loadConfig(undefined, {
+    VMDOCKER_PORT: ":0",
+    VMDOCKER_ADMIN_PORT: ":0",
+    VMDOCKER_WARM_POOL: "0",
+  });
+  running = await startNode(cfg, { baseDir: base, vms: new VmRegistry(), log: () => {}, docker });
+  client = new HymxClient({ url: running.url, signer: new EthereumSigner(CLIENT_KEY) });
+});
+
+after(async () => {
+  await running?.close();
+  provider?.close();
+});
+
+async function send(pid: string, action: string, data = "", tags: Record<string, string> = {}) {
+  const id = await client.message({
+    pid,
+    action,
+    data,
+    tags: Object.entries(tags).map(([name, value]) => ({ name, value })),
+  });
+  return client.waitResult(pid, id, 300_000);
+}
+
+let pid: string;
+
+test("spawn with provider, model and an encrypted key: the gateway is up, the key is in OpenClaw's store and nowhere in the node's items", async () => {
+  pid = await client.spawn({
+    module: moduleId,
+    tags: [
+      { name: "provider", value: "fake" },
+      { name: "model", value: "fake-model" },
+      { name: "providerBaseUrl", value: providerURL },
+    ],
+    secrets: { apiKey: API_KEY },
+  });
+  const spawned = await client.waitResult(pid, pid, 300_000);
+  assert.equal(spawned.Error, "", spawned.Error);
+  const ping = await send(pid, "Ping");
+  assert.equal(ping.Error, "");
+  assert.match(ping.Data, /"ok":\s*true/);
+  const ws = join(base, "sandbox_workspace", pid);
+  const config = JSON.parse(readFileSync(join(ws, ".openclaw", "openclaw.json"), "utf8")) as {
+    agents: { defaults: { model: { primary: string } } };
+  };
+  assert.equal(
+    config.agents.defaults.model.primary,
+    "fake/fake-model",
+    "the spawn-time model is set",
+  );
+  assert.deepEqual(
+    filesHolding(base, API_KEY, (f) => f.includes("sandbox_workspace")),
+    [],
+    "no stored item, result or checkpoint of the node holds the key",
+  );
+});
+
+test("chat: the provider's reply comes back bare as Data, the key reached the provider", async () => {
+  const r = await send(pid, "Chat", "hello there");
+  assert.equal(r.Error, "", r.Error);
+  assert.match(r.Data, /^fake reply #\d+$/, "the bare reply, no JSON around it");
+  const call = seen.at(-1)!;
+  assert.ok(
+    JSON.stringify(call.messages).includes("hello there"),
+    "the message reached the provider",
+  );
+  assert.equal(call.auth, `Bearer ${API_KEY}`, "OpenClaw authenticated with the stored key");
+  assert.equal(call.model, "fake-model");
+  assert.deepEqual((r.Output as { action: string }).action, "Chat");
+});
+
+test("ConfigureTelegram: an open DM policy with allowFrom * is applied by the gateway; one without, and an invalid patch, are refused with the reason", async () => {
+  const okPatch = await send(pid, "ConfigureTelegram", "", {
+    botToken: "123456:TEST-token",
+    dmPolicy: "open",
+    allowFrom: "*",
+  });
+  assert.equal(okPatch.Error, "", okPatch.Error);
+  const file = join(base, "sandbox_workspace", pid, ".openclaw", "openclaw.json");
+  const telegram = () =>
+    (
+      JSON.parse(readFileSync(file, "utf8")) as {
+        channels: { telegram: { dmPolicy: string; allowFrom: string[]; botToken: string } };
+      }
+    ).channels.telegram;
+  assert.equal(telegram().dmPolicy, "open");
+  assert.deepEqual(telegram().allowFrom, ["*"]);
+  assert.equal(telegram().botToken, "123456:TEST-token");
+  const noStar = await send(pid, "ConfigureTelegram", "", { dmPolicy: "open", allowFrom: "12345" });
+  assert.match(noStar.Error, /dmPolicy "open" requires allowFrom to include "\*"/);
+  const invalid = await send(pid, "ConfigureTelegram", "", { dmPolicy: "sometimes" });
+  assert.match(invalid.Error, /the gateway refused config\.patch/);
+  assert.deepEqual(telegram().allowFrom, ["*"], "refused patches change nothing");
+  assert.equal(telegram().dmPolicy, "open");
+});
+
+test("a gateway killed inside the container is back by the next message", async () => {
+  const ws = join(base, "sandbox_workspace", pid);
+  const gatewayPid = readFileSync(join(ws, ".openclaw", "logs", "gateway.pid"), "utf8").trim();
+  const killed = await docker.exec(`hymatrix_${pid}`, ["sh", "-c", `kill -9 ${gatewayPid}`]);
+  assert.equal(killed.exitCode, 0, killed.stderr);
+  const r = await send(pid, "Chat", "hello again");
+  assert.equal(r.Error, "", r.Error);
+  assert.match(r.Data, /fake reply/);
+  const now = readFileSync(join(ws, ".openclaw", "logs", "gateway.pid"), "utf8").trim();
+  assert.notEqual(now, gatewayPid, "a new gateway process");
+});
+
+test("workspace checkpoint + restore keeps the config, the key and the session history", async () => {
+  const admin = (path: string) =>
+    fetch(`${running.adminUrl}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${running.adminToken}` },
+      body: JSON.stringify({ pid }),
+    }).then((r) => r.json());
+  assert.deepEqual(await admin("/admin/vms/stop"), { id: pid, message: "stopped" });
+  assert.deepEqual(await admin("/admin/vms/resume"), { id: pid, message: "resumed" });
+  const r = await send(pid, "Chat", "after the restore");
+  assert.equal(r.Error, "", r.Error);
+  const call = seen.at(-1)!;
+  assert.equal(call.auth, `Bearer ${API_KEY}`, "the key survived");
+  const history = JSON.stringify(call.messages);
+  assert.ok(history.includes("hello there"), "the session's earlier turns were sent again");
+  const tg = readFileSync(
+    join(base, "sandbox_workspace", pid, ".openclaw", "openclaw.json"),
+    "utf8",
+  );
+  assert.match(tg, /"dmPolicy": "open"/);
+});
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  // Asynchronous: the node runs in this process and must keep serving while the CLI waits.
+  const bin = fileURLToPath(new URL("../../src/cli/vmdocker.js", import.meta.url));
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+test("the openclaw CLI: chat prints the bare reply; telegram with a bad policy exits 1 with the reason", async () => {
+  const common = ["--url", running.url, "--key", CLIENT_KEY];
+  const chat = await cli(["openclaw", "chat", pid, "hello from the cli", ...common]);
+  assert.equal(chat.code, 0, chat.stderr);
+  assert.match(chat.stdout.trim(), /^fake reply #\d+$/);
+  const tg = await cli([
+    "openclaw",
+    "telegram",
+    pid,
+    "--dm-policy",
+    "open",
+    "--allow-from",
+    "42",
+    ...common,
+  ]);
+  assert.equal(tg.code, 1);
+  assert.match(tg.stdout + tg.stderr, /requires allowFrom to include/);
+});
