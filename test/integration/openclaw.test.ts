@@ -16,6 +16,7 @@ import { IMAGES, RUNTIME_START_COMMAND } from "../../src/runtime/images/builder.
 import { OPENCLAW_VERSION } from "../../src/runtime/images/sources.js";
 import { VmRegistry } from "../../src/vm/contract.js";
 import { CLIENT_KEY } from "../helpers/echo-vm.js";
+import { admin as callAdmin } from "../helpers/admin.js";
 import { testClient } from "../helpers/engine.js";
 import { filesHolding } from "../helpers/secrets.js";
 
@@ -205,12 +206,7 @@ test("a gateway killed inside the container is back by the next message", async 
 });
 
 test("workspace checkpoint + restore keeps the config, the key and the session history", async () => {
-  const admin = (path: string) =>
-    fetch(`${running.adminUrl}${path}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${running.adminToken}` },
-      body: JSON.stringify({ pid }),
-    }).then((r) => r.json());
+  const admin = (path: string) => callAdmin(running, path, pid);
   assert.deepEqual(await admin("/admin/vms/stop"), { id: pid, message: "stopped" });
   assert.deepEqual(await admin("/admin/vms/resume"), { id: pid, message: "resumed" });
   const r = await send(pid, "Chat", "after the restore");

