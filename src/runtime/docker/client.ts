@@ -515,8 +515,9 @@ export function splitReference(reference: string): { repo: string; tag: string }
 
 /**
  * Docker 20.10 sometimes fails to hand a checkpoint to containerd with "content sha256:... already
- * exists" (moby/moby#42900; seen here on checkpoint create and on start from a checkpoint): a
- * second try succeeds, so try up to three times.
+ * exists" (moby/moby#42900; seen here on checkpoint create and on start from a checkpoint). The
+ * stale content goes once containerd collects it, which took more than 750 ms in one CI run: try
+ * for about 12 s (0.5, 1, 2, 4, 4 s apart).
  */
 async function retryContainerdRace(op: () => Promise<unknown>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
@@ -525,8 +526,8 @@ async function retryContainerdRace(op: () => Promise<unknown>): Promise<void> {
       return;
     } catch (err) {
       const transient = /content sha256:\S+ already exists/.test(String((err as Error).message));
-      if (!transient || attempt >= 3) throw err;
-      await new Promise((r) => setTimeout(r, 250 * attempt));
+      if (!transient || attempt >= 6) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(4000, 500 * 2 ** (attempt - 1))));
     }
   }
 }
