@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { HymxClient } from "../../src/client/client.js";
@@ -12,6 +11,7 @@ import type { Tag } from "../../src/protocol/tags.js";
 import { callRuntime } from "../../src/runtime/backends/runtime-call.js";
 import type { DockerClient } from "../../src/runtime/docker/client.js";
 import { VmRegistry } from "../../src/vm/contract.js";
+import { freePort } from "../../test/helpers/ports.js";
 
 export const RAW_PREFIX = "vmdocker_bench_";
 
@@ -155,17 +155,6 @@ export async function spawnRaw(raw: RawContainer): Promise<void> {
     tags: [],
   });
   if (res.status !== 200) throw new Error(`raw spawn: ${res.text}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export async function removeRawContainers(docker: DockerClient): Promise<void> {

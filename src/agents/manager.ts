@@ -9,7 +9,7 @@ import type { ContainerInfo, DockerClient } from "../runtime/docker/client.js";
 import type { AgentView, HubClient } from "./hub-client.js";
 import { AGENT_NAME } from "./hub/api.js";
 import type { TaskRecord } from "./hub/store.js";
-import type { ProfileCatalog } from "./profiles.js";
+import type { Profile, ProfileCatalog } from "./profiles.js";
 import { ensureProfileImage } from "./provision.js";
 
 export const AGENT_NETWORK = "openclaw-agents";
@@ -73,14 +73,24 @@ export class AgentManager {
     return a.kind === "unix" ? a.socketPath : undefined;
   }
 
+  /** Whether the hub has a record of the agent (false only for "unknown agent"; other errors throw). */
+  private knownToHub(name: string): Promise<boolean> {
+    return this.o.hub.agent(name).then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof VmdError && err.code === "err_unknown_agent") return false;
+        throw err;
+      },
+    );
+  }
+
   private async createContainer(
     name: string,
     image: string,
-    profileName: string,
+    profile: Profile,
     token: string,
+    wsPort: number,
   ): Promise<string> {
-    const profile = this.o.profiles.get(profileName);
-    const { wsPort } = await this.o.hub.health();
     const socket = profile.docker_socket ? this.socketPath() : undefined;
     if (profile.docker_socket && !socket)
       throw new VmdError(
@@ -150,7 +160,7 @@ export class AgentManager {
     const started = Date.now();
     this.checkName(name);
     const profile = this.o.profiles.get(opts.profile);
-    await this.o.hub.health();
+    const { wsPort } = await this.o.hub.health();
     if (await this.o.docker.findContainer(containerName(name)))
       throw new VmdError(
         "err_agent_exists",
@@ -175,7 +185,7 @@ export class AgentManager {
     try {
       await this.o.docker.ensureNetwork(AGENT_NETWORK, { "org.vmdocker.role": "agents" });
       await this.o.docker.ensureVolume(volumeName(name), { "org.vmdocker.agent": name });
-      const id = await this.createContainer(name, image.reference, profile.name, token);
+      const id = await this.createContainer(name, image.reference, profile, token, wsPort);
       await this.o.docker.startContainer(id);
       await this.waitConnected(name);
     } catch (err) {
@@ -260,13 +270,7 @@ export class AgentManager {
   async destroy(name: string, opts: { volume: boolean }): Promise<{ volumeRemoved: boolean }> {
     this.checkName(name);
     const c = await this.o.docker.findContainer(containerName(name));
-    const known = await this.o.hub.agent(name).then(
-      () => true,
-      (err: unknown) => {
-        if (err instanceof VmdError && err.code === "err_unknown_agent") return false;
-        throw err;
-      },
-    );
+    const known = await this.knownToHub(name);
     if (!c && !known)
       throw new VmdError(
         "err_unknown_agent",
@@ -420,23 +424,21 @@ export class AgentManager {
         `no snapshot ${ref}`,
         `docker-agent snapshots ${name} lists them`,
       );
-    const profile = image.Config?.Labels?.["org.vmdocker.profile"] || "builder";
-    await this.o.hub.health();
+    const profile = this.o.profiles.get(
+      image.Config?.Labels?.["org.vmdocker.profile"] || "builder",
+    );
+    const { wsPort } = await this.o.hub.health();
     const old = await this.o.docker.findContainer(containerName(name));
     if (old) await this.o.docker.removeContainer(old.Id, { force: true });
     if (await this.o.docker.volumeExists(volumeName(name)))
       await this.o.docker.removeVolume(volumeName(name));
-    const known = await this.o.hub.agent(name).then(
-      () => true,
-      () => false,
-    );
-    const { token } = known
+    const { token } = (await this.knownToHub(name))
       ? await this.o.hub.rotateToken(name)
-      : await this.o.hub.register(name, profile);
+      : await this.o.hub.register(name, profile.name);
     await this.o.docker.ensureNetwork(AGENT_NETWORK);
     // An empty named volume is filled from the image's /workspace on first mount: the snapshot's files.
     await this.o.docker.ensureVolume(volumeName(name), { "org.vmdocker.agent": name });
-    const id = await this.createContainer(name, ref, profile, token);
+    const id = await this.createContainer(name, ref, profile, token, wsPort);
     await this.o.docker.startContainer(id);
     await this.waitConnected(name);
     return { reference: ref, seconds: (Date.now() - t0) / 1000 };

@@ -89,7 +89,8 @@ export async function ensureProfileImage(
   const log: string[] = [];
   try {
     const src = ["Dockerfile"];
-    writeFileSync(join(dir, "Dockerfile"), profileDockerfile(profile, base, !!ca));
+    const dockerfile = profileDockerfile(profile, base, !!ca);
+    writeFileSync(join(dir, "Dockerfile"), dockerfile);
     if (ca) {
       writeFileSync(join(dir, "ca.pem"), ca);
       src.push("ca.pem");
@@ -99,7 +100,7 @@ export async function ensureProfileImage(
       writeFileSync(join(dir, "files", String(i)), f.content);
       src.push(`files/${i}`);
     });
-    const steps = profileDockerfile(profile, base, !!ca).split("\n").filter(Boolean).length;
+    const steps = dockerfile.split("\n").filter(Boolean).length;
     let step = 0;
     await client.buildImage(
       { context: dir, src },

@@ -77,6 +77,8 @@ export class Hub {
   private readonly sockets = new Map<string, WebSocket>();
   /** Output of running tasks so far, for stream subscribers who arrive late. */
   private readonly live = new Map<string, { stream: "stdout" | "stderr"; data: string }[]>();
+  /** Which agent each task sent by this hub belongs to: checked on every report without a store read. */
+  private readonly owners = new Map<string, string>();
   readonly wss: WebSocketServer;
 
   constructor(private readonly opts: HubOptions) {
@@ -175,13 +177,17 @@ export class Hub {
     const ws = this.sockets.get(task.agent);
     if (!ws) return;
     await this.opts.store.dispatched(task.id);
+    this.owners.set(task.id, task.agent);
     this.send(ws, { type: "task", task: task.spec });
   }
 
   private async finished(id: string, o: FinishFields): Promise<void> {
     if (!(await this.opts.store.finish(id, o))) return;
     // Kept a while, so a client that subscribes just after the end still gets stdout and stderr apart.
-    setTimeout(() => this.live.delete(id), 300_000).unref();
+    setTimeout(() => {
+      this.live.delete(id);
+      this.owners.delete(id);
+    }, 300_000).unref();
     this.emit({ type: "task.finished", task: (await this.opts.store.task(id))! });
   }
 
@@ -263,7 +269,8 @@ export class Hub {
       for (const task of await store.pending(msg.agentId)) await this.dispatch(task);
       return;
     }
-    if ("taskId" in msg && (await store.task(msg.taskId))?.agent !== name) {
+    const owner = (id: string) => this.owners.get(id) ?? store.task(id).then((t) => t?.agent);
+    if ("taskId" in msg && (await owner(msg.taskId)) !== name) {
       this.opts.log(`agent ${name} reported on a task that is not its own`);
       return;
     }
