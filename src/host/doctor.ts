@@ -1,5 +1,6 @@
 import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import type { DockerClient } from "../runtime/docker/client.js";
+import { CRIU_OPTIONS, criuOptionsState, RUNC_CRIU_CONF } from "./criu-options.js";
 import { criuStatus } from "./criu.js";
 import { apiVersionAtLeast, MIN_API_VERSION, probeEngine } from "./engine.js";
 import type { StatePaths } from "./paths.js";
@@ -89,6 +90,21 @@ export async function runDoctor(
           : `kernel.io_uring_disabled=${uring}: containers fall back to epoll and can be checkpointed`,
     fix: `${SETUP} (sets kernel.io_uring_disabled=1)`,
   });
+  if (criu.works) {
+    const options = criuOptionsState();
+    checks.push({
+      requirement: "criu options",
+      status: options.ok ? "ok" : "warn",
+      detail: options.ok
+        ? `${RUNC_CRIU_CONF} has ${CRIU_OPTIONS.join(", ")}: open connections and file locks can be checkpointed`
+        : `${RUNC_CRIU_CONF} lacks ${options.missing.join(", ")}: processes with open connections or file locks (OpenClaw) cannot be checkpointed`,
+      fix: options.ok
+        ? ""
+        : options.ours || !existsSync(RUNC_CRIU_CONF)
+          ? SETUP
+          : `add the lines ${options.missing.join(", ")} to ${RUNC_CRIU_CONF}`,
+    });
+  }
   if (criu.works && !hasCapSysResource()) {
     checks.push({
       requirement: "cap_sys_resource",

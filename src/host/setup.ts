@@ -1,5 +1,6 @@
 import type { Progress } from "../progress.js";
 import type { DockerClient } from "../runtime/docker/client.js";
+import { criuOptionsState, ensureCriuOptions, RUNC_CRIU_CONF } from "./criu-options.js";
 import { criuStatus, installCriu, type CriuStatus } from "./criu.js";
 import { ensureEngine, probeEngine } from "./engine.js";
 import type { StatePaths } from "./paths.js";
@@ -44,6 +45,7 @@ export async function setupHost(
   const engine = await probeEngine(client, paths);
   const checkpointsOn = criu.works && engine.experimental === true;
   if (checkpointsOn) {
+    const notes = [criu.detail];
     // CRIU cannot dump io_uring instances, and Node >= 20 (libuv) opens them in every process.
     // With 1, only privileged processes may create them: containers (no capabilities) fall back.
     const uring = ioUringDisabled();
@@ -51,10 +53,14 @@ export async function setupHost(
       mkdirSync(dirname(paths.criu.ioUringFile), { recursive: true });
       writeFileSync(paths.criu.ioUringFile, "0\n");
       setIoUringDisabled(1);
-      criuTask.done(
-        `${criu.detail}; set kernel.io_uring_disabled=1 so containers can be checkpointed`,
+      notes.push("set kernel.io_uring_disabled=1 so containers can be checkpointed");
+    }
+    const options = detectPlatform().isRoot ? ensureCriuOptions() : criuOptionsState();
+    if (!options.ok)
+      notes.push(
+        `${RUNC_CRIU_CONF} lacks ${options.missing.join(", ")}: processes with open connections or file locks (OpenClaw) cannot be checkpointed`,
       );
-    } else criuTask.done(criu.detail);
+    criuTask[options.ok ? "done" : "warn"](notes.join("; "));
   } else if (!criu.works)
     criuTask.warn(`${criu.detail}: full-memory checkpoints are off (everything else works)`);
   else

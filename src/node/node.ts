@@ -302,7 +302,13 @@ export class HymxNode {
     if (!state) throw new ProtocolError("err_process_not_found");
     if (state.stopped) throw new ProtocolError("err_process_stopped");
     state.stopped = true;
-    await this.checkpoint(pid);
+    try {
+      await this.checkpoint(pid);
+    } catch (err) {
+      // Nothing was stopped: the process keeps running and answering.
+      state.stopped = false;
+      throw err;
+    }
     await new Promise<void>((resolve) =>
       this.enqueue(state, async () => {
         await state.vm?.close();

@@ -71,17 +71,27 @@ export function modelRef(provider: string | undefined, model: string | undefined
   return `${p}/${m.includes("/") ? m.slice(m.indexOf("/") + 1) : m}`;
 }
 
+export interface TelegramSettings {
+  botToken?: string;
+  defaultAccount?: string;
+  dmPolicy?: string;
+  apiRoot?: string;
+  allowFrom?: string[];
+}
+
 export interface SpawnSettings {
   provider?: string;
   model?: string;
   /** An OpenAI-compatible endpoint for `provider` (vLLM, LM Studio, a gateway of your own). */
   providerBaseUrl?: string;
   providerApi?: string;
+  /** Telegram tags given at spawn, written before the gateway first starts. */
+  telegram?: TelegramSettings;
 }
 
 /**
  * Creates the state layout, writes openclaw.json from the template when there is none, and applies
- * the managed overrides (workspace, log file, spawn-time model and custom provider). Existing keys
+ * the managed overrides (workspace, log file, spawn-time model, custom provider and Telegram). Existing keys
  * the user set stay. Returns the config written.
  */
 export function prepareOpenclaw(paths: OpenclawPaths, settings: SpawnSettings = {}): Json {
@@ -129,6 +139,7 @@ export function prepareOpenclaw(paths: OpenclawPaths, settings: SpawnSettings = 
       ],
     };
   }
+  if (settings.telegram) Object.assign(at(config, ["channels", "telegram"]), settings.telegram);
   writeAtomic(paths.config, `${JSON.stringify(config, null, 2)}\n`);
   return config;
 }

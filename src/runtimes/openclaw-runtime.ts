@@ -4,8 +4,14 @@
 // starts, API keys go in through OpenClaw's own CLI (its auth store is SQLite now), the gateway
 // uses password auth, the chat timeout is its own, and the reply comes back bare as Data.
 import { randomUUID } from "node:crypto";
+import { STATUS_CODES } from "node:http";
 import { Gateway } from "./openclaw-gateway.js";
-import { openclawPaths, prepareOpenclaw, modelRef } from "./openclaw-config.js";
+import {
+  modelRef,
+  openclawPaths,
+  prepareOpenclaw,
+  type TelegramSettings,
+} from "./openclaw-config.js";
 import type { Meta, Runtime, RuntimeFactory, RuntimeResult, Tag } from "./runtime.js";
 
 const STATE_FORMAT = "openclaw.runtime.v1";
@@ -58,6 +64,13 @@ export function normalizeAction(meta: Meta, params: Record<string, string>): str
   return ALIASES[raw.toLowerCase()] ?? raw;
 }
 
+/** The reason an `openclaw` CLI command gives for failing (its "Reason:" line), else its last line. */
+export function cliReason(out: string): string {
+  const lines = out.trim().split("\n");
+  const reason = lines.find((l) => /^\[openclaw\] Reason: /.test(l));
+  return (reason ?? lines.at(-1) ?? "").replace(/^\[openclaw\] (Reason: )?/, "").trim();
+}
+
 /** `allowFrom` as a JSON array string or a comma list. */
 export function parseAllowFrom(value: string): string[] {
   const v = value.trim();
@@ -75,13 +88,22 @@ export function parseAllowFrom(value: string): string[] {
     .filter(Boolean);
 }
 
-/** The config.patch of ConfigureTelegram, from its params (empty when none is given). */
-export function telegramPatch(params: Record<string, string>): Record<string, unknown> | undefined {
-  const t: Record<string, unknown> = {};
-  for (const key of ["botToken", "defaultAccount", "dmPolicy"])
-    if (params[key]?.trim()) t[key] = params[key]!.trim();
+/**
+ * The config.patch of ConfigureTelegram (and of a spawn's Telegram tags), from its params; empty
+ * when none is given. `apiRoot` points the bot at a self-hosted Bot API server.
+ */
+export function telegramPatch(
+  params: Record<string, string>,
+): { channels: { telegram: TelegramSettings } } | undefined {
+  const t: TelegramSettings = {};
+  for (const key of ["botToken", "defaultAccount", "dmPolicy", "apiRoot"] as const)
+    if (params[key]?.trim()) t[key] = params[key].trim();
   if (params.allowFrom?.trim()) t.allowFrom = parseAllowFrom(params.allowFrom);
-  return Object.keys(t).length ? { channels: { telegram: t } } : undefined;
+  if (!Object.keys(t).length) return undefined;
+  // OpenClaw's documented rule, which its config validation does not enforce.
+  if (t.dmPolicy === "open" && !t.allowFrom?.includes("*"))
+    throw new Error('dmPolicy "open" requires allowFrom to include "*" (pass allowFrom=*)');
+  return { channels: { telegram: t } };
 }
 
 class OpenclawRuntime implements Runtime {
@@ -101,9 +123,13 @@ class OpenclawRuntime implements Runtime {
     const reference = params.reference || params.Reference || String(meta.Sequence ?? "");
     const tags: Tag[] = [
       { name: "Runtime", value: "openclaw" },
+      { name: "GatewayStatus", value: `${status} ${STATUS_CODES[status] ?? ""}`.trim() },
       { name: "StatusCode", value: String(status) },
       { name: "SessionID", value: this.session },
       { name: "Reference", value: reference },
+      // Upstream copies the reply into a tag; a tag value above 3072 bytes would make the message
+      // item invalid, so a longer reply is only in Data.
+      ...(Buffer.byteLength(data) <= 3072 ? [{ name: "Reply", value: data }] : []),
       ...Object.entries(params)
         .filter(([k]) => k.startsWith("X-"))
         .map(([name, value]) => ({ name, value })),
@@ -196,12 +222,8 @@ class OpenclawRuntime implements Runtime {
       }
       case "ConfigureTelegram": {
         const patch = telegramPatch(params);
-        if (!patch) throw new Error("nothing to configure: pass botToken, dmPolicy or allowFrom");
-        const tg = (patch.channels as { telegram: { dmPolicy?: string; allowFrom?: string[] } })
-          .telegram;
-        // OpenClaw's documented rule, which its config validation does not enforce.
-        if (tg.dmPolicy === "open" && !tg.allowFrom?.includes("*"))
-          throw new Error('dmPolicy "open" requires allowFrom to include "*" (pass allowFrom=*)');
+        if (!patch)
+          throw new Error("nothing to configure: pass botToken, dmPolicy, allowFrom or apiRoot");
         const arrays = params.allowFrom?.trim() ? ["channels.telegram.allowFrom"] : [];
         return r(await this.patch(JSON.stringify(patch), undefined, arrays));
       }
@@ -232,8 +254,7 @@ class OpenclawRuntime implements Runtime {
           (params.Data ?? "").trim();
         if (!code) throw new Error("the pairing code is empty");
         const res = await this.gw.cli(["pairing", "approve", channel, code]);
-        if (res.code !== 0)
-          throw new Error(`pairing approve failed: ${res.out.trim().split("\n").pop()}`);
+        if (res.code !== 0) throw new Error(`pairing approve failed: ${cliReason(res.out)}`);
         return r(res.out.trim());
       }
       case "Query":
@@ -279,14 +300,14 @@ export const openclawRuntime: RuntimeFactory = async ({ tags, state }) => {
       model,
       providerBaseUrl: first(tags, ["providerBaseUrl", "ProviderBaseUrl", "baseUrl", "BaseUrl"]),
       providerApi: first(tags, ["providerApi", "ProviderApi"]),
+      telegram: telegramPatch(tags)?.channels.telegram,
     });
     if (apiKey) {
       const p = (provider || (model.includes("/") ? model.split("/")[0]! : "")).toLowerCase();
       if (!p) throw new Error("provider is required when an apiKey is given (tag provider=...)");
       // OpenClaw keeps keys in its own (SQLite) auth store: its CLI writes them; the key goes on stdin.
       const res = await gw.cli(["models", "auth", "paste-api-key", "--provider", p], `${apiKey}\n`);
-      if (res.code !== 0)
-        throw new Error(`storing the API key failed: ${res.out.trim().split("\n").pop()}`);
+      if (res.code !== 0) throw new Error(`storing the API key failed: ${cliReason(res.out)}`);
     }
   }
   gw.start();

@@ -18,6 +18,7 @@ import { VmRegistry } from "../../src/vm/contract.js";
 import { CLIENT_KEY } from "../helpers/echo-vm.js";
 import { admin as callAdmin } from "../helpers/admin.js";
 import { testClient } from "../helpers/engine.js";
+import { FakeTelegram } from "../helpers/fake-telegram.js";
 import { filesHolding } from "../helpers/secrets.js";
 
 // OpenClaw for real in a VMDocker process: the pinned gateway in its container, a chat flowing
@@ -26,6 +27,8 @@ import { filesHolding } from "../helpers/secrets.js";
 const docker = testClient();
 const base = mkdtempSync(join(tmpdir(), "vmd-openclaw-"));
 const API_KEY = `sk-test-${Date.now()}`;
+const BOT_TOKEN = `${Date.now() % 1e9}:bot-secret-token`;
+const telegram = new FakeTelegram(BOT_TOKEN);
 let running: RunningNode;
 let client: HymxClient;
 let moduleId: string;
@@ -85,6 +88,7 @@ function startProvider(host: string): Promise<string> {
 before(async () => {
   const gateway = await docker.networkGateway("bridge");
   providerURL = await startProvider(gateway ?? "127.0.0.1");
+  await telegram.start(gateway ?? "127.0.0.1");
   const mod = await buildModule(
     docker,
     {
@@ -109,6 +113,7 @@ before(async () => {
 after(async () => {
   await running?.close();
   provider?.close();
+  telegram.close();
 });
 
 async function send(pid: string, action: string, data = "", tags: Record<string, string> = {}) {
@@ -123,15 +128,17 @@ async function send(pid: string, action: string, data = "", tags: Record<string,
 
 let pid: string;
 
-test("spawn with provider, model and an encrypted key: the gateway is up, the key is in OpenClaw's store and nowhere in the node's items", async () => {
+test("spawn with provider, model, Telegram and an encrypted key and bot token: the gateway is up, the secrets are in OpenClaw's store and nowhere in the node's items", async () => {
   pid = await client.spawn({
     module: moduleId,
     tags: [
       { name: "provider", value: "fake" },
       { name: "model", value: "fake-model" },
       { name: "providerBaseUrl", value: providerURL },
+      { name: "apiRoot", value: telegram.url },
+      { name: "dmPolicy", value: "pairing" },
     ],
-    secrets: { apiKey: API_KEY },
+    secrets: { apiKey: API_KEY, botToken: BOT_TOKEN },
   });
   const spawned = await client.waitResult(pid, pid, 300_000);
   assert.equal(spawned.Error, "", spawned.Error);
@@ -147,11 +154,12 @@ test("spawn with provider, model and an encrypted key: the gateway is up, the ke
     "fake/fake-model",
     "the spawn-time model is set",
   );
-  assert.deepEqual(
-    filesHolding(base, API_KEY, (f) => f.includes("sandbox_workspace")),
-    [],
-    "no stored item, result or checkpoint of the node holds the key",
-  );
+  for (const secret of [API_KEY, BOT_TOKEN])
+    assert.deepEqual(
+      filesHolding(base, secret, (f) => f.includes("sandbox_workspace")),
+      [],
+      "no stored item, result or checkpoint of the node holds the key or the bot token",
+    );
 });
 
 test("chat: the provider's reply comes back bare as Data, the key reached the provider", async () => {
@@ -166,31 +174,57 @@ test("chat: the provider's reply comes back bare as Data, the key reached the pr
   assert.equal(call.auth, `Bearer ${API_KEY}`, "OpenClaw authenticated with the stored key");
   assert.equal(call.model, "fake-model");
   assert.deepEqual((r.Output as { action: string }).action, "Chat");
+  const tags = Object.fromEntries(r.Messages![0]!.Tags!.map((t) => [t.name, t.value]));
+  assert.equal(tags.Reply, r.Data, "upstream's Reply tag");
+  assert.equal(tags.GatewayStatus, "200 OK");
+  assert.equal(tags.Runtime, "openclaw");
+});
+
+test("pairing: a stranger gets a code from the bot, ApprovePairing lets them in, and their next message gets the agent's reply", async () => {
+  const stranger = 4242;
+  telegram.userSays(stranger, "hi bot");
+  const offer = await telegram.waitForSent(stranger, /Pairing code/, 120_000);
+  const code = /Pairing code:\s*(?:<[^>]+>\s*)*([A-Z0-9]{6,})/.exec(offer.text)?.[1];
+  assert.ok(code, `a pairing code in ${JSON.stringify(offer.text)}`);
+  const wrong = await send(pid, "ApprovePairing", "", { code: "NOSUCH99" });
+  assert.match(wrong.Error, /No pending pairing request found for code "NOSUCH99"/);
+  const approved = await send(pid, "ApprovePairing", "", { code });
+  assert.equal(approved.Error, "", approved.Error);
+  assert.match(approved.Data, new RegExp(`Approved telegram sender ${stranger}`));
+  const before = seen.length;
+  telegram.userSays(stranger, "now can we talk?");
+  const reply = await telegram.waitForSent(stranger, /^fake reply #\d+$/, 120_000);
+  assert.equal(
+    reply.text,
+    `fake reply #${before + 1}`,
+    "the provider's answer went back over Telegram",
+  );
+  assert.ok(JSON.stringify(seen.at(-1)!.messages).includes("now can we talk?"));
 });
 
 test("ConfigureTelegram: an open DM policy with allowFrom * is applied by the gateway; one without, and an invalid patch, are refused with the reason", async () => {
   const okPatch = await send(pid, "ConfigureTelegram", "", {
-    botToken: "123456:TEST-token",
+    defaultAccount: "main",
     dmPolicy: "open",
     allowFrom: "*",
   });
   assert.equal(okPatch.Error, "", okPatch.Error);
   const file = join(base, "sandbox_workspace", pid, ".openclaw", "openclaw.json");
-  const telegram = () =>
+  const settings = () =>
     (
       JSON.parse(readFileSync(file, "utf8")) as {
         channels: { telegram: { dmPolicy: string; allowFrom: string[]; botToken: string } };
       }
     ).channels.telegram;
-  assert.equal(telegram().dmPolicy, "open");
-  assert.deepEqual(telegram().allowFrom, ["*"]);
-  assert.equal(telegram().botToken, "123456:TEST-token");
+  assert.equal(settings().dmPolicy, "open");
+  assert.deepEqual(settings().allowFrom, ["*"]);
+  assert.equal(settings().botToken, BOT_TOKEN, "the spawn's token stays");
   const noStar = await send(pid, "ConfigureTelegram", "", { dmPolicy: "open", allowFrom: "12345" });
   assert.match(noStar.Error, /dmPolicy "open" requires allowFrom to include "\*"/);
   const invalid = await send(pid, "ConfigureTelegram", "", { dmPolicy: "sometimes" });
   assert.match(invalid.Error, /the gateway refused config\.patch/);
-  assert.deepEqual(telegram().allowFrom, ["*"], "refused patches change nothing");
-  assert.equal(telegram().dmPolicy, "open");
+  assert.deepEqual(settings().allowFrom, ["*"], "refused patches change nothing");
+  assert.equal(settings().dmPolicy, "open");
 });
 
 test("a gateway killed inside the container is back by the next message", async () => {

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { runDoctor } from "../../host/doctor.js";
 import { stopEngine } from "../../host/engine.js";
 import { redisPort, stopRedis } from "../../host/redis.js";
+import { removeCriuOptions, RUNC_CRIU_CONF } from "../../host/criu-options.js";
 import { restoreIoUring, setupHost } from "../../host/setup.js";
 import type { CliContext } from "../context.js";
 import { printJson, table } from "../output.js";
@@ -79,5 +80,6 @@ export function registerHost(program: Command, ctx: () => CliContext): void {
       console.log(await stopRedis(c.paths));
       const uring = restoreIoUring(c.paths);
       if (uring) console.log(uring);
+      if (removeCriuOptions()) console.log(`removed ${RUNC_CRIU_CONF}`);
     });
 }

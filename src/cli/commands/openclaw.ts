@@ -10,13 +10,40 @@ const tags = (m: Record<string, string | undefined>): Tag[] =>
     .filter(([, v]) => v !== undefined && v !== "")
     .map(([name, value]) => ({ name, value: value! }));
 
+interface TelegramFlags {
+  botToken?: string;
+  dmPolicy?: string;
+  allowFrom?: string;
+  apiRoot?: string;
+}
+
+function withTelegramOptions(cmd: Command): Command {
+  return cmd
+    .option("--bot-token <t>", "the bot's token from @BotFather (telegram: env TELEGRAM_BOT_TOKEN)")
+    .option("--dm-policy <p>", "pairing | allowlist | open | disabled")
+    .option("--allow-from <ids>", "comma-separated sender ids, or * (open needs *)")
+    .option("--api-root <url>", "a self-hosted Telegram Bot API server (default api.telegram.org)");
+}
+
+/** Telegram settings as tags, and the bot token as a secret (encrypted for the node). */
+function telegramTags(
+  o: TelegramFlags,
+  tokenFromEnv = true,
+): { tags: Tag[]; secrets: Record<string, string> } {
+  const botToken = o.botToken ?? (tokenFromEnv ? process.env.TELEGRAM_BOT_TOKEN : undefined);
+  return {
+    tags: tags({ dmPolicy: o.dmPolicy, allowFrom: o.allowFrom, apiRoot: o.apiRoot }),
+    secrets: botToken ? { botToken } : {},
+  };
+}
+
 /** The seed's OpenClaw flows: spawn with a model and key, chat, Telegram, pairing. Secrets are sent encrypted. */
 export function registerOpenclaw(program: Command, ctx: () => CliContext): void {
   const oc = program
     .command("openclaw")
     .description("OpenClaw bots as VMDocker processes (spawn, chat, telegram, pair)");
 
-  withClientOptions(oc.command("spawn"))
+  withTelegramOptions(withClientOptions(oc.command("spawn")))
     .description(
       "spawn an OpenClaw process with a model and an API key (sent encrypted to the node)",
     )
@@ -34,13 +61,14 @@ export function registerOpenclaw(program: Command, ctx: () => CliContext): void 
     )
     .action(
       async (
-        o: Common & {
-          module: string;
-          provider?: string;
-          model?: string;
-          apiKey?: string;
-          baseUrl?: string;
-        },
+        o: Common &
+          TelegramFlags & {
+            module: string;
+            provider?: string;
+            model?: string;
+            apiKey?: string;
+            baseUrl?: string;
+          },
       ) => {
         const c = clientFor(ctx, o);
         const apiKey = o.apiKey ?? process.env.OPENCLAW_API_KEY;
@@ -50,10 +78,15 @@ export function registerOpenclaw(program: Command, ctx: () => CliContext): void 
             "--api-key needs --provider (or a provider/model)",
             "pass --provider openai",
           );
+        // Telegram flags take effect before the gateway first starts (OpenClaw's spawn tags).
+        const telegram = telegramTags(o, false);
         const pid = await c.spawn({
           module: o.module,
-          tags: tags({ provider: o.provider, model: o.model, providerBaseUrl: o.baseUrl }),
-          secrets: apiKey ? { apiKey } : {},
+          tags: [
+            ...tags({ provider: o.provider, model: o.model, providerBaseUrl: o.baseUrl }),
+            ...telegram.tags,
+          ],
+          secrets: { ...(apiKey ? { apiKey } : {}), ...telegram.secrets },
         });
         const r = await c.waitResult(pid, pid, 600_000);
         if (o.json) printJson({ id: pid, result: r });
@@ -81,33 +114,19 @@ export function registerOpenclaw(program: Command, ctx: () => CliContext): void 
       if (r.Error) process.exitCode = 1;
     });
 
-  withClientOptions(oc.command("telegram <pid>"))
+  withTelegramOptions(withClientOptions(oc.command("telegram <pid>")))
     .description("configure the Telegram channel (the bot token is sent encrypted)")
-    .option("--bot-token <t>", "the bot's token from @BotFather (env TELEGRAM_BOT_TOKEN)")
-    .option("--dm-policy <p>", "pairing | allowlist | open | disabled")
-    .option("--allow-from <ids>", "comma-separated sender ids, or * (open needs *)")
     .addHelpText(
       "after",
       "\nExample:\n  vmdocker openclaw telegram <pid> --bot-token $TELEGRAM_BOT_TOKEN --dm-policy open --allow-from '*'",
     )
-    .action(
-      async (
-        pid: string,
-        o: Common & { botToken?: string; dmPolicy?: string; allowFrom?: string },
-      ) => {
-        const c = clientFor(ctx, o);
-        const botToken = o.botToken ?? process.env.TELEGRAM_BOT_TOKEN;
-        const id = await c.message({
-          pid,
-          action: "ConfigureTelegram",
-          tags: tags({ dmPolicy: o.dmPolicy, allowFrom: o.allowFrom }),
-          secrets: botToken ? { botToken } : {},
-        });
-        const r = await c.waitResult(pid, id, 300_000);
-        printResult(r, o.json);
-        if (r.Error) process.exitCode = 1;
-      },
-    );
+    .action(async (pid: string, o: Common & TelegramFlags) => {
+      const c = clientFor(ctx, o);
+      const id = await c.message({ pid, action: "ConfigureTelegram", ...telegramTags(o) });
+      const r = await c.waitResult(pid, id, 300_000);
+      printResult(r, o.json);
+      if (r.Error) process.exitCode = 1;
+    });
 
   withClientOptions(oc.command("pair <pid> <code>"))
     .description("approve a pairing code a new sender got from the bot")
