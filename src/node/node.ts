@@ -146,7 +146,7 @@ export class HymxNode {
     if (!spawn) return;
     const item = DataItem.fromJSON(spawn);
     const ckp = mode === "normal" ? await this.deps.store.checkpoint(pid) : null;
-    const snap = ckp ? readCheckpoint(this.deps.checkpointDir, ckp) : null;
+    const snap = ckp ? this.snapshot(ckp) : null;
     const state = await this.track(pid, item, !snap);
     if (snap) this.enqueue(state, () => this.restoreFrom(pid, snap));
     this.enqueue(state, () => this.catchUp(pid, mode));
@@ -250,7 +250,7 @@ export class HymxNode {
     await state.vm?.close().catch(() => {});
     state.vm = undefined;
     const ckp = await this.deps.store.checkpoint(pid);
-    const snap = ckp ? readCheckpoint(this.deps.checkpointDir, ckp) : null;
+    const snap = ckp ? this.snapshot(ckp) : null;
     if (snap && snap.Env.Nonce <= reached) await this.restoreFrom(pid, snap);
     else {
       state.env = structuredClone(state.spawnEnv);
@@ -259,6 +259,11 @@ export class HymxNode {
       state.vm = await factory(this.withSecrets(state.env));
     }
     for (let n = state.env.Nonce + 1; n <= reached; n++) await this.applyNonce(pid, n, "replay");
+  }
+
+  /** A stored checkpoint item's snapshot, decrypted; null when its file is gone. */
+  snapshot(checkpointId: string): Snapshot | null {
+    return readCheckpoint(this.deps.checkpointDir, checkpointId, this.deps.cryptor);
   }
 
   /** Checkpoints a running process between two applies; resolves with the checkpoint item id. */
@@ -274,7 +279,13 @@ export class HymxNode {
             Data: await state.vm.checkpoint(),
             Outbox: JSON.stringify({ i: pid, t: {} }),
           };
-          const id = writeCheckpoint(this.deps.checkpointDir, this.deps.signer, pid, snap);
+          const id = writeCheckpoint(
+            this.deps.checkpointDir,
+            this.deps.signer,
+            pid,
+            snap,
+            this.deps.cryptor,
+          );
           await this.deps.store.setCheckpoint(pid, id);
           state.checkpointedNonce = state.env.Nonce;
           resolve(id);
@@ -324,7 +335,7 @@ export class HymxNode {
     if (!state) throw new ProtocolError("err_process_not_found");
     if (!state.stopped) throw new ProtocolError("err_process_already_exist");
     const ckp = await this.deps.store.checkpoint(pid);
-    const snap = ckp ? readCheckpoint(this.deps.checkpointDir, ckp) : null;
+    const snap = ckp ? this.snapshot(ckp) : null;
     if (!snap) throw new ProtocolError("err_checkpoint_not_found");
     await new Promise<void>((resolve, reject) =>
       this.enqueue(state, async () => {

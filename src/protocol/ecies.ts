@@ -118,6 +118,11 @@ export class Cryptor {
     this.publicKey = encryptionPublicKey(privateKeyHex);
   }
 
+  /** Encrypts to this node's own key (what it keeps for itself, such as checkpoint state). */
+  encrypt(plaintext: string): string {
+    return eciesEncrypt(this.publicKey, plaintext);
+  }
+
   decrypt(ciphertextBase64: string): string {
     return eciesDecrypt(this.privateKeyHex, ciphertextBase64).toString("utf8");
   }

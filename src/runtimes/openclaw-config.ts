@@ -117,6 +117,9 @@ export function prepareOpenclaw(paths: OpenclawPaths, settings: SpawnSettings = 
   at(config, ["tools", "fs"]).workspaceOnly = true;
   at(config, ["logging"]).file = join(paths.logs, "openclaw.log");
   at(config, ["plugins", "entries", "admin-http-rpc"]).enabled = true;
+  // The bundled skills sit in the read-only image, so watching them finds nothing new; and CRIU
+  // cannot dump an inotify watch on the image's overlay root, which made criu checkpoints fail.
+  at(config, ["skills", "load"]).watch = false;
   const ref = modelRef(settings.provider, settings.model);
   if (ref) at(config, ["agents", "defaults", "model"]).primary = ref;
   if (settings.providerBaseUrl && settings.provider) {

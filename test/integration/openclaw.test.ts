@@ -101,6 +101,9 @@ before(async () => {
     silentProgress,
   );
   moduleId = mod.id;
+  // The seed's cold start: the image exists only as the module's data until the first spawn.
+  await docker.removeImage(IMAGES.openclaw);
+  assert.equal(await docker.inspectImage(IMAGES.openclaw), null, "the image is gone");
   const cfg = loadConfig(undefined, {
     VMDOCKER_PORT: ":0",
     VMDOCKER_ADMIN_PORT: ":0",
@@ -128,7 +131,7 @@ async function send(pid: string, action: string, data = "", tags: Record<string,
 
 let pid: string;
 
-test("spawn with provider, model, Telegram and an encrypted key and bot token: the gateway is up, the secrets are in OpenClaw's store and nowhere in the node's items", async () => {
+test("cold start from module data, with provider, model, Telegram and an encrypted key and bot token: the image is loaded, the gateway is up, the secrets are in OpenClaw's store and nowhere in the node's items", async () => {
   pid = await client.spawn({
     module: moduleId,
     tags: [
@@ -142,6 +145,7 @@ test("spawn with provider, model, Telegram and an encrypted key and bot token: t
   });
   const spawned = await client.waitResult(pid, pid, 300_000);
   assert.equal(spawned.Error, "", spawned.Error);
+  assert.ok(await docker.inspectImage(IMAGES.openclaw), "the module's data put the image back");
   const ping = await send(pid, "Ping");
   assert.equal(ping.Error, "");
   assert.match(ping.Data, /"ok":\s*true/);
@@ -254,6 +258,49 @@ test("workspace checkpoint + restore keeps the config, the key and the session h
     "utf8",
   );
   assert.match(tg, /"dmPolicy": "open"/);
+});
+
+test("criu checkpoint + restore: the gateway comes back from memory (same process, no restart) with its config, key, session history and Telegram bot", async () => {
+  const bot = new FakeTelegram(`${Date.now() % 1e9}:second-bot`);
+  after(() => bot.close());
+  await bot.start(new URL(telegram.url).hostname);
+  const criuPid = await client.spawn({
+    module: moduleId,
+    tags: [
+      { name: "provider", value: "fake" },
+      { name: "model", value: "fake-model" },
+      { name: "providerBaseUrl", value: providerURL },
+      { name: "Checkpoint-Kind", value: "criu" },
+      { name: "apiRoot", value: bot.url },
+      { name: "dmPolicy", value: "open" },
+      { name: "allowFrom", value: "*" },
+    ],
+    secrets: { apiKey: API_KEY, botToken: bot.token },
+  });
+  const spawned = await client.waitResult(criuPid, criuPid, 300_000);
+  assert.equal(spawned.Error, "", spawned.Error);
+  const first = await send(criuPid, "Chat", "the password is swordfish");
+  assert.equal(first.Error, "", first.Error);
+  const logs = join(base, "sandbox_workspace", criuPid, ".openclaw", "logs");
+  const gatewayPid = readFileSync(join(logs, "gateway.pid"), "utf8").trim();
+
+  const admin = (path: string) => callAdmin(running, path, criuPid);
+  assert.deepEqual(await admin("/admin/vms/stop"), { id: criuPid, message: "stopped" });
+  assert.deepEqual(await admin("/admin/vms/resume"), { id: criuPid, message: "resumed" });
+
+  const alive = await docker.exec(`hymatrix_${criuPid}`, ["sh", "-c", `kill -0 ${gatewayPid}`]);
+  assert.equal(alive.exitCode, 0, "the gateway process from before the stop runs again");
+  assert.equal(readFileSync(join(logs, "gateway.pid"), "utf8").trim(), gatewayPid);
+  const r = await send(criuPid, "Chat", "what was the password?");
+  assert.equal(r.Error, "", r.Error);
+  assert.match(r.Data, /^fake reply #\d+$/);
+  const call = seen.at(-1)!;
+  assert.equal(call.auth, `Bearer ${API_KEY}`, "the key survived");
+  assert.ok(JSON.stringify(call.messages).includes("swordfish"), "the session's history survived");
+  // The bot's long poll was an open connection at the dump: it came back closed and reconnected.
+  bot.userSays(5151, "are you back?");
+  const answer = await bot.waitForSent(5151, /^fake reply #\d+$/, 120_000);
+  assert.ok(answer, "an open-policy DM after the restore is answered by the agent");
 });
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

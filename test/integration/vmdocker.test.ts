@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -207,13 +214,14 @@ test("criu checkpoint: admin stop and resume bring the container's memory back, 
   const admin = (path: string) => callAdmin(running, path, pid);
   assert.deepEqual(await admin("/admin/vms/stop"), { id: pid, message: "stopped" });
   const ckp = await running.store.checkpoint(pid);
-  const file = JSON.parse(readFileSync(join(base, "ckp", `ckp-${ckp}.json`), "utf8")) as {
-    data: string;
+  const data = JSON.parse(running.node.snapshot(ckp!)!.Data) as {
+    format: string;
+    memoryImage: { sha256: string; bytes: number };
   };
-  const snapshot = JSON.parse(Buffer.from(file.data, "base64url").toString("utf8")) as {
-    Data: string;
-  };
-  assert.equal((JSON.parse(snapshot.Data) as { format: string }).format, "vmdocker.criu.v1");
+  assert.equal(data.format, "vmdocker.criu.v2");
+  const image = join(base, "checkpoint_memory", `${pid}-${data.memoryImage.sha256}.tar.gz`);
+  assert.equal(statSync(image).size, data.memoryImage.bytes, "the memory stays on the host");
+  assert.equal(statSync(image).mode & 0o077, 0, "readable by its owner only");
   assert.deepEqual(await admin("/admin/vms/resume"), { id: pid, message: "resumed" });
   const c = await send(pid, "Echo", "c");
   assert.equal(
@@ -335,7 +343,10 @@ test("a restore that fails puts the workspace back and the previous runtime carr
     await vm.restore(ckp);
     assert.equal(await echo(), 3, "the checkpoint's count (2) plus one");
     assert.ok(!existsSync(join(ws, "workspace", "later")), "the workspace is the checkpoint's");
-    await assert.rejects(vm.restore("{}"), /not a vmdocker.workspace.v1 or vmdocker.criu.v1/);
+    await assert.rejects(
+      vm.restore("{}"),
+      /not a vmdocker.workspace.v1, vmdocker.criu.v2 or vmdocker.criu.v1/,
+    );
     assert.equal(await echo(), 4, "a malformed checkpoint changes nothing");
   } finally {
     await vm.close();

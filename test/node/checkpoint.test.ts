@@ -74,10 +74,26 @@ test("admin API: token required; stop checkpoints and refuses messages; resume r
     );
     const item = JSON.parse(readFileSync(join(base, "ckp", `ckp-${ckp}.json`), "utf8")) as {
       tags: { name: string; value: string }[];
+      data: string;
     };
     assert.deepEqual(
-      item.tags.filter((t) => ["Type", "Process", "Nonce"].includes(t.name)).map((t) => t.value),
-      ["Checkpoint", pid, "3"],
+      item.tags
+        .filter((t) => ["Type", "Process", "Nonce", "Checkpoint-Encryption"].includes(t.name))
+        .map((t) => t.value),
+      ["Checkpoint", pid, "3", "ecies"],
+    );
+    const stored = JSON.parse(Buffer.from(item.data, "base64url").toString("utf8")) as {
+      Data: string;
+    };
+    const state = running.node.snapshot(ckp!)!.Data;
+    assert.ok(
+      state.length > 0 && !stored.Data.includes(state),
+      "the VM's state is stored encrypted",
+    );
+    assert.equal(
+      Buffer.from(stored.Data, "base64")[0],
+      4,
+      "as ECIES to the node's key (an ephemeral public key first)",
     );
 
     assert.equal(

@@ -1,8 +1,11 @@
 import { z } from "zod";
 import { VmdError } from "../../errors.js";
+import type { MemoryImageRef } from "./memory-images.js";
 
 export const CHECKPOINT_FORMAT = "vmdocker.workspace.v1";
-export const CRIU_CHECKPOINT_FORMAT = "vmdocker.criu.v1";
+/** v2 names its memory image by hash (kept on the host); v1 carried it inline and is still read. */
+export const CRIU_CHECKPOINT_FORMAT = "vmdocker.criu.v2";
+const CRIU_V1 = "vmdocker.criu.v1";
 
 export type CheckpointKind = "workspace" | "criu";
 
@@ -13,19 +16,29 @@ const WorkspaceCheckpoint = z.object({
   backend: z.string(),
 });
 
-const CriuCheckpoint = z.object({
-  format: z.literal(CRIU_CHECKPOINT_FORMAT),
-  checkpointName: z.string(),
-  checkpointArchive: z.string(),
-  workspaceArchive: z.string(),
-  backend: z.string(),
-});
+const CriuCheckpoint = z.union([
+  z.object({
+    format: z.literal(CRIU_CHECKPOINT_FORMAT),
+    checkpointName: z.string(),
+    memoryImage: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number() }),
+    workspaceArchive: z.string(),
+    backend: z.string(),
+  }),
+  z.object({
+    format: z.literal(CRIU_V1),
+    checkpointName: z.string(),
+    checkpointArchive: z.string(),
+    workspaceArchive: z.string(),
+    backend: z.string(),
+  }),
+]);
 
 const WorkspaceArchive = z.object({ archive: z.string() });
 
 /** What a process resumes from: the runtime's state (workspace kind) or the container's memory (criu kind). */
 export type ResumePoint =
-  { kind: "workspace"; state: string } | { kind: "criu"; name: string; archive: Buffer };
+  | { kind: "workspace"; state: string }
+  | { kind: "criu"; name: string; memory: Buffer | MemoryImageRef };
 
 export interface ParsedCheckpoint {
   workspace: Buffer;
@@ -67,21 +80,16 @@ export function parseCheckpoint(data: string, backend: string): ParsedCheckpoint
   if (!archive) {
     throw new VmdError(
       "err_checkpoint_format",
-      `not a ${CHECKPOINT_FORMAT} or ${CRIU_CHECKPOINT_FORMAT} checkpoint`,
+      `not a ${CHECKPOINT_FORMAT}, ${CRIU_CHECKPOINT_FORMAT} or ${CRIU_V1} checkpoint`,
       "restore a checkpoint made by vmdocker",
     );
   }
   const workspace = Buffer.from(archive.archive, "base64");
   if (criu.success) {
-    const { checkpointName, checkpointArchive } = criu.data;
-    return {
-      workspace,
-      resume: {
-        kind: "criu",
-        name: checkpointName,
-        archive: Buffer.from(checkpointArchive, "base64"),
-      },
-    };
+    const c = criu.data;
+    const memory =
+      c.format === CRIU_V1 ? Buffer.from(c.checkpointArchive, "base64") : c.memoryImage;
+    return { workspace, resume: { kind: "criu", name: c.checkpointName, memory } };
   }
   return { workspace, resume: { kind: "workspace", state: ws.data!.runtimeState } };
 }

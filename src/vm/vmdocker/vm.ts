@@ -20,8 +20,14 @@ import {
   type ResumePoint,
 } from "./checkpoint-format.js";
 import { resolveRuntimeSpec, type RuntimeSpec } from "./spec.js";
+import { MemoryImages } from "./memory-images.js";
 import { WarmPool, type PoolTemplate } from "./warm-pool.js";
-import { archiveWorkspace, unpackWorkspace } from "./workspace-archive.js";
+import {
+  archiveWorkspace,
+  listArchive,
+  overwriteWorkspace,
+  unpackWorkspace,
+} from "./workspace-archive.js";
 
 export const VMDOCKER_VM_FORMAT = "hymx.vmdocker.v0.0.1";
 export { CHECKPOINT_FORMAT, CRIU_CHECKPOINT_FORMAT, type CheckpointKind };
@@ -82,6 +88,7 @@ export function vmdocker(opts: VmdockerOptions): VmdockerMount {
   const docker = new DockerBackend(opts.client);
   const sandbox = new SandboxBackend((args) => run("docker", args));
   const healthTimeoutMs = opts.healthTimeoutMs ?? 120_000;
+  const memoryImages = new MemoryImages(join(opts.workspaceRoot, "checkpoint_memory"));
   const pool = new WarmPool({
     client: opts.client,
     size: opts.warmPool ?? 1,
@@ -134,6 +141,7 @@ export function vmdocker(opts: VmdockerOptions): VmdockerMount {
       template,
       workspacePath(opts.workspaceRoot, pid),
       healthTimeoutMs,
+      memoryImages,
     );
     if (restoring) return vm;
     const warm = poolable ? await pool.take(template, vm.name, vm.ws) : undefined;
@@ -149,10 +157,22 @@ export function vmdocker(opts: VmdockerOptions): VmdockerMount {
 type RestoreFrom = { checkpoint: string; place: (containerId: string) => Promise<void> };
 type Launcher = (spec: InstanceSpec, restoreFrom?: RestoreFrom) => Promise<Instance>;
 
+/** How a restore puts the checkpoint's workspace in place, and takes it back. */
+interface WorkspaceSwap {
+  apply(): Promise<void>;
+  undo(): Promise<void>;
+  /** After a good restore. */
+  done(): void;
+  /** When the restore stops before apply. */
+  discard(): void;
+}
+
 class VmdockerVm implements Vm {
   private instance?: Instance;
   readonly name: string;
   private readonly secretEnv: Set<string>;
+  /** The memory image of the checkpoint this process last restored from or took. */
+  private committedImage?: string;
 
   constructor(
     private readonly client: DockerClient,
@@ -163,6 +183,7 @@ class VmdockerVm implements Vm {
     private readonly template: PoolTemplate,
     readonly ws: string,
     private readonly healthTimeoutMs: number,
+    private readonly memoryImages: MemoryImages,
   ) {
     this.name = `hymatrix_${env.Meta.Pid}`;
     const prefix = "Encrypted-Container-Env-";
@@ -269,23 +290,31 @@ class VmdockerVm implements Vm {
 
   async checkpoint(): Promise<string> {
     const instance = this.running;
-    const point = await this.resumePoint(instance);
+    // The runtime's state is asked for before the freeze (it answers over HTTP); CRIU dumps the
+    // frozen container, so its memory and its files are one moment.
+    const state = this.kind === "criu" ? undefined : await this.runtimeState(instance);
     // The processes are frozen while the workspace is read, so files they keep writing (SQLite,
     // caches) are archived as one crash-consistent moment, not torn.
     const thaw = await instance.freeze?.();
     let archive: Buffer;
+    let dump: string | undefined;
     try {
+      if (this.kind === "criu") dump = await this.dumpMemory(instance, false);
       archive = await archiveWorkspace(this.ws);
     } finally {
       await thaw?.();
     }
     const workspace = workspaceArchiveJson(archive);
-    if (point.kind === "criu") {
-      // vmdocker.criu.v1: the container's whole memory plus the workspace; restore needs no replay.
+    if (dump) {
+      const memory = { name: dump, archive: await this.packDump(instance, dump) };
+      // vmdocker.criu.v2: the container's memory (by hash, kept on this host) plus the workspace;
+      // a restore needs no replay.
+      const image = this.memoryImages.put(this.env.Meta.Pid, memory.archive, this.committedImage);
+      this.committedImage = image.sha256;
       return JSON.stringify({
         format: CRIU_CHECKPOINT_FORMAT,
-        checkpointName: point.name,
-        checkpointArchive: point.archive.toString("base64"),
+        checkpointName: memory.name,
+        memoryImage: image,
         workspaceArchive: workspace,
         backend: this.spec.backend,
       });
@@ -295,7 +324,7 @@ class VmdockerVm implements Vm {
       format: CHECKPOINT_FORMAT,
       workspaceArchive: workspace,
       workspaceCheckpointName: "workspace",
-      runtimeState: point.state,
+      runtimeState: state,
       backend: this.spec.backend,
       runtimeSpec: {
         Backend: this.spec.backend,
@@ -314,21 +343,19 @@ class VmdockerVm implements Vm {
     });
   }
 
-  /** The runtime's state (`/vmm/checkpoint`) or, for criu, the container's memory through the engine. */
+  /**
+   * A rollback point: the runtime's state or, for criu, the container's memory. A criu rollback
+   * stops the container with the dump, so the workspace cannot move on past the memory.
+   */
   private async resumePoint(instance: Instance): Promise<ResumePoint> {
     if (this.kind === "criu") {
-      const name = `vmd-${Date.now()}`;
-      await this.client.createCheckpoint(instance.id, name, { exit: false });
-      try {
-        return {
-          kind: "criu",
-          name,
-          archive: await archiveWorkspace(await this.checkpointDir(instance.id, name)),
-        };
-      } finally {
-        await this.client.deleteCheckpoint(instance.id, name).catch(() => {});
-      }
+      const name = await this.dumpMemory(instance, true);
+      return { kind: "criu", name, memory: await this.packDump(instance, name) };
     }
+    return { kind: "workspace", state: await this.runtimeState(instance) };
+  }
+
+  private async runtimeState(instance: Instance): Promise<string> {
     const res = await instance.call("checkpoint");
     if (res.status !== 200 || res.body.status !== "ok")
       throw new VmdError(
@@ -336,7 +363,23 @@ class VmdockerVm implements Vm {
         `the runtime could not checkpoint: ${res.text}`,
         "read the container's logs",
       );
-    return { kind: "workspace", state: String(res.body.state ?? "") };
+    return String(res.body.state ?? "");
+  }
+
+  /** Dumps the container's memory through the engine (CRIU); answers the engine checkpoint's name. */
+  private async dumpMemory(instance: Instance, exit: boolean): Promise<string> {
+    const name = `vmd-${Date.now()}`;
+    await this.client.createCheckpoint(instance.id, name, { exit });
+    return name;
+  }
+
+  /** The engine checkpoint as a tar.gz (packed after the container runs again), then deleted. */
+  private async packDump(instance: Instance, name: string): Promise<Buffer> {
+    try {
+      return await archiveWorkspace(await this.checkpointDir(instance.id, name), { fast: true });
+    } finally {
+      await this.client.deleteCheckpoint(instance.id, name).catch(() => {});
+    }
   }
 
   private async checkpointDir(containerId: string, name: string): Promise<string> {
@@ -348,14 +391,19 @@ class VmdockerVm implements Vm {
   /** A fresh instance on the current workspace, from the container's memory (criu) or given the runtime's state. */
   private async resume(point: ResumePoint): Promise<void> {
     if (point.kind === "criu") {
+      const pid = this.env.Meta.Pid;
+      const archive = Buffer.isBuffer(point.memory)
+        ? point.memory
+        : this.memoryImages.get(pid, point.memory);
       await this.launch({
         checkpoint: point.name,
         place: async (containerId) => {
           const dir = await this.checkpointDir(containerId, point.name);
           mkdirSync(dir, { recursive: true });
-          await unpackWorkspace(dir, point.archive);
+          await unpackWorkspace(dir, archive);
         },
       });
+      if (!Buffer.isBuffer(point.memory)) this.committedImage = point.memory.sha256;
       return;
     }
     await this.launch();
@@ -373,42 +421,36 @@ class VmdockerVm implements Vm {
   }
 
   /**
-   * Spec §3.9: unpack beside the workspace, take a rollback point from the running instance, swap
-   * the workspace, resume; on failure put the old workspace back and resume the previous runtime.
+   * Spec §3.9: prepare the checkpoint's workspace, take a rollback point from the running
+   * instance, put the workspace in place, resume; on failure put the old workspace back and resume
+   * the previous runtime.
    */
   async restore(data: string): Promise<void> {
     const ckp = parseCheckpoint(data, this.spec.backend);
-    const stamp = process.hrtime.bigint();
-    const staged = `${this.ws}.restore-${stamp}`;
-    try {
-      await unpackWorkspace(staged, ckp.workspace);
-      prepareWorkspace(staged);
-    } catch (err) {
-      rmSync(staged, { recursive: true, force: true });
-      throw err;
-    }
+    // A CRIU-restored process finds its files by path and (OpenClaw) by inode: the live workspace
+    // is rewritten in place. Otherwise the checkpoint is unpacked beside it and swapped in.
+    const swap =
+      ckp.resume.kind === "criu" && existsSync(this.ws)
+        ? await this.inPlaceSwap(ckp.workspace)
+        : await this.stagedSwap(ckp.workspace);
     const alive = this.instance ? await this.instance.running().catch(() => false) : false;
     let rollback: ResumePoint | undefined;
     try {
       rollback = alive ? await this.resumePoint(this.instance!) : undefined;
     } catch (err) {
-      rmSync(staged, { recursive: true, force: true });
+      swap.discard();
       throw err;
     }
     await this.instance?.remove();
     this.instance = undefined;
-    const backup = `${this.ws}.backup-${stamp}`;
-    const hadWorkspace = existsSync(this.ws);
-    if (hadWorkspace) renameSync(this.ws, backup);
-    renameSync(staged, this.ws);
     try {
+      await swap.apply();
       await this.resume(ckp.resume);
     } catch (err) {
       // resume() may have left a half-started instance (TS cannot see the assignment inside it).
       await (this.instance as Instance | undefined)?.remove();
       this.instance = undefined;
-      rmSync(this.ws, { recursive: true, force: true });
-      if (hadWorkspace) renameSync(backup, this.ws);
+      await swap.undo();
       const back = rollback
         ? await this.resume(rollback).then(
             () => "the process runs as before",
@@ -421,7 +463,53 @@ class VmdockerVm implements Vm {
         "check the checkpoint and the container's logs",
       );
     }
-    if (hadWorkspace) rmSync(backup, { recursive: true, force: true });
+    swap.done();
+  }
+
+  /** The checkpoint's workspace unpacked beside the live one, then swapped in by renames. */
+  private async stagedSwap(archive: Buffer): Promise<WorkspaceSwap> {
+    const stamp = process.hrtime.bigint();
+    const staged = `${this.ws}.restore-${stamp}`;
+    const backup = `${this.ws}.backup-${stamp}`;
+    try {
+      await unpackWorkspace(staged, archive);
+      prepareWorkspace(staged);
+    } catch (err) {
+      rmSync(staged, { recursive: true, force: true });
+      throw err;
+    }
+    const had = existsSync(this.ws);
+    return {
+      apply: async () => {
+        if (had) renameSync(this.ws, backup);
+        renameSync(staged, this.ws);
+      },
+      undo: async () => {
+        if (had && !existsSync(backup)) return; // nothing was moved
+        rmSync(this.ws, { recursive: true, force: true });
+        if (had) renameSync(backup, this.ws);
+      },
+      done: () => rmSync(backup, { recursive: true, force: true }),
+      discard: () => rmSync(staged, { recursive: true, force: true }),
+    };
+  }
+
+  /** The live workspace rewritten in place (inodes kept), with its old contents kept for undo. */
+  private async inPlaceSwap(archive: Buffer): Promise<WorkspaceSwap> {
+    await listArchive(archive); // a broken archive fails here, before anything is stopped
+    let before: Buffer | undefined;
+    return {
+      apply: async () => {
+        before = await archiveWorkspace(this.ws);
+        await overwriteWorkspace(this.ws, archive);
+        prepareWorkspace(this.ws);
+      },
+      undo: async () => {
+        if (before) await overwriteWorkspace(this.ws, before);
+      },
+      done: () => {},
+      discard: () => {},
+    };
   }
 
   async close(): Promise<void> {
