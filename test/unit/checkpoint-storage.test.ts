@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import {
+  ensureCriuOptions,
+  criuOptionsState,
+  removeCriuOptions,
+} from "../../src/host/criu-options.js";
+import { readCheckpoint, writeCheckpoint } from "../../src/node/checkpoints.js";
+import { Cryptor } from "../../src/protocol/ecies.js";
+import { EthereumSigner } from "../../src/protocol/signers.js";
+import { MemoryImages } from "../../src/vm/vmdocker/memory-images.js";
+import { archiveWorkspace, overwriteWorkspace } from "../../src/vm/vmdocker/workspace-archive.js";
+import type { Env } from "../../src/protocol/hymx.js";
+
+const KEY_A = "11".repeat(32);
+const KEY_B = "22".repeat(32);
+
+test("a criu restore's in-place workspace keeps the inode of every file that was there and drops what the checkpoint lacks", async () => {
+  const ws = mkdtempSync(join(tmpdir(), "vmd-ws-"));
+  mkdirSync(join(ws, "db"));
+  writeFileSync(join(ws, "db", "state.sqlite"), "at the checkpoint");
+  const archive = await archiveWorkspace(ws);
+  const inode = statSync(join(ws, "db", "state.sqlite")).ino;
+  writeFileSync(join(ws, "db", "state.sqlite"), "written after the checkpoint, longer");
+  writeFileSync(join(ws, "db", "state.sqlite-wal"), "new");
+  mkdirSync(join(ws, "later"));
+  await overwriteWorkspace(ws, archive);
+  assert.equal(readFileSync(join(ws, "db", "state.sqlite"), "utf8"), "at the checkpoint");
+  assert.equal(statSync(join(ws, "db", "state.sqlite")).ino, inode, "same inode");
+  assert.deepEqual(readdirSync(ws).sort(), ["db"]);
+  assert.deepEqual(readdirSync(join(ws, "db")), ["state.sqlite"]);
+  await assert.rejects(overwriteWorkspace(ws, Buffer.from("not a tar")), /tar .* failed/);
+});
+
+test("memory images: stored by hash with mode 0600, checked on read, older ones pruned but the committed one kept", () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "vmd-mem-")), "checkpoint_memory");
+  const images = new MemoryImages(dir);
+  const a = images.put("pid1", Buffer.from("image a"));
+  const b = images.put("pid1", Buffer.from("image b"), a.sha256);
+  images.put("pid2", Buffer.from("other process"));
+  assert.equal(statSync(join(dir, `pid1-${a.sha256}.tar.gz`)).mode & 0o777, 0o600);
+  const c = images.put("pid1", Buffer.from("image c"), b.sha256);
+  const left = readdirSync(dir).sort();
+  assert.deepEqual(
+    left.filter((f) => f.startsWith("pid1-")).sort(),
+    [`pid1-${b.sha256}.tar.gz`, `pid1-${c.sha256}.tar.gz`].sort(),
+  );
+  assert.equal(left.filter((f) => f.startsWith("pid2-")).length, 1, "other processes untouched");
+  assert.equal(images.get("pid1", c).toString(), "image c");
+  assert.throws(() => images.get("pid1", a), /the memory image [0-9a-f]{12} of this checkpoint is not in /);
+  writeFileSync(join(dir, `pid1-${c.sha256}.tar.gz`), "tampered");
+  assert.throws(() => images.get("pid1", c), /does not match its hash/);
+});
+
+test("checkpoint items: the VM's state is stored encrypted to the node's key, and only that key reads it back", () => {
+  const dir = mkdtempSync(join(tmpdir(), "vmd-ckp-"));
+  const env = { Nonce: 7 } as unknown as Env;
+  const snap = { Env: env, Data: '{"secret":"sk-live-123"}', Outbox: "{}" };
+  const id = writeCheckpoint(dir, new EthereumSigner(KEY_A), "pid", snap, new Cryptor(KEY_A));
+  const raw = readFileSync(join(dir, `ckp-${id}.json`), "utf8");
+  const data = Buffer.from((JSON.parse(raw) as { data: string }).data, "base64url").toString();
+  assert.ok(!data.includes("sk-live-123"), "no plaintext state in the signed item");
+  assert.deepEqual(readCheckpoint(dir, id, new Cryptor(KEY_A)), snap);
+  assert.throws(
+    () => readCheckpoint(dir, id, new Cryptor(KEY_B)),
+    /encrypted for another node key/,
+  );
+  assert.throws(() => readCheckpoint(dir, id), /no encryption key/);
+  const plain = writeCheckpoint(dir, new EthereumSigner(KEY_A), "pid", snap);
+  assert.deepEqual(readCheckpoint(dir, plain), snap, "a node without a key writes plain state");
+});
+
+test("runc's CRIU options: written when absent, an operator's own file is left alone, removed only when ours", () => {
+  const file = join(mkdtempSync(join(tmpdir(), "vmd-criu-")), "criu", "runc.conf");
+  assert.deepEqual(criuOptionsState(file).missing, ["tcp-close", "file-locks"]);
+  assert.equal(ensureCriuOptions(file).ok, true);
+  assert.equal(removeCriuOptions(file), true);
+  writeFileSync(file, "# mine\n--tcp-close\n");
+  const theirs = ensureCriuOptions(file);
+  assert.deepEqual(theirs, { ok: false, ours: false, missing: ["file-locks"] });
+  assert.equal(readFileSync(file, "utf8"), "# mine\n--tcp-close\n", "not rewritten");
+  assert.equal(removeCriuOptions(file), false);
+});
