@@ -57,7 +57,10 @@ test("memory images: stored by hash with mode 0600, checked on read, older ones 
   );
   assert.equal(left.filter((f) => f.startsWith("pid2-")).length, 1, "other processes untouched");
   assert.equal(images.get("pid1", c).toString(), "image c");
-  assert.throws(() => images.get("pid1", a), /the memory image [0-9a-f]{12} of this checkpoint is not in /);
+  assert.throws(
+    () => images.get("pid1", a),
+    /the memory image [0-9a-f]{12} of this checkpoint is not in /,
+  );
   writeFileSync(join(dir, `pid1-${c.sha256}.tar.gz`), "tampered");
   assert.throws(() => images.get("pid1", c), /does not match its hash/);
 });
