@@ -5,6 +5,7 @@
 // uses password auth, the chat timeout is its own, and the reply comes back bare as Data.
 import { randomUUID } from "node:crypto";
 import { STATUS_CODES } from "node:http";
+import { runSecurityAudit } from "./openclaw-audit.js";
 import { Gateway } from "./openclaw-gateway.js";
 import {
   modelRef,
@@ -282,6 +283,7 @@ class OpenclawRuntime implements Runtime {
 /** Spawn: config and API key first, then the gateway. Restore: the workspace has both already. */
 export const openclawRuntime: RuntimeFactory = async ({ tags, state }) => {
   const paths = openclawPaths();
+  runSecurityAudit(process.env.VMDOCKER_RUNTIME_WORKSPACE || paths.state);
   const gw = new Gateway(paths);
   let session = `vmdocker-${randomUUID()}`;
   if (state !== undefined) {

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import {
+  runSecurityAudit,
+  securityAudit,
+  type AuditProbes,
+} from "../../src/runtimes/openclaw-audit.js";
 import { cliReason, normalizeAction, telegramPatch } from "../../src/runtimes/openclaw-runtime.js";
 
 test("Telegram params become one config patch; open without * is refused with the fix", () => {
@@ -45,4 +50,32 @@ test("action aliases resolve as upstream's", () => {
   assert.equal(normalizeAction(meta(""), { action: "SetTelegram" }), "ConfigureTelegram");
   assert.equal(normalizeAction(meta(""), {}), "Query");
   assert.equal(normalizeAction(meta("Dance"), {}), "Dance");
+});
+
+test("the start-up security audit: working sudo is fatal, a mounted engine socket and virtiofs warn", () => {
+  const probes = (over: Partial<AuditProbes>): AuditProbes => ({
+    sudoWorks: () => false,
+    isSocket: () => false,
+    fsType: () => 0xef53,
+    read: (p) => (p.includes("apparmor") ? "Y" : undefined),
+    ...over,
+  });
+  assert.deepEqual(securityAudit("/ws", probes({})), [
+    { level: "info", message: "AppArmor is enabled" },
+  ]);
+  const risky = securityAudit(
+    "/ws",
+    probes({ isSocket: (p) => p === "/var/run/docker.sock", fsType: () => 0x6a656a63 }),
+  );
+  assert.deepEqual(
+    risky.filter((f) => f.level === "warn").map((f) => f.message),
+    [
+      "/var/run/docker.sock is mounted: that is root on the host",
+      "the workspace /ws is on virtiofs",
+    ],
+  );
+  assert.throws(
+    () => runSecurityAudit("/ws", probes({ sudoWorks: () => true })),
+    /security audit failed: passwordless sudo works in this container/,
+  );
 });
