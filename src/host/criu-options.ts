@@ -37,16 +37,21 @@ export function criuOptionsState(file = RUNC_CRIU_CONF): CriuOptionsState {
 }
 
 /** Writes the options file when there is none (or it is ours); an operator's own file is left alone. */
-export function ensureCriuOptions(file = RUNC_CRIU_CONF): CriuOptionsState {
+export function ensureCriuOptions(file = RUNC_CRIU_CONF): CriuOptionsState & { written: boolean } {
   const state = criuOptionsState(file);
-  if (state.ok || (existsSync(file) && !state.ours)) return state;
+  if (state.ok || (existsSync(file) && !state.ours)) return { ...state, written: false };
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${MARK}\n${CRIU_OPTIONS.join("\n")}\n`);
-  return criuOptionsState(file);
+  return { ...criuOptionsState(file), written: true };
 }
 
-/** `vmdocker host stop` removes the file if vmdocker wrote it. */
-export function removeCriuOptions(file = RUNC_CRIU_CONF): boolean {
+/**
+ * `vmdocker host stop` removes the file if the set-up of the same state folder wrote it (`marker`):
+ * a stop for another state folder must not pull it from under a running engine.
+ */
+export function removeCriuOptions(marker: string, file = RUNC_CRIU_CONF): boolean {
+  if (!existsSync(marker)) return false;
+  rmSync(marker, { force: true });
   if (!criuOptionsState(file).ours) return false;
   rmSync(file, { force: true });
   return true;

@@ -14,7 +14,7 @@ export interface StatePaths {
     stateFile: string;
   };
   redis: { dir: string; pidFile: string; logFile: string; stateFile: string };
-  criu: { buildDir: string; ioUringFile: string };
+  criu: { buildDir: string; ioUringFile: string; optionsWritten: string };
   /** The agent hub: its store, its API token (read by docker-agent), its log. */
   hub: { dir: string; db: string; tokenFile: string; logFile: string; pidFile: string };
   cache: string;
@@ -54,6 +54,7 @@ export function statePaths(root: string): StatePaths {
     criu: {
       buildDir: join(root, "criu"),
       ioUringFile: join(root, "criu", "io_uring_disabled.before"),
+      optionsWritten: join(root, "criu", "runc-conf.written"),
     },
     cache: join(root, "cache"),
     hub: {

@@ -1,6 +1,11 @@
 import type { Progress } from "../progress.js";
 import type { DockerClient } from "../runtime/docker/client.js";
-import { criuOptionsState, ensureCriuOptions, RUNC_CRIU_CONF } from "./criu-options.js";
+import {
+  CRIU_OPTIONS,
+  criuOptionsState,
+  ensureCriuOptions,
+  RUNC_CRIU_CONF,
+} from "./criu-options.js";
 import { criuStatus, installCriu, type CriuStatus } from "./criu.js";
 import { ensureEngine, probeEngine } from "./engine.js";
 import type { StatePaths } from "./paths.js";
@@ -55,7 +60,16 @@ export async function setupHost(
       setIoUringDisabled(1);
       notes.push("set kernel.io_uring_disabled=1 so containers can be checkpointed");
     }
-    const options = detectPlatform().isRoot ? ensureCriuOptions() : criuOptionsState();
+    const options = detectPlatform().isRoot
+      ? ensureCriuOptions()
+      : { ...criuOptionsState(), written: false };
+    if (options.written) {
+      // `host stop` of this state folder (and only of this one) removes the file again.
+      mkdirSync(dirname(paths.criu.optionsWritten), { recursive: true });
+      writeFileSync(paths.criu.optionsWritten, `${RUNC_CRIU_CONF}\n`);
+    }
+    if (options.written)
+      notes.push(`wrote ${RUNC_CRIU_CONF} (${CRIU_OPTIONS.join(", ")}) for runc's checkpoints`);
     if (!options.ok)
       notes.push(
         `${RUNC_CRIU_CONF} lacks ${options.missing.join(", ")}: processes with open connections or file locks (OpenClaw) cannot be checkpointed`,

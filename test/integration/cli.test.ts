@@ -115,4 +115,5 @@ test("host stop with a state folder where nothing was started stops nothing", ()
   assert.equal(r.code, 0);
   assert.match(r.stdout, /no engine started by vmdocker is running/);
   assert.match(r.stdout, /no redis-server started by vmdocker is running/);
+  assert.doesNotMatch(r.stdout, /removed \/etc\/criu/, "runc's CRIU options stay for the engine");
 });

@@ -84,13 +84,19 @@ test("checkpoint items: the VM's state is stored encrypted to the node's key, an
 });
 
 test("runc's CRIU options: written when absent, an operator's own file is left alone, removed only when ours", () => {
-  const file = join(mkdtempSync(join(tmpdir(), "vmd-criu-")), "criu", "runc.conf");
+  const dir = mkdtempSync(join(tmpdir(), "vmd-criu-"));
+  const file = join(dir, "criu", "runc.conf");
+  const marker = join(dir, "written");
   assert.deepEqual(criuOptionsState(file).missing, ["tcp-close", "file-locks"]);
   assert.equal(ensureCriuOptions(file).ok, true);
-  assert.equal(removeCriuOptions(file), true);
+  assert.equal(removeCriuOptions(marker, file), false, "another state folder's stop keeps it");
+  assert.equal(criuOptionsState(file).ok, true);
+  writeFileSync(marker, "");
+  assert.equal(removeCriuOptions(marker, file), true);
   writeFileSync(file, "# mine\n--tcp-close\n");
   const theirs = ensureCriuOptions(file);
-  assert.deepEqual(theirs, { ok: false, ours: false, missing: ["file-locks"] });
+  assert.deepEqual(theirs, { ok: false, ours: false, missing: ["file-locks"], written: false });
   assert.equal(readFileSync(file, "utf8"), "# mine\n--tcp-close\n", "not rewritten");
-  assert.equal(removeCriuOptions(file), false);
+  writeFileSync(marker, "");
+  assert.equal(removeCriuOptions(marker, file), false, "never an operator's own file");
 });

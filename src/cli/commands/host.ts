@@ -80,6 +80,6 @@ export function registerHost(program: Command, ctx: () => CliContext): void {
       console.log(await stopRedis(c.paths));
       const uring = restoreIoUring(c.paths);
       if (uring) console.log(uring);
-      if (removeCriuOptions()) console.log(`removed ${RUNC_CRIU_CONF}`);
+      if (removeCriuOptions(c.paths.criu.optionsWritten)) console.log(`removed ${RUNC_CRIU_CONF}`);
     });
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { PassThrough, type Readable } from "node:stream";
 import Docker from "dockerode";
@@ -457,7 +458,7 @@ export class DockerClient {
       if (err instanceof CheckpointUnavailableError) throw err;
       const msg = err instanceof Error ? err.message : String(err);
       if (/experimental|criu|checkpoint/i.test(msg))
-        throw new CheckpointUnavailableError(msg.replace(/^engine: /, ""));
+        throw new CheckpointUnavailableError(`${msg.replace(/^engine: /, "")}${criuReason(msg)}`);
       throw err;
     });
   }
@@ -529,5 +530,23 @@ async function retryContainerdRace(op: () => Promise<unknown>): Promise<void> {
       if (!transient || attempt >= 6) throw err;
       await new Promise((r) => setTimeout(r, Math.min(4000, 500 * 2 ** (attempt - 1))));
     }
+  }
+}
+
+/**
+ * The engine only points at CRIU's log, which goes away with the container: the log's own errors
+ * (but the harmless rlimit one CRIU prints whenever it lacks CAP_SYS_RESOURCE), read while it exists.
+ */
+function criuReason(engineMessage: string): string {
+  const log = /path= ?(\S+criu-dump\.log)/.exec(engineMessage)?.[1];
+  if (!log) return "";
+  try {
+    const errors = readFileSync(log, "utf8")
+      .split("\n")
+      .filter((l) => /Error \(/.test(l) && !/rlimit|Dumping FAILED|failed with -1/.test(l))
+      .map((l) => l.replace(/^\([\d.]+\)\s*(\d+: )?Error \([^)]*\):\s*/, "").trim());
+    return errors.length ? ` (CRIU: ${errors.slice(0, 3).join("; ")})` : "";
+  } catch {
+    return "";
   }
 }
