@@ -102,6 +102,12 @@ before(async () => {
   );
   moduleId = mod.id;
   // The seed's cold start: the image exists only as the module's data until the first spawn.
+  // Process containers of nodes that died with OpenClaw processes (earlier runs) hold the image.
+  for (const c of await docker.listContainers({
+    ancestor: [IMAGES.openclaw],
+    label: ["org.vmdocker.role=process"],
+  }))
+    await docker.removeContainer(c.Id, { force: true });
   await docker.removeImage(IMAGES.openclaw);
   assert.equal(await docker.inspectImage(IMAGES.openclaw), null, "the image is gone");
   const cfg = loadConfig(undefined, {
