@@ -290,6 +290,60 @@ test("behind a TLS-intercepting proxy (this machine), HTTPS works in the agent o
   assert.match(bad.stdout, /CERT|certificate/i);
 });
 
+test("the hub's event stream (/events, for dashboards) needs the token and shows an agent connect and its task from queued to finished", async () => {
+  const url = `http://127.0.0.1:${apiPort}/events`;
+  assert.equal((await fetch(url)).status, 401);
+  const stop = new AbortController();
+  const res = await fetch(url, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: stop.signal,
+  });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
+  const events: { event: string; data: Record<string, unknown> }[] = [];
+  const reading = (async () => {
+    let buf = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, end);
+        buf = buf.slice(end + 2);
+        const event = /^event: (.+)$/m.exec(block)?.[1];
+        const data = /^data: (.+)$/m.exec(block)?.[1];
+        if (event && data)
+          events.push({ event, data: JSON.parse(data) as Record<string, unknown> });
+      }
+    }
+  })().catch(() => {});
+  const t6 = name("t6");
+  create(t6);
+  assert.equal(ok(agent(["exec", t6, "echo evented"])), "evented\n");
+  const kinds = await waitFor(
+    "the task's events",
+    async () => {
+      const mine = events.filter(
+        (e) =>
+          e.data.agent === t6 ||
+          (e.data.task as { agent?: string } | undefined)?.agent === t6 ||
+          (e.event === "task.output" && e.data.data === "evented\n"),
+      );
+      const seen = mine.map((e) => e.event);
+      return seen.includes("task.finished") ? seen : undefined;
+    },
+    15_000,
+  );
+  stop.abort();
+  await reading;
+  for (const kind of ["agent.created", "agent.connected", "task.queued", "task.output"])
+    assert.ok(kinds.includes(kind), `${kind} in ${kinds.join(", ")}`);
+  assert.ok(
+    kinds.indexOf("task.queued") < kinds.indexOf("task.finished"),
+    "queued before finished",
+  );
+});
+
 test("20 agents from one profile, all connected; mean memory per agent reported", async () => {
   const names = Array.from({ length: 20 }, (_, i) => name(`d${i}`));
   const started = Date.now();
