@@ -109,25 +109,32 @@ export class HubClient {
     });
     if (!res.ok || !res.body)
       throw new VmdError("err_hub", `stream of task ${id}: HTTP ${res.status}`);
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (!event || data === undefined) continue;
-        const parsed = JSON.parse(data) as unknown;
-        if (event === "output") {
-          const o = parsed as { stream: "stdout" | "stderr"; data: string };
-          onOutput(o.stream, o.data);
-        } else if (event === "done") return parsed as TaskRecord;
-      }
+    for await (const { event, data } of sseEvents(res.body)) {
+      if (event === "output") {
+        const o = data as { stream: "stdout" | "stderr"; data: string };
+        onOutput(o.stream, o.data);
+      } else if (event === "done") return data as TaskRecord;
     }
     // The hub went away mid-stream: the task is still queued there; report what it knows.
     return this.task(id);
+  }
+}
+
+/** The hub's server-sent events (`event:` and a JSON `data:` line per block) as they arrive. */
+export async function* sseEvents(
+  body: ReadableStream<Uint8Array>,
+): AsyncGenerator<{ event: string; data: unknown }> {
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (event && data !== undefined) yield { event, data: JSON.parse(data) as unknown };
+    }
   }
 }

@@ -29,6 +29,10 @@ function options(text: string): string[] {
     .map((l) => l.replace(/^--/, "").split(/\s+/)[0]!);
 }
 
+/** What a host without every option cannot do (set-up's and the doctor's words). */
+export const missingCriuOptions = (state: CriuOptionsState) =>
+  `${RUNC_CRIU_CONF} lacks ${state.missing.join(", ")}: processes with open connections or file locks (OpenClaw) cannot be checkpointed`;
+
 export function criuOptionsState(file = RUNC_CRIU_CONF): CriuOptionsState {
   const text = existsSync(file) ? readFileSync(file, "utf8") : "";
   const have = options(text);

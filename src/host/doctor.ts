@@ -1,6 +1,11 @@
 import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import type { DockerClient } from "../runtime/docker/client.js";
-import { CRIU_OPTIONS, criuOptionsState, RUNC_CRIU_CONF } from "./criu-options.js";
+import {
+  CRIU_OPTIONS,
+  criuOptionsState,
+  missingCriuOptions,
+  RUNC_CRIU_CONF,
+} from "./criu-options.js";
 import { criuStatus } from "./criu.js";
 import { apiVersionAtLeast, MIN_API_VERSION, probeEngine } from "./engine.js";
 import type { StatePaths } from "./paths.js";
@@ -97,7 +102,7 @@ export async function runDoctor(
       status: options.ok ? "ok" : "warn",
       detail: options.ok
         ? `${RUNC_CRIU_CONF} has ${CRIU_OPTIONS.join(", ")}: open connections and file locks can be checkpointed`
-        : `${RUNC_CRIU_CONF} lacks ${options.missing.join(", ")}: processes with open connections or file locks (OpenClaw) cannot be checkpointed`,
+        : missingCriuOptions(options),
       fix: options.ok
         ? ""
         : options.ours || !existsSync(RUNC_CRIU_CONF)

@@ -4,6 +4,7 @@ import {
   CRIU_OPTIONS,
   criuOptionsState,
   ensureCriuOptions,
+  missingCriuOptions,
   RUNC_CRIU_CONF,
 } from "./criu-options.js";
 import { criuStatus, installCriu, type CriuStatus } from "./criu.js";
@@ -67,13 +68,9 @@ export async function setupHost(
       // `host stop` of this state folder (and only of this one) removes the file again.
       mkdirSync(dirname(paths.criu.optionsWritten), { recursive: true });
       writeFileSync(paths.criu.optionsWritten, `${RUNC_CRIU_CONF}\n`);
-    }
-    if (options.written)
       notes.push(`wrote ${RUNC_CRIU_CONF} (${CRIU_OPTIONS.join(", ")}) for runc's checkpoints`);
-    if (!options.ok)
-      notes.push(
-        `${RUNC_CRIU_CONF} lacks ${options.missing.join(", ")}: processes with open connections or file locks (OpenClaw) cannot be checkpointed`,
-      );
+    }
+    if (!options.ok) notes.push(missingCriuOptions(options));
     criuTask[options.ok ? "done" : "warn"](notes.join("; "));
   } else if (!criu.works)
     criuTask.warn(`${criu.detail}: full-memory checkpoints are off (everything else works)`);

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import WebSocket from "ws";
+import { sseEvents } from "../../src/agents/hub-client.js";
 import { dockerAgent, type CliRun } from "../helpers/cli.js";
 import { testClient, waitFor } from "../helpers/engine.js";
 import { freePort } from "../helpers/ports.js";
@@ -302,20 +303,8 @@ test("the hub's event stream (/events, for dashboards) needs the token and shows
   assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
   const events: { event: string; data: Record<string, unknown> }[] = [];
   const reading = (async () => {
-    let buf = "";
-    const decoder = new TextDecoder();
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = buf.indexOf("\n\n")) >= 0) {
-        const block = buf.slice(0, end);
-        buf = buf.slice(end + 2);
-        const event = /^event: (.+)$/m.exec(block)?.[1];
-        const data = /^data: (.+)$/m.exec(block)?.[1];
-        if (event && data)
-          events.push({ event, data: JSON.parse(data) as Record<string, unknown> });
-      }
-    }
+    for await (const { event, data } of sseEvents(res.body!))
+      events.push({ event, data: data as Record<string, unknown> });
   })().catch(() => {});
   const t6 = name("t6");
   create(t6);

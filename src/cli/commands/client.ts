@@ -58,6 +58,13 @@ export function printResult(r: VmmResult, json?: boolean): void {
   for (const m of r.Messages ?? []) console.log(`  → message #${m.Sequence} to ${m.Target}`);
 }
 
+/** A spawn's outcome: its id, or the id and why the spawn failed (exit code 1). */
+export function printSpawned(pid: string, r: VmmResult, json?: boolean): void {
+  if (json) printJson({ id: pid, result: r });
+  else console.log(r.Error ? `${pid}\nspawn failed: ${r.Error}` : pid);
+  if (r.Error) process.exitCode = 1;
+}
+
 /** The client for a command's --url and --key (a key kept in the state folder by default). */
 export function clientFor(ctx: () => CliContext, o: Common): HymxClient {
   const { signer, note } = clientSigner(o.key, join(ctx().paths.root, "client-key.hex"));
@@ -105,10 +112,7 @@ export function registerClient(program: Command, ctx: () => CliContext): void {
           data: o.data,
         });
         if (!o.wait) return o.json ? printJson({ id: pid }) : console.log(pid);
-        const r = await c.waitResult(pid, pid);
-        if (o.json) printJson({ id: pid, result: r });
-        else console.log(r.Error ? `${pid}\nspawn failed: ${r.Error}` : pid);
-        if (r.Error) process.exitCode = 1;
+        printSpawned(pid, await c.waitResult(pid, pid), o.json);
       },
     );
 

@@ -3,7 +3,7 @@ import { VmdError } from "../../errors.js";
 import type { Tag } from "../../protocol/tags.js";
 import type { CliContext } from "../context.js";
 import { printJson } from "../output.js";
-import { clientFor, printResult, withClientOptions, type Common } from "./client.js";
+import { clientFor, printResult, printSpawned, withClientOptions, type Common } from "./client.js";
 
 const tags = (m: Record<string, string | undefined>): Tag[] =>
   Object.entries(m)
@@ -88,10 +88,7 @@ export function registerOpenclaw(program: Command, ctx: () => CliContext): void 
           ],
           secrets: { ...(apiKey ? { apiKey } : {}), ...telegram.secrets },
         });
-        const r = await c.waitResult(pid, pid, 600_000);
-        if (o.json) printJson({ id: pid, result: r });
-        else console.log(r.Error ? `${pid}\nspawn failed: ${r.Error}` : pid);
-        if (r.Error) process.exitCode = 1;
+        printSpawned(pid, await c.waitResult(pid, pid, 600_000), o.json);
       },
     );
 

@@ -16,21 +16,18 @@ const WorkspaceCheckpoint = z.object({
   backend: z.string(),
 });
 
+const criuFields = {
+  checkpointName: z.string(),
+  workspaceArchive: z.string(),
+  backend: z.string(),
+};
 const CriuCheckpoint = z.union([
   z.object({
+    ...criuFields,
     format: z.literal(CRIU_CHECKPOINT_FORMAT),
-    checkpointName: z.string(),
     memoryImage: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number() }),
-    workspaceArchive: z.string(),
-    backend: z.string(),
   }),
-  z.object({
-    format: z.literal(CRIU_V1),
-    checkpointName: z.string(),
-    checkpointArchive: z.string(),
-    workspaceArchive: z.string(),
-    backend: z.string(),
-  }),
+  z.object({ ...criuFields, format: z.literal(CRIU_V1), checkpointArchive: z.string() }),
 ]);
 
 const WorkspaceArchive = z.object({ archive: z.string() });

@@ -306,14 +306,14 @@ class VmdockerVm implements Vm {
     }
     const workspace = workspaceArchiveJson(archive);
     if (dump) {
-      const memory = { name: dump, archive: await this.packDump(instance, dump) };
+      const memory = await this.packDump(instance, dump);
       // vmdocker.criu.v2: the container's memory (by hash, kept on this host) plus the workspace;
       // a restore needs no replay.
-      const image = this.memoryImages.put(this.env.Meta.Pid, memory.archive, this.committedImage);
+      const image = this.memoryImages.put(this.env.Meta.Pid, memory, this.committedImage);
       this.committedImage = image.sha256;
       return JSON.stringify({
         format: CRIU_CHECKPOINT_FORMAT,
-        checkpointName: memory.name,
+        checkpointName: dump,
         memoryImage: image,
         workspaceArchive: workspace,
         backend: this.spec.backend,
