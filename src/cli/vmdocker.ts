@@ -10,6 +10,9 @@ import { registerUp } from "./commands/up.js";
 import { registerHub } from "./commands/hub.js";
 import { registerOpenclaw } from "./commands/openclaw.js";
 import { formatError } from "./output.js";
+import { exitQuietlyOnClosedPipe } from "./pipe.js";
+
+exitQuietlyOnClosedPipe();
 
 const program = new Command("vmdocker")
   .description(

@@ -6,7 +6,6 @@ import {
   baseTags,
   DATA_PROTOCOL,
   extractParams,
-  paramsFromTags,
   processParamTags,
   VARIANT,
   type Env,
@@ -24,6 +23,8 @@ import type { ModuleCatalog } from "./modules.js";
 import { readCheckpoint, writeCheckpoint, type Snapshot } from "./checkpoints.js";
 import { LocalNetwork, type Network } from "./network.js";
 import { RemoteOutbox } from "./outbox.js";
+import { refuseDuplicate } from "./dedupe.js";
+import { dryRunMeta, evaluateDryRun, type DryRunMessage } from "./dry-run.js";
 
 export const NODE_VERSION = "v0.5.0";
 
@@ -176,63 +177,31 @@ export class HymxNode {
   }
 
   /**
-   * AO dry run: evaluate a message against the process's current state without assigning,
-   * storing or emitting anything; the VM's state is checkpointed before and restored after.
+   * AO dry run: evaluate an unsigned message against the process's current state, on VMs that can
+   * do so without effects (see dry-run.ts); nothing is assigned, stored or emitted.
    */
-  dryrun(
-    pid: string,
-    msg: { Id?: string; Owner?: string; Data?: string; Tags?: Tag[] },
-  ): Promise<VmResult> {
+  dryrun(pid: string, msg: DryRunMessage): Promise<VmResult> {
     const state = this.procs.get(pid);
     if (!state || state.stopped)
       return Promise.reject(
         new ProtocolError(state ? "err_process_stopped" : "err_process_not_found"),
       );
-    const tags = msg.Tags ?? [];
-    const data = msg.Data ?? "";
-    const meta: Meta = {
-      "Item-Id": msg.Id ?? "",
-      Pid: pid,
-      "Acc-Id": msg.Owner ?? "",
-      Action: tagOf(tags, "Action"),
-      "From-Process": tagOf(tags, "From-Process"),
-      "Pushed-For": tagOf(tags, "Pushed-For"),
-      Sequence: Number(tagOf(tags, "Sequence")) || 0,
-      Nonce: state.env.Nonce + 1,
-      Timestamp: this.clock(),
-      Params: paramsFromTags(tags, "Message", data),
-      Data: toB64Url(Buffer.from(data, "utf8")),
-    };
+    const meta = dryRunMeta(pid, state.env.Nonce + 1, this.clock(), msg);
     return new Promise((resolve, reject) => {
-      this.enqueue(state, async () => {
-        try {
-          if (!state.vm) throw new ProtocolError("err_process_not_found");
-          const saved = await state.vm.checkpoint();
-          try {
-            resolve(
-              await state.vm.apply(
-                meta["From-Process"] || meta["Acc-Id"],
-                this.metaWithSecrets(meta),
-              ),
-            );
-          } finally {
-            await state.vm.restore(saved);
-          }
-        } catch (err) {
-          reject(err);
-        }
-      });
+      this.enqueue(state, () => evaluateDryRun(state.vm, meta).then(resolve, reject));
     });
   }
 
-  /** AO `/state`: the VM's current state as its checkpoint string. */
+  /** AO `/state`: the VM's state, from VMs whose state is public (`Vm.publicState`). */
   state(pid: string): Promise<string> {
     const state = this.procs.get(pid);
     if (!state?.vm) return Promise.reject(new ProtocolError("err_process_not_found"));
+    if (!state.vm.publicState) return Promise.reject(new ProtocolError("err_state_not_public"));
     return new Promise((resolve, reject) => {
       this.enqueue(state, async () => {
         try {
-          resolve(await state.vm!.checkpoint());
+          if (!state.vm?.publicState) throw new ProtocolError("err_state_not_public");
+          resolve(await state.vm.publicState());
         } catch (err) {
           reject(err);
         }
@@ -388,11 +357,18 @@ export class HymxNode {
     try {
       if ((await this.deps.store.nonce(pid)) >= 0)
         throw new ProtocolError("err_process_already_exist");
+      const content = await refuseDuplicate(this.deps.store, item);
       const module = await this.deps.modules.get(item.tag("Module") ?? "");
       if (!this.deps.vms.get(module["Module-Format"])) {
         throw new ProtocolError("err_module_format_not_mounted", module["Module-Format"]);
       }
-      await this.deps.store.append(pid, 0, stored(item), this.assignment(pid, item.id, 0, 0));
+      await this.deps.store.append(
+        pid,
+        0,
+        stored(item),
+        this.assignment(pid, item.id, 0, 0),
+        content,
+      );
       const state = await this.track(pid, item, false);
       this.enqueue(state, () => this.spawnVm(pid, item));
       return { id: pid };
@@ -415,7 +391,7 @@ export class HymxNode {
     }
     await this.authorizeFromProcess(pid, item);
     const assigned = state.assigning.then(async () => {
-      if (await this.deps.store.locate(item.id)) throw new ProtocolError("err_duplicate_item");
+      const content = await refuseDuplicate(this.deps.store, item);
       const fromProcess = item.tag("From-Process");
       if (fromProcess) {
         const seq = Number(item.tag("Sequence") ?? "0");
@@ -429,6 +405,7 @@ export class HymxNode {
         nonce,
         stored(item),
         this.assignment(pid, item.id, nonce, this.clock()),
+        content,
       );
       return nonce;
     });

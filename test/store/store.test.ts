@@ -74,11 +74,11 @@ function storeSuite(name: string, make: () => Promise<Store>) {
         ["1"],
       );
       assert.deepEqual(
-        (await store.results("P", { limit: 10, sort: "ASC", from: 0 })).map((r) => r.Nonce),
+        (await store.results("P", { limit: 10, sort: "ASC", minNonce: 1 })).map((r) => r.Nonce),
         ["1"],
       );
       assert.deepEqual(
-        (await store.results("P", { limit: 10, sort: "ASC", to: 0 })).map((r) => r.Nonce),
+        (await store.results("P", { limit: 10, sort: "ASC", maxNonce: 0 })).map((r) => r.Nonce),
         ["0"],
       );
     });

@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { VmdError, errorMessage } from "../../errors.js";
 import { ensureModuleImage } from "../../module/load.js";
-import { ResultSchema, type Env, type Meta } from "../../protocol/hymx.js";
+import { ProtocolError } from "../../protocol/errors.js";
+import { processOwner, ResultSchema, type Env, type Meta } from "../../protocol/hymx.js";
 import type { Tag } from "../../protocol/tags.js";
 import { DockerBackend, DEFAULT_LIMITS, type Limits } from "../../runtime/backends/docker.js";
 import type { DockerClient } from "../../runtime/docker/client.js";
@@ -236,7 +237,7 @@ class VmdockerVm implements Vm {
     const data = Buffer.from(this.env.Meta.Data, "utf8").toString("base64");
     const res = await this.running.call("spawn", {
       pid: this.env.Meta.Pid,
-      owner: this.env.Meta["Acc-Id"],
+      owner: processOwner(this.env),
       cu_addr: this.env.Process.Scheduler,
       data,
       tags: this.env.Process.Tags ?? [],
@@ -258,10 +259,25 @@ class VmdockerVm implements Vm {
     throw cause;
   }
 
-  async apply(from: string, meta: Meta): Promise<VmResult> {
+  apply(from: string, meta: Meta): Promise<VmResult> {
+    return this.evaluate("apply", from, meta);
+  }
+
+  /**
+   * The runtime evaluates without effects if it can (`/vmm/dryrun`); a runtime that cannot (or an
+   * upstream runtime, which has no such route) is refused with err_dry_run_unsupported.
+   */
+  async dryRun(from: string, meta: Meta): Promise<VmResult> {
+    const out = await this.evaluate("dryrun", from, meta);
+    if (out.Error?.startsWith("err_dry_run_unsupported") || out.Error === "not found")
+      throw new ProtocolError("err_dry_run_unsupported", out.Error);
+    return out;
+  }
+
+  private async evaluate(route: "apply" | "dryrun", from: string, meta: Meta): Promise<VmResult> {
     let res;
     try {
-      res = await this.running.call("apply", { meta, from, params: meta.Params });
+      res = await this.running.call(route, { meta, from, params: meta.Params });
     } catch (err) {
       return this.assertAlive(err);
     }
@@ -408,6 +424,7 @@ class VmdockerVm implements Vm {
     }
     await this.launch();
     const res = await this.running.call("restore", {
+      owner: processOwner(this.env),
       env: this.env,
       tags: this.env.Process.Tags ?? [],
       state: point.state,
