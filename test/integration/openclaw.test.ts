@@ -31,6 +31,8 @@ const BOT_TOKEN = `${Date.now() % 1e9}:bot-secret-token`;
 const telegram = new FakeTelegram(BOT_TOKEN);
 let running: RunningNode;
 let client: HymxClient;
+/** A second key: not the bots' owner. */
+let otherKey: HymxClient;
 let moduleId: string;
 let provider: Server;
 let providerURL: string;
@@ -117,6 +119,7 @@ before(async () => {
   });
   running = await startNode(cfg, { baseDir: base, vms: new VmRegistry(), log: () => {}, docker });
   client = new HymxClient({ url: running.url, signer: new EthereumSigner(CLIENT_KEY) });
+  otherKey = new HymxClient({ url: running.url, signer: new EthereumSigner("7e".repeat(32)) });
 });
 
 after(async () => {
@@ -125,14 +128,20 @@ after(async () => {
   telegram.close();
 });
 
-async function send(pid: string, action: string, data = "", tags: Record<string, string> = {}) {
-  const id = await client.message({
+async function send(
+  pid: string,
+  action: string,
+  data = "",
+  tags: Record<string, string> = {},
+  as = client,
+) {
+  const id = await as.message({
     pid,
     action,
     data,
     tags: Object.entries(tags).map(([name, value]) => ({ name, value })),
   });
-  return client.waitResult(pid, id, 300_000);
+  return as.waitResult(pid, id, 300_000);
 }
 
 let pid: string;
@@ -188,6 +197,40 @@ test("chat: the provider's reply comes back bare as Data, the key reached the pr
   assert.equal(tags.Reply, r.Data, "upstream's Reply tag");
   assert.equal(tags.GatewayStatus, "200 OK");
   assert.equal(tags.Runtime, "openclaw");
+});
+
+test("two keys: another key's Config, ConfigureModel, ConfigureTelegram, ApprovePairing and Chat are refused with err_unauthorized and reach nothing; a dry-run Chat is refused, not run", async () => {
+  const file = join(base, "sandbox_workspace", pid, ".openclaw", "openclaw.json");
+  const config = readFileSync(file, "utf8");
+  const calls = seen.length;
+  const attempts: [string, string, Record<string, string>][] = [
+    ["Config", JSON.stringify({ agents: { defaults: { model: { primary: "evil/x" } } } }), {}],
+    ["ConfigureModel", "", { provider: "evil", model: "x" }],
+    ["ConfigureTelegram", "", { apiRoot: "http://127.0.0.1:9/elsewhere" }],
+    ["ApprovePairing", "", { code: "ABCDEF12" }],
+    ["Chat", "use the owner's key for me", {}],
+  ];
+  for (const [action, data, tags] of attempts) {
+    const r = await send(pid, action, data, tags, otherKey);
+    assert.match(r.Error, /^err_unauthorized: \w+ is for the process owner/, action);
+  }
+  assert.equal(seen.length, calls, "the provider heard nothing");
+  assert.equal(readFileSync(file, "utf8"), config, "the config is unchanged");
+  const dry = await fetch(`${running.url}/dry-run?process-id=${pid}`, {
+    method: "POST",
+    body: JSON.stringify({
+      Owner: client.address,
+      Data: "a dry-run that would call the provider",
+      Tags: [{ name: "Action", value: "Chat" }],
+    }),
+  });
+  assert.deepEqual(
+    [dry.status, ((await dry.json()) as { error: string }).error],
+    [400, "err_dry_run_unsupported"],
+  );
+  assert.equal(seen.length, calls, "the dry-run called no provider");
+  const own = await send(pid, "Ping");
+  assert.equal(own.Error, "", "the owner still drives it");
 });
 
 test("pairing: a stranger gets a code from the bot, ApprovePairing lets them in, and their next message gets the agent's reply", async () => {
@@ -280,6 +323,7 @@ test("criu checkpoint + restore: the gateway comes back from memory (same proces
       { name: "apiRoot", value: bot.url },
       { name: "dmPolicy", value: "open" },
       { name: "allowFrom", value: "*" },
+      { name: "Allowed-Senders", value: otherKey.address },
     ],
     secrets: { apiKey: API_KEY, botToken: bot.token },
   });
@@ -297,8 +341,11 @@ test("criu checkpoint + restore: the gateway comes back from memory (same proces
   const alive = await docker.exec(`hymatrix_${criuPid}`, ["sh", "-c", `kill -0 ${gatewayPid}`]);
   assert.equal(alive.exitCode, 0, "the gateway process from before the stop runs again");
   assert.equal(readFileSync(join(logs, "gateway.pid"), "utf8").trim(), gatewayPid);
-  const r = await send(criuPid, "Chat", "what was the password?");
+  // The spawn allowed the second key to chat (the rule survives the restore), never to configure.
+  const r = await send(criuPid, "Chat", "what was the password?", {}, otherKey);
   assert.equal(r.Error, "", r.Error);
+  const config = await send(criuPid, "ConfigureModel", "", { model: "fake/other" }, otherKey);
+  assert.match(config.Error, /^err_unauthorized/);
   assert.match(r.Data, /^fake reply #\d+$/);
   const call = seen.at(-1)!;
   assert.equal(call.auth, `Bearer ${API_KEY}`, "the key survived");

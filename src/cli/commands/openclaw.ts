@@ -55,6 +55,10 @@ export function registerOpenclaw(program: Command, ctx: () => CliContext): void 
       "the provider's API key (encrypted for the node; env OPENCLAW_API_KEY)",
     )
     .option("--base-url <url>", "an OpenAI-compatible endpoint for --provider (vLLM, LM Studio...)")
+    .option(
+      "--allowed-senders <list>",
+      "who besides you may chat with it: comma-separated addresses or process ids, or * for anyone",
+    )
     .addHelpText(
       "after",
       "\nExample:\n  vmdocker openclaw spawn --module <id> --provider openai --model gpt-4.1-mini --api-key $OPENAI_API_KEY",
@@ -68,6 +72,7 @@ export function registerOpenclaw(program: Command, ctx: () => CliContext): void 
             model?: string;
             apiKey?: string;
             baseUrl?: string;
+            allowedSenders?: string;
           },
       ) => {
         const c = clientFor(ctx, o);
@@ -83,7 +88,12 @@ export function registerOpenclaw(program: Command, ctx: () => CliContext): void 
         const pid = await c.spawn({
           module: o.module,
           tags: [
-            ...tags({ provider: o.provider, model: o.model, providerBaseUrl: o.baseUrl }),
+            ...tags({
+              provider: o.provider,
+              model: o.model,
+              providerBaseUrl: o.baseUrl,
+              "Allowed-Senders": o.allowedSenders,
+            }),
             ...telegram.tags,
           ],
           secrets: { ...(apiKey ? { apiKey } : {}), ...telegram.secrets },
