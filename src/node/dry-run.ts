@@ -2,8 +2,9 @@ import { z } from "zod";
 import { toB64Url } from "../protocol/base64url.js";
 import { ProtocolError } from "../protocol/errors.js";
 import { paramsFromTags, type Meta } from "../protocol/hymx.js";
-import { checkTagLimits, type Tag } from "../protocol/tags.js";
+import { checkTagLimits } from "../protocol/tags.js";
 import type { Vm, VmResult } from "../vm/contract.js";
+import { tagOf } from "./vm-input.js";
 
 /** AO's dry-run body (aoconnect's `dryrun`): an unsigned message. Unknown fields are ignored. */
 export const DryRunSchema = z.object({
@@ -15,8 +16,6 @@ export const DryRunSchema = z.object({
   Tags: z.array(z.object({ name: z.string(), value: z.string() })).optional(),
 });
 export type DryRunMessage = z.infer<typeof DryRunSchema>;
-
-const tagOf = (tags: Tag[], name: string) => tags.find((t) => t.name === name)?.value ?? "";
 
 /**
  * The Meta a dry-run is evaluated with. Nothing in the body is signed, so: `Acc-Id` is the body's
