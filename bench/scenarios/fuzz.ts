@@ -1,11 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { post, spawnItem, waitResult } from "../../test/helpers/client.js";
-import { startEchoNode } from "../../test/helpers/child-node.js";
-import { writeEchoModule } from "../../test/helpers/echo-vm.js";
-import { fuzzNode } from "../../test/helpers/fuzz.js";
+import { fuzzEchoNode } from "../../test/helpers/fuzz.js";
 import type { Scenario } from "../lib/scenario.js";
 import { summarize } from "../lib/stats.js";
+
+const MB = 2 ** 20;
 
 /**
  * 100,000 mutated and hostile items (3,000 with --quick) against a node in its own process: every
@@ -19,41 +18,27 @@ export const fuzzScenario: Scenario = {
   async run(ctx, emit) {
     const count = ctx.quick ? 3_000 : 100_000;
     const base = mkdtempSync(join(ctx.base, "fuzz-"));
-    const moduleId = await writeEchoModule(base);
-    const node = await startEchoNode(base);
+    const seed = Date.now() % 2 ** 31;
+    const started = performance.now();
     try {
-      const spawn = spawnItem(moduleId, node.address);
-      await post(node.url, spawn);
-      await waitResult(node.url, spawn.id, spawn.id);
-      const seed = Date.now() % 2 ** 31;
-      const started = performance.now();
-      const report = await fuzzNode(
-        {
-          url: node.url,
-          osPid: node.child.pid!,
-          processId: spawn.id,
-          moduleId,
-          scheduler: node.address,
-        },
-        count,
-        seed,
-        (done) => done % 10_000 === 0 && done > 0 && ctx.log(`fuzz: ${done} of ${count}`),
-      );
+      const { report, alive } = await fuzzEchoNode(base, count, seed, (done) => {
+        if (done > 0 && done % 10_000 === 0) ctx.log(`fuzz: ${done} of ${count}`);
+      });
       const seconds = (performance.now() - started) / 1000;
       if (report.failures.length)
         throw new Error(`fuzz seed ${seed}: ${report.failures.slice(0, 5).join("; ")}`);
-      if (node.child.exitCode !== null) throw new Error(`the node exited (${node.child.exitCode})`);
+      if (!alive) throw new Error(`fuzz seed ${seed}: the node exited`);
       ctx.log(
         `fuzz seed ${seed}: ${report.accepted} accepted, refused ${JSON.stringify(report.refused)}`,
       );
-      const note = `${count} items, ${report.accepted} accepted`;
+      const { afterWarmup, end, max } = report.rss;
       emit({
         scenario: "fuzz",
         metric: "answer",
         unit: "ms",
         better: "lower",
         ours: summarize(report.latenciesMs),
-        note,
+        note: `${count} items, ${report.accepted} accepted, ${report.slowOnce} over 1 s once`,
       });
       emit({
         scenario: "fuzz",
@@ -67,16 +52,14 @@ export const fuzzScenario: Scenario = {
         metric: "node memory growth after the first third",
         unit: "MB",
         better: "lower",
-        ours: summarize([(report.rss.end - report.rss.afterWarmup) / 2 ** 20]),
-        note: `RSS ${(report.rss.afterWarmup / 2 ** 20).toFixed(0)} → ${(report.rss.end / 2 ** 20).toFixed(0)} MB, max ${(report.rss.max / 2 ** 20).toFixed(0)}`,
+        ours: summarize([(end - afterWarmup) / MB]),
+        note: `RSS ${(afterWarmup / MB).toFixed(0)} → ${(end / MB).toFixed(0)} MB, max ${(max / MB).toFixed(0)}`,
       });
-      const growth = report.rss.end - report.rss.afterWarmup;
-      if (growth > 64 * 2 ** 20)
+      if (end - afterWarmup > 64 * MB)
         throw new Error(
-          `the node's memory grew by ${(growth / 2 ** 20).toFixed(0)} MB after the warm-up`,
+          `the node's memory grew by ${((end - afterWarmup) / MB).toFixed(0)} MB after the warm-up`,
         );
     } finally {
-      node.child.kill("SIGKILL");
       rmSync(base, { recursive: true, force: true });
     }
   },

@@ -2,10 +2,13 @@
 // sections, re-dressed signatures) and freshly signed items with hostile tag sections, sent one at
 // a time to a running node. Shared by test/node/fuzz.test.ts (a small count) and bench/ (100,000).
 import { readFileSync } from "node:fs";
-import { fromB64Url } from "../../src/protocol/base64url.js";
-import { DataItem, itemDeepHash } from "../../src/protocol/data-item.js";
+import { DataItem } from "../../src/protocol/data-item.js";
 import { messageTags, processTags } from "../../src/protocol/hymx.js";
 import { EthereumSigner } from "../../src/protocol/signers.js";
+import { startEchoNode } from "./child-node.js";
+import { post, spawnItem, waitResult } from "./client.js";
+import { writeEchoModule } from "./echo-vm.js";
+import { avroTags, signedWithRawTags } from "./raw-item.js";
 import { redressings } from "./redress.js";
 
 /** A small, seeded PRNG (mulberry32): a failing run is repeated with its seed. */
@@ -41,39 +44,26 @@ export interface FuzzReport {
   /** What went wrong (empty when the node behaved): crashes, hangs, codeless answers, double accepts. */
   failures: string[];
   latenciesMs: number[];
+  /** Answers slower than 1 s whose item was answered in time when sent again (a busy machine). */
+  slowOnce: number;
   /** The node's resident memory (bytes) after the warm-up (the first third), at the end, and the highest seen. */
   rss: { afterWarmup: number; end: number; max: number };
 }
 
+/** An answer slower than this, twice for the same item, is a hang. */
 const HANG_MS = 1000;
+/** No answer at all within this is a hang at once. */
+const GIVE_UP_MS = 10_000;
 
 function rssOf(osPid: number): number {
   const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${osPid}/status`, "utf8"))?.[1];
   return Number(kb ?? 0) * 1024;
 }
 
-const u64 = (n: bigint) => {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(n);
-  return b;
-};
-
-/** Avro `long` (zig-zag varint), for hand-made tag sections. */
-function avroLong(n: number): Buffer {
-  const out: number[] = [];
-  let z = n >= 0 ? n * 2 : -n * 2 - 1;
-  while (z >= 0x80) {
-    out.push((z % 0x80) | 0x80);
-    z = Math.floor(z / 0x80);
-  }
-  out.push(z);
-  return Buffer.from(out);
-}
-
 /**
  * Sends `count` items and checks every answer: a 400 with an error code, or a 200 for content the
  * node never accepted before (and a replay of an accepted item must then be err_duplicate_item).
- * A request slower than 1 s counts as a hang.
+ * An item answered slower than 1 s is sent again; slow twice, or no answer in 10 s, is a hang.
  */
 export async function fuzzNode(
   target: FuzzTarget,
@@ -95,6 +85,7 @@ export async function fuzzNode(
     kinds: {},
     failures: [],
     latenciesMs: [],
+    slowOnce: 0,
     rss: { afterWarmup: 0, end: 0, max: 0 },
   };
   const acceptedContent = new Set<string>();
@@ -117,32 +108,16 @@ export async function fuzzNode(
     );
 
   /** A signed message whose tag section is given as raw bytes (numTags as claimed). */
-  const rawTagged = (tagsBytes: Buffer, numTags: bigint): Buffer => {
-    const data = Buffer.from(`fuzz raw ${seed}:${fresh++}`);
-    const targetBytes = fromB64Url(target.processId, "pid");
-    const hash = itemDeepHash({
-      signatureType: 3,
-      owner: signer.owner,
-      target: targetBytes,
-      anchor: Buffer.alloc(0),
+  const rawTagged = (tagsBytes: Buffer, numTags: number): Buffer =>
+    signedWithRawTags(
+      signer,
+      target.processId,
       tagsBytes,
-      data,
-    });
-    return Buffer.concat([
-      Buffer.from([3, 0]),
-      signer.sign(hash),
-      signer.owner,
-      Buffer.from([1]),
-      targetBytes,
-      Buffer.from([0]),
-      u64(numTags),
-      u64(BigInt(tagsBytes.length)),
-      tagsBytes,
-      data,
-    ]);
-  };
+      numTags,
+      Buffer.from(`fuzz raw ${seed}:${fresh++}`),
+    );
 
-  const hostileTagSection = (): { bytes: Buffer; count: bigint } => {
+  const hostileTagSection = (): { bytes: Buffer; count: number } => {
     const base = messageTags({ action: "Echo" });
     const pairs: [Buffer, Buffer][] = base.map((t) => [Buffer.from(t.name), Buffer.from(t.value)]);
     const randomBytes = (n: number) => Buffer.from(Array.from({ length: n }, () => int(256)));
@@ -168,12 +143,7 @@ export async function fuzzNode(
       default: // a name that is special to JavaScript objects
         pairs.push([Buffer.from(pick(["__proto__", "constructor", "toString"])), Buffer.from("x")]);
     }
-    const bytes = Buffer.concat([
-      avroLong(pairs.length),
-      ...pairs.flatMap(([n, v]) => [avroLong(n.length), n, avroLong(v.length), v]),
-      Buffer.from([0]),
-    ]);
-    return { bytes, count: BigInt(pairs.length) };
+    return { bytes: avroTags(pairs), count: pairs.length };
   };
 
   /** One mutated item; the kind says how it was made. */
@@ -238,7 +208,7 @@ export async function fuzzNode(
           Buffer.from([0x04, 0x02, 0x61, 0x02, 0x62, 0x00]), // fewer tags than counted
           Buffer.from([0x02, 0x02, 0x61, 0x02, 0x62, 0x00, 0x00]), // trailing bytes
         ];
-        return { kind: "signed broken Avro", bytes: rawTagged(pick(framing), BigInt(1 + int(3))) };
+        return { kind: "signed broken Avro", bytes: rawTagged(pick(framing), 1 + int(3)) };
       }
       default:
         return { kind: "valid item", bytes: raw };
@@ -251,29 +221,40 @@ export async function fuzzNode(
     const { kind, bytes } = next();
     report.kinds[kind] = (report.kinds[kind] ?? 0) + 1;
     const isReplay = kind === "replay of an accepted item";
-    const started = performance.now();
-    let status: number;
-    let body: { id?: string; error?: unknown };
-    try {
+    const send = async () => {
+      const started = performance.now();
       const res = await fetch(`${target.url}/`, {
         method: "POST",
         body: bytes,
-        signal: AbortSignal.timeout(HANG_MS),
+        signal: AbortSignal.timeout(GIVE_UP_MS),
       });
-      status = res.status;
-      body = (await res.json().catch(() => ({}))) as typeof body;
+      const body = (await res.json().catch(() => ({}))) as { id?: string; error?: unknown };
+      return { status: res.status, body, ms: performance.now() - started };
+    };
+    let answer: Awaited<ReturnType<typeof send>>;
+    try {
+      answer = await send();
+      if (answer.ms > HANG_MS) {
+        // Slow once: send the same item again. An item that holds the node up is slow every
+        // time; a machine busy with other work is not (the answer to check is the first).
+        report.slowOnce++;
+        const again = await send();
+        if (again.ms > HANG_MS)
+          fail(
+            `${kind} #${i}: answered after ${answer.ms.toFixed(0)} ms, then ${again.ms.toFixed(0)} ms`,
+          );
+      }
     } catch (err) {
       const e = err as Error;
       fail(
-        `${kind} #${i}: ${e.name === "TimeoutError" ? `no answer in ${HANG_MS} ms` : `request failed: ${e.message}`}`,
+        `${kind} #${i}: ${e.name === "TimeoutError" ? `no answer in ${GIVE_UP_MS} ms` : `request failed: ${e.message}`}`,
       );
       report.sent++;
       continue;
     }
-    const ms = performance.now() - started;
+    const { status, body, ms } = answer;
     report.latenciesMs.push(ms);
     report.sent++;
-    if (ms > HANG_MS) fail(`${kind} #${i}: answered after ${ms.toFixed(0)} ms`);
     if (status === 200 && typeof body.id === "string") {
       if (isReplay) fail(`${kind} #${i}: accepted again as ${body.id}`);
       let key: string;
@@ -311,4 +292,40 @@ export async function fuzzNode(
     if (stored?.id !== id) fail(`accepted item ${id} is not stored`);
   }
   return report;
+}
+
+/**
+ * Fuzzes a fresh echo-VM node in its own process (folder `base`): starts it, spawns the process
+ * the messages go to, sends `count` items. Resolves with the report and whether the node is still
+ * running; the node is killed afterwards.
+ */
+export async function fuzzEchoNode(
+  base: string,
+  count: number,
+  seed: number,
+  onProgress?: (done: number) => void,
+): Promise<{ report: FuzzReport; alive: boolean }> {
+  const moduleId = await writeEchoModule(base);
+  const node = await startEchoNode(base);
+  try {
+    const spawn = spawnItem(moduleId, node.address);
+    const spawned = await post(node.url, spawn);
+    if (spawned.status !== 200) throw new Error(`the spawn was refused: ${spawned.body.error}`);
+    await waitResult(node.url, spawn.id, spawn.id);
+    const report = await fuzzNode(
+      {
+        url: node.url,
+        osPid: node.child.pid!,
+        processId: spawn.id,
+        moduleId,
+        scheduler: node.address,
+      },
+      count,
+      seed,
+      onProgress,
+    );
+    return { report, alive: node.child.exitCode === null };
+  } finally {
+    node.child.kill("SIGKILL");
+  }
 }

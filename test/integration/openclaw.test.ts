@@ -15,6 +15,7 @@ import { EthereumSigner } from "../../src/protocol/signers.js";
 import { IMAGES, RUNTIME_START_COMMAND } from "../../src/runtime/images/builder.js";
 import { OPENCLAW_VERSION } from "../../src/runtime/images/sources.js";
 import { VmRegistry } from "../../src/vm/contract.js";
+import { postDryRun } from "../helpers/client.js";
 import { CLIENT_KEY } from "../helpers/echo-vm.js";
 import { admin as callAdmin } from "../helpers/admin.js";
 import { testClient } from "../helpers/engine.js";
@@ -216,18 +217,12 @@ test("two keys: another key's Config, ConfigureModel, ConfigureTelegram, Approve
   }
   assert.equal(seen.length, calls, "the provider heard nothing");
   assert.equal(readFileSync(file, "utf8"), config, "the config is unchanged");
-  const dry = await fetch(`${running.url}/dry-run?process-id=${pid}`, {
-    method: "POST",
-    body: JSON.stringify({
-      Owner: client.address,
-      Data: "a dry-run that would call the provider",
-      Tags: [{ name: "Action", value: "Chat" }],
-    }),
+  const dry = await postDryRun(running.url, pid, {
+    Owner: client.address,
+    Data: "a dry-run that would call the provider",
+    Tags: [{ name: "Action", value: "Chat" }],
   });
-  assert.deepEqual(
-    [dry.status, ((await dry.json()) as { error: string }).error],
-    [400, "err_dry_run_unsupported"],
-  );
+  assert.deepEqual([dry.status, dry.body.error], [400, "err_dry_run_unsupported"]);
   assert.equal(seen.length, calls, "the dry-run called no provider");
   const own = await send(pid, "Ping");
   assert.equal(own.Error, "", "the owner still drives it");

@@ -22,6 +22,7 @@ import type { Env } from "../../src/protocol/hymx.js";
 import type { Tag } from "../../src/protocol/tags.js";
 import { VmRegistry } from "../../src/vm/contract.js";
 import { vmdocker, VMDOCKER_VM_FORMAT } from "../../src/vm/vmdocker/vm.js";
+import { postDryRun } from "../helpers/client.js";
 import { CLIENT_KEY } from "../helpers/echo-vm.js";
 import { admin as callAdmin } from "../helpers/admin.js";
 import { testClient } from "../helpers/engine.js";
@@ -125,17 +126,13 @@ test("the test runtime: Echo answers any signer, a dry-run evaluates without eff
   assert.equal(echo.Data, "from another key");
   const output = echo.Output as { from: string; count: number };
   assert.equal(output.from, stranger.address, "the runtime sees who signed");
-  const dry = await fetch(`${running.url}/dry-run?process-id=${pid}`, {
-    method: "POST",
-    body: JSON.stringify({
-      Owner: client.address,
-      Data: "dry",
-      Tags: [{ name: "Action", value: "Echo" }],
-    }),
+  const dry = await postDryRun<{ Data: string; Output: { count: number } }>(running.url, pid, {
+    Owner: client.address,
+    Data: "dry",
+    Tags: [{ name: "Action", value: "Echo" }],
   });
   assert.equal(dry.status, 200);
-  const dryOut = (await dry.json()) as { Data: string; Output: { count: number } };
-  assert.deepEqual([dryOut.Data, dryOut.Output.count], ["dry", 2]);
+  assert.deepEqual([dry.body.Data, dry.body.Output.count], ["dry", 2]);
   const after = await send(pid, "Echo", "after the dry-run");
   assert.equal((after.Output as { count: number }).count, 2, "the dry-run changed nothing");
   const state = await fetch(`${running.url}/state/${pid}`);

@@ -7,13 +7,20 @@ import { after, before, describe, test } from "node:test";
 import { Redis } from "ioredis";
 import { startNode, type RunningNode } from "../../src/node/app.js";
 import { loadConfig } from "../../src/node/config.js";
-import { fromB64Url } from "../../src/protocol/base64url.js";
-import { DataItem, itemDeepHash } from "../../src/protocol/data-item.js";
+import { DataItem } from "../../src/protocol/data-item.js";
 import { messageTags, moduleTags } from "../../src/protocol/hymx.js";
 import { ArweaveSigner, EthereumSigner } from "../../src/protocol/signers.js";
 import { VmRegistry, type VmFactory } from "../../src/vm/contract.js";
-import { getJson, messageItem, post, spawnItem, waitResult } from "../helpers/client.js";
+import {
+  getJson,
+  messageItem,
+  post,
+  postDryRun,
+  spawnItem,
+  waitResult,
+} from "../helpers/client.js";
 import { CLIENT_KEY, ECHO_FORMAT, echoFactory, writeEchoModule } from "../helpers/echo-vm.js";
+import { avroTags, signedWithRawTags } from "../helpers/raw-item.js";
 import { redressings, resignedWithOtherNonce } from "../helpers/redress.js";
 
 // Issue 14: a signed message counts once however its signature bytes are dressed, dry-runs have no
@@ -208,51 +215,14 @@ describe("one message, one effect", () => {
 });
 
 /** A message whose tag section is given as raw bytes, signed over exactly those bytes. */
-function itemWithRawTags(pid: string, tags: [string, Buffer][]): Buffer {
-  const zigzag = (n: number) => {
-    const out: number[] = [];
-    let z = n * 2;
-    while (z >= 0x80) {
-      out.push((z & 0x7f) | 0x80);
-      z = Math.floor(z / 0x80);
-    }
-    out.push(z);
-    return Buffer.from(out);
-  };
-  const bytes = (b: Buffer) => Buffer.concat([zigzag(b.length), b]);
-  const tagsBytes = Buffer.concat([
-    zigzag(tags.length),
-    ...tags.map(([name, value]) => Buffer.concat([bytes(Buffer.from(name)), bytes(value)])),
-    Buffer.from([0]),
-  ]);
-  const target = fromB64Url(pid, "pid");
-  const data = Buffer.from("raw tags");
-  const hash = itemDeepHash({
-    signatureType: 3,
-    owner: client.owner,
-    target,
-    anchor: Buffer.alloc(0),
-    tagsBytes,
-    data,
-  });
-  const u64 = (n: number) => {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(BigInt(n));
-    return b;
-  };
-  return Buffer.concat([
-    Buffer.from([3, 0]),
-    client.sign(hash),
-    client.owner,
-    Buffer.from([1]),
-    target,
-    Buffer.from([0]),
-    u64(tags.length),
-    u64(tagsBytes.length),
-    tagsBytes,
-    data,
-  ]);
-}
+const itemWithRawTags = (pid: string, tags: [string, Buffer][]) =>
+  signedWithRawTags(
+    client,
+    pid,
+    avroTags(tags.map(([n, v]) => [Buffer.from(n), v])),
+    tags.length,
+    Buffer.from("raw tags"),
+  );
 
 test("tag names and values must be valid UTF-8: other bytes are refused with err_invalid_tags; valid text is stored as signed", async () => {
   const pid = await spawn();
@@ -367,17 +337,7 @@ describe("read APIs", () => {
 });
 
 describe("dry-runs", () => {
-  const dryRun = async (pid: string, body: object) => {
-    const res = await fetch(`${url}/dry-run?process-id=${pid}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    return {
-      status: res.status,
-      body: (await res.json()) as { error?: string; Error?: string; Output?: unknown },
-    };
-  };
+  const dryRun = (pid: string, body: object) => postDryRun(url, pid, body);
 
   test("a VM that cannot evaluate without effects is refused, and nothing happens", async () => {
     const pid = await spawn(effectsModule);
