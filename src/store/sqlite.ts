@@ -66,13 +66,21 @@ export class SqliteStore implements Store {
   private indexOldContent(): void {
     if ((this.db.pragma("user_version", { simple: true }) as number) >= CONTENT_INDEXED) return;
     const add = this.db.prepare("INSERT OR IGNORE INTO contents (key, id) VALUES (?, ?)");
+    const page = this.db.prepare(
+      "SELECT pid, nonce, item FROM messages WHERE (pid, nonce) > (?, ?) ORDER BY pid, nonce LIMIT 500",
+    );
     this.db.transaction(() => {
-      for (const row of this.db.prepare("SELECT item FROM messages").iterate() as Iterable<{
-        item: string;
-      }>) {
-        const item = JSON.parse(row.item) as StoredItem;
-        const key = storedContentKey(item);
-        if (key) add.run(key, item.id);
+      let after: [string, number] = ["", -1];
+      for (;;) {
+        const rows = page.all(...after) as { pid: string; nonce: number; item: string }[];
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          const item = JSON.parse(row.item) as StoredItem;
+          const key = storedContentKey(item);
+          if (key) add.run(key, item.id);
+        }
+        const last = rows.at(-1)!;
+        after = [last.pid, last.nonce];
       }
       this.db.pragma(`user_version = ${CONTENT_INDEXED}`);
     })();
