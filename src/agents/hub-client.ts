@@ -1,5 +1,6 @@
 import { VmdError } from "../errors.js";
 import type { HealthReport } from "../runtimes/agent/wire.js";
+import { sseEvents } from "../sys/sse.js";
 import type { TaskRecord } from "./hub/store.js";
 
 export interface AgentView {
@@ -120,21 +121,4 @@ export class HubClient {
   }
 }
 
-/** The hub's server-sent events (`event:` and a JSON `data:` line per block) as they arrive. */
-export async function* sseEvents(
-  body: ReadableStream<Uint8Array>,
-): AsyncGenerator<{ event: string; data: unknown }> {
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (event && data !== undefined) yield { event, data: JSON.parse(data) as unknown };
-    }
-  }
-}
+export { sseEvents } from "../sys/sse.js";
