@@ -1,7 +1,15 @@
 import { VmdError } from "../errors.js";
 import type { HealthReport } from "../runtimes/agent/wire.js";
 import { sseEvents } from "../sys/sse.js";
-import type { TaskRecord } from "./hub/store.js";
+import type { TaskMetrics } from "./hub/metrics.js";
+import type { TaskRecord, TaskSummary } from "./hub/store.js";
+
+/** A query string from the defined values of `q`. */
+export function searchParams(q: Record<string, string | number | undefined>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== "") p.set(k, String(v));
+  return p.toString();
+}
 
 export interface AgentView {
   name: string;
@@ -16,7 +24,7 @@ export interface AgentView {
 export class HubClient {
   constructor(
     readonly url: string,
-    private readonly token: string,
+    readonly token: string,
   ) {}
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -83,6 +91,16 @@ export class HubClient {
       "GET",
       `/agents/${encodeURIComponent(name)}/tasks?limit=${limit}`,
     );
+  }
+  /** A page of every agent's tasks (GET /tasks); `query` holds agent, status, offset, limit. */
+  listTasks(query: Record<string, string | number | undefined>) {
+    return this.call<{ total: number; offset: number; limit: number; tasks: TaskSummary[] }>(
+      "GET",
+      `/tasks?${searchParams(query)}`,
+    );
+  }
+  metrics(query: Record<string, string | number | undefined>) {
+    return this.call<TaskMetrics>("GET", `/tasks/metrics?${searchParams(query)}`);
   }
   task(id: string) {
     return this.call<TaskRecord>("GET", `/tasks/${id}`);

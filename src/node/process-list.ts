@@ -115,7 +115,7 @@ export function registerProcessRoutes(
         };
       }),
     );
-    return { total: all.length, offset: q.offset, limit: q.limit, processes };
+    return { total: all.length, running: running.size, offset: q.offset, limit: q.limit, processes };
   });
 
   app.get("/vmd/events", (req, reply) => {
