@@ -25,4 +25,5 @@ export function prepare() {
     "-p",
     "tsconfig.json",
   ]);
+  step(process.execPath, [join(root, "scripts", "build-dashboard.mjs")]);
 }

@@ -4,32 +4,9 @@ import { DataItem } from "../protocol/data-item.js";
 import type { Tag } from "../protocol/tags.js";
 import { streamLog } from "../sys/sse.js";
 import type { NodeActivity } from "./activity.js";
+import type { ProcessRow } from "./process-row.js";
 import type { ModuleCatalog } from "./modules.js";
 import type { HymxNode } from "./node.js";
-
-/** One process as `GET /vmd/processes` lists it. */
-export interface ProcessRow {
-  pid: string;
-  /** The spawn's signer. */
-  owner: string;
-  module: string;
-  moduleFormat: string;
-  /** The image a container process runs (its module's Image-Name), else the module format. */
-  runtime: string;
-  /** docker or sandbox for container processes; in-process for the node's own VMs. */
-  backend: string;
-  /** workspace or criu for container processes; state for in-process VMs. */
-  checkpointKind: string;
-  /** "token" / "registry" for the node's core processes. */
-  core: string | null;
-  nonce: number;
-  /** Running on this node now; false when stopped through the admin API or not brought back. */
-  running: boolean;
-  checkpoint: string | null;
-  messagesPerMinute: number;
-  /** When its last message arrived (ms since the epoch), 0 for none since the node started. */
-  lastMessageAt: number;
-}
 
 const VMDOCKER_FORMAT = "hymx.vmdocker.v0.0.1";
 const MAX_STREAMS = 64;
@@ -47,6 +24,8 @@ const last = (tags: Tag[], name: string) => [...tags].reverse().find((t) => t.na
  * (the node's activity as server-sent events, `Last-Event-ID` replays what a client missed).
  * Public like every read route of the node: they show only what the message log holds anyway.
  */
+export type { ProcessRow };
+
 export function registerProcessRoutes(
   app: FastifyInstance,
   deps: {
@@ -115,7 +94,13 @@ export function registerProcessRoutes(
         };
       }),
     );
-    return { total: all.length, running: running.size, offset: q.offset, limit: q.limit, processes };
+    return {
+      total: all.length,
+      running: running.size,
+      offset: q.offset,
+      limit: q.limit,
+      processes,
+    };
   });
 
   app.get("/vmd/events", (req, reply) => {
