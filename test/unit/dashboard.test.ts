@@ -57,10 +57,7 @@ test("bots: vm-ctl list --json in the agreed shape is parsed, sorted by id and c
 });
 
 test("bots: output that breaks the contract names the field, and non-JSON says so", () => {
-  assert.throws(
-    () => parseBots(JSON.stringify([{ ...bots[0], state: "exploded" }])),
-    /0\.state/,
-  );
+  assert.throws(() => parseBots(JSON.stringify([{ ...bots[0], state: "exploded" }])), /0\.state/);
   assert.throws(() => parseBots(JSON.stringify([{ ...bots[0], hostPort: "x" }])), /hostPort/);
   assert.throws(() => parseBots("vm-ctl: command not found"), /not JSON/);
 });

@@ -37,7 +37,7 @@ export function TimeChart(props: {
           stroke: "#8b93a7",
           grid: { stroke: "#2a3142" },
           ticks: { stroke: "#2a3142" },
-          size: 64,
+          size: 78,
           values: (_u, vals) => vals.map((v) => fmt(v)),
         },
       ],
