@@ -42,3 +42,8 @@ export function ratio(r: number | null | undefined): string {
 export function shortId(id: string, keep = 6): string {
   return id.length > keep * 2 + 1 ? `${id.slice(0, keep)}…${id.slice(-4)}` : id;
 }
+
+/** A rate per minute: two decimals below 10 ("0.03"), one above ("42.5"). */
+export function perMin(r: number): string {
+  return r < 10 ? r.toFixed(2) : r.toFixed(1);
+}

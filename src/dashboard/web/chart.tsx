@@ -49,6 +49,11 @@ export function TimeChart(props: {
           width: 2,
           fill: `${s.color}22`,
           spanGaps: true,
+          // A lone value draws no line: show the points while there are few.
+          points: {
+            show: (u: uPlot, si: number) =>
+              (u.data[si] ?? []).filter((v) => v !== null && v !== undefined).length < 20,
+          },
           value: (_u: uPlot, v: number | null) => (v === null ? "–" : (s.fmt ?? fmt)(v)),
         })),
       ],

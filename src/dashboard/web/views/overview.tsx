@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { TaskMetrics } from "../../../agents/hub/metrics.js";
-import { bytes, duration, ratio } from "../../format.js";
+import { bytes, duration, perMin, ratio } from "../../format.js";
 import type { HealthCheck, HostSample } from "../../host.js";
 import { TimeChart } from "../chart";
 import { useLiveQuery } from "../hooks";
@@ -109,7 +109,7 @@ export function OverviewView() {
         />
         <Tile
           label="Tasks / min (1 h)"
-          value={t ? t.ratePerMin.toFixed(1) : "–"}
+          value={t ? perMin(t.ratePerMin) : "–"}
           sub={`success ${ratio(t?.successRatio)}`}
           href="#/tasks"
         />

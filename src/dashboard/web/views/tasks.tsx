@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { TaskMetrics } from "../../../agents/hub/metrics.js";
 import type { TaskSummary } from "../../../agents/hub/store.js";
-import { ago, duration, ratio, shortId } from "../../format.js";
+import { ago, duration, perMin, ratio, shortId } from "../../format.js";
 import { qs } from "../api";
 import { TimeChart } from "../chart";
 import { useLiveQuery, useNow } from "../hooks";
@@ -42,7 +42,7 @@ function Metrics() {
       <div class="tiles">
         <div class="tile">
           <span class="tile-label">Rate (last hour)</span>
-          <span class="tile-value">{m.ratePerMin.toFixed(1)}/min</span>
+          <span class="tile-value">{perMin(m.ratePerMin)}/min</span>
           <span class="tile-sub">{m.finished.toLocaleString()} finished</span>
         </div>
         <div class="tile">
