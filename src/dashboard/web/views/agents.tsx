@@ -152,6 +152,11 @@ export function AgentsView(props: { params: URLSearchParams }) {
     () =>
       onEvent((event, d) => {
         const e = d as { agent?: string; report?: AgentRow["health"] };
+        // Connection changes show at once; the reload that follows brings the rest.
+        if ((event === "agent.connected" || event === "agent.disconnected") && e.agent) {
+          const status: AgentStatus = event === "agent.connected" ? "connected" : "disconnected";
+          setRows((rs) => rs.map((r) => (r.name === e.agent ? { ...r, status } : r)));
+        }
         if (event === "agent.health" && e.agent)
           setRows((rs) =>
             rs.map((r) =>
