@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { extname, join } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
-import { z } from "zod";
 import { VmdError } from "../errors.js";
 import { HubClient } from "../agents/hub-client.js";
+import { jsonErrorHandler } from "../agents/hub/http-errors.js";
 import { AgentManager } from "../agents/manager.js";
 import type { ProfileCatalog } from "../agents/profiles.js";
 import { packageRoot } from "../package-root.js";
@@ -119,25 +119,17 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
   app.addHook("onSend", async (_req, reply) => {
     reply.headers(SECURITY_HEADERS);
   });
-  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
-    if (err instanceof VmdError) {
-      const status = err.code.startsWith("err_unknown")
+  app.setErrorHandler(
+    jsonErrorHandler((code) =>
+      code.startsWith("err_unknown")
         ? 404
-        : /_down$|^err_no_/.test(err.code)
+        : /_down$|^err_no_/.test(code)
           ? 503
-          : err.code === "err_unauthorized"
+          : code === "err_unauthorized"
             ? 502
-            : 400;
-      return reply.code(status).send({ error: err.code, message: err.message, hint: err.hint });
-    }
-    if (err instanceof z.ZodError) {
-      const i = err.issues[0]!;
-      return reply
-        .code(400)
-        .send({ error: "err_invalid_params", message: `${i.path.join(".")}: ${i.message}` });
-    }
-    return reply.code(err.statusCode ?? 500).send({ error: "err_internal", message: err.message });
-  });
+            : 400,
+    ),
+  );
   sessions.register(app);
 
   const page = (name: string) => assets.get(name);

@@ -13,18 +13,17 @@ import { startHub, type RunningHub } from "../../src/agents/hub/start.js";
 import { HymxClient } from "../../src/client/client.js";
 import { startDashboard, type RunningDashboard } from "../../src/dashboard/server.js";
 import { redisPort } from "../../src/host/redis.js";
-import { buildModule } from "../../src/module/build.js";
 import { startNode, type RunningNode } from "../../src/node/app.js";
 import { loadConfig } from "../../src/node/config.js";
 import { packageRoot } from "../../src/package-root.js";
 import { silentProgress } from "../../src/progress.js";
 import { EthereumSigner } from "../../src/protocol/signers.js";
-import { IMAGES, RUNTIME_START_COMMAND } from "../../src/runtime/images/builder.js";
 import { VmRegistry } from "../../src/vm/contract.js";
 import { launchChromium, screenshotDir, signIn } from "../helpers/browser.js";
 import type { CliRun } from "../helpers/cli.js";
 import { CLIENT_KEY } from "../helpers/echo-vm.js";
 import { testClient } from "../helpers/engine.js";
+import { buildTestModule } from "../helpers/test-module.js";
 
 // The dashboard in real Chromium against a real hub (agents in containers made by the
 // docker-agent CLI), a real node (a process of the test runtime in a container) and its admin API.
@@ -92,16 +91,7 @@ before(async () => {
       { ...(caBundle ? { caBundle } : {}), logFile: join(base, "logs", "provision.log") },
       silentProgress.task(""),
     ),
-    buildModule(
-      docker,
-      {
-        source: { mode: "pull", image: IMAGES["runtime-test"] },
-        signer: new EthereumSigner(CLIENT_KEY),
-        outDir: join(base, "mod"),
-        startCommand: RUNTIME_START_COMMAND,
-      },
-      silentProgress,
-    ),
+    buildTestModule(docker, base),
   ]);
   moduleId = mod.id;
   hub = await startHub({

@@ -4,7 +4,9 @@ import { z } from "zod";
 import { VmdError } from "../../errors.js";
 import { EventLog, openSse, streamLog } from "../../sys/sse.js";
 import type { Hub, HubEvent } from "./hub.js";
+import { jsonErrorHandler } from "./http-errors.js";
 import { taskMetrics } from "./metrics.js";
+import { TASK_STATES } from "./states.js";
 import {
   FINISHED,
   type AgentRecord,
@@ -30,16 +32,6 @@ const NewTask = z
   })
   .catchall(z.unknown());
 
-const STATE_NAMES = [
-  "queued",
-  "dispatched",
-  "running",
-  "succeeded",
-  "failed",
-  "timeout",
-  "cancelled",
-  "interrupted",
-] as const satisfies readonly TaskState[];
 /** `status=` takes states and two groups, comma-separated. */
 const STATE_GROUPS: Record<string, TaskState[]> = {
   active: ["queued", "dispatched", "running"],
@@ -59,11 +51,11 @@ const TaskListQuery = z.object({
       for (const part of (v ?? "").split(",").filter(Boolean)) {
         const group = STATE_GROUPS[part];
         if (group) group.forEach((g) => out.add(g));
-        else if ((STATE_NAMES as readonly string[]).includes(part)) out.add(part as TaskState);
+        else if ((TASK_STATES as readonly string[]).includes(part)) out.add(part as TaskState);
         else {
           ctx.addIssue({
             code: "custom",
-            message: `${part} is not a state (${[...STATE_NAMES, ...Object.keys(STATE_GROUPS)].join(", ")})`,
+            message: `${part} is not a state (${[...TASK_STATES, ...Object.keys(STATE_GROUPS)].join(", ")})`,
           });
           return z.NEVER;
         }
@@ -106,23 +98,11 @@ export function buildHubApi(
     if (got.length !== expected.length || !timingSafeEqual(got, expected))
       return reply.code(401).send({ error: "err_unauthorized", message: "bearer token required" });
   });
-  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
-    if (err instanceof VmdError) {
-      const status = err.code.startsWith("err_unknown")
-        ? 404
-        : err.code === "err_agent_exists"
-          ? 409
-          : 400;
-      return reply.code(status).send({ error: err.code, message: err.message, hint: err.hint });
-    }
-    if (err instanceof z.ZodError) {
-      const i = err.issues[0]!;
-      return reply
-        .code(400)
-        .send({ error: "err_invalid_params", message: `${i.path.join(".")}: ${i.message}` });
-    }
-    return reply.code(err.statusCode ?? 500).send({ error: "err_internal", message: err.message });
-  });
+  app.setErrorHandler(
+    jsonErrorHandler((code) =>
+      code.startsWith("err_unknown") ? 404 : code === "err_agent_exists" ? 409 : 400,
+    ),
+  );
 
   const agentView = (a: AgentRecord) => ({
     name: a.name,

@@ -2,6 +2,7 @@ import { Redis } from "ioredis";
 import { connectRedis } from "../../store/redis-connect.js";
 import type { HealthReport, TaskSpec } from "../../runtimes/agent/wire.js";
 import { randomBytes } from "node:crypto";
+import { TASK_STATES } from "./states.js";
 import {
   summarize,
   type AgentRecord,
@@ -77,17 +78,6 @@ local ids = redis.call('ZREVRANGE', src, tonumber(ARGV[1]), tonumber(ARGV[1]) + 
 redis.call('DEL', tmp)
 table.insert(ids, 1, total)
 return ids`;
-const STATES: TaskState[] = [
-  "queued",
-  "dispatched",
-  "running",
-  "succeeded",
-  "failed",
-  "timeout",
-  "cancelled",
-  "interrupted",
-];
-
 const num = (v: string | undefined) => (v === undefined || v === "" ? null : Number(v));
 
 /**
@@ -273,10 +263,10 @@ export class RedisHubStore implements HubStore {
 
   async countByStatus(): Promise<Partial<Record<TaskState, number>>> {
     const pipe = this.redis.pipeline();
-    for (const s of STATES) pipe.zcard(`hub:state:${s}`);
+    for (const s of TASK_STATES) pipe.zcard(`hub:state:${s}`);
     const res = (await pipe.exec()) ?? [];
     return Object.fromEntries(
-      STATES.map((s, i) => [s, Number(res[i]?.[1] ?? 0)]).filter(([, n]) => n),
+      TASK_STATES.map((s, i) => [s, Number(res[i]?.[1] ?? 0)]).filter(([, n]) => n),
     );
   }
 

@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { TaskMetrics } from "../../../agents/hub/metrics.js";
+import { TASK_STATES } from "../../../agents/hub/states.js";
 import type { TaskSummary } from "../../../agents/hub/store.js";
 import { ago, duration, perMin, ratio, shortId } from "../../format.js";
 import { qs } from "../api";
@@ -16,18 +17,7 @@ interface TaskPage {
 }
 
 const PAGE = 50;
-const STATES = [
-  "",
-  "active",
-  "finished",
-  "queued",
-  "running",
-  "succeeded",
-  "failed",
-  "timeout",
-  "cancelled",
-  "interrupted",
-];
+const STATES = ["", "active", "finished", ...TASK_STATES];
 
 function Metrics() {
   const { data: m } = useLiveQuery<TaskMetrics>(
