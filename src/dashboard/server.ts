@@ -190,6 +190,7 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
     },
     async close() {
       live.close();
+      live.events.end();
       await app.close();
     },
   };

@@ -67,8 +67,10 @@ export function registerProcessRoutes(
     return row;
   }
 
-  app.get("/vmd/processes", async (req) => {
-    const q = Page.parse(req.query);
+  app.get("/vmd/processes", async (req, reply) => {
+    const parsed = Page.safeParse(req.query);
+    if (!parsed.success) return reply.code(400).send({ error: "err_invalid_params" });
+    const q = parsed.data;
     const running = new Set(node.runningProcesses());
     const all = await node.store.processes();
     const order = all
@@ -103,6 +105,8 @@ export function registerProcessRoutes(
     };
   });
 
+  // Open streams would keep the server from closing.
+  app.addHook("preClose", async () => activity.events.end());
   app.get("/vmd/events", (req, reply) => {
     if (activity.events.subscribers >= MAX_STREAMS)
       return reply.code(503).send({ error: "err_too_many_streams" });

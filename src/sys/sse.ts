@@ -19,6 +19,7 @@ export class EventLog {
   private readonly ring: LoggedEvent[] = [];
   private next: number;
   private readonly listeners = new Set<(e: StreamEvent) => void>();
+  private readonly enders = new Set<() => void>();
 
   constructor(
     private readonly capacity = 2000,
@@ -65,6 +66,17 @@ export class EventLog {
   get subscribers(): number {
     return this.listeners.size;
   }
+
+  /** Registers what ends one client's stream; returns the unregister. */
+  onEnd(fn: () => void): () => void {
+    this.enders.add(fn);
+    return () => this.enders.delete(fn);
+  }
+
+  /** Ends every client's stream (a server about to close: it would wait for them forever). */
+  end(): void {
+    for (const fn of [...this.enders]) fn();
+  }
 }
 
 /** Opens a server-sent event response; `retry` tells the browser how soon to reconnect (ms). */
@@ -102,8 +114,10 @@ export function streamLog(req: IncomingMessage, raw: ServerResponse, log: EventL
   const stop = log.subscribe((e) => write(e.event, e.data, e.id));
   const beat = setInterval(() => raw.write(": ping\n\n"), 15_000);
   beat.unref();
+  const unEnd = log.onEnd(() => raw.end());
   req.on("close", () => {
     stop();
+    unEnd();
     clearInterval(beat);
   });
 }

@@ -88,6 +88,7 @@ export function buildHubApi(
   const onEvent = (e: HubEvent) =>
     e.type === "task.output" ? events.broadcast(e.type, e) : events.push(e.type, e);
   hub.events.on("event", onEvent);
+  app.addHook("preClose", async () => events.end());
   app.addHook("onClose", async () => {
     hub.events.off("event", onEvent);
   });
