@@ -205,8 +205,11 @@ export const dashboardScenario: Scenario = {
       const change = async (viaPage: boolean) => {
         const connecting = !ws;
         const want = connecting ? "connected" : "disconnected";
+        const selector = `[data-testid=agent-status-${name}]`;
+        // The page first settles on the state before (an earlier round's change may still be on its way).
+        await whenText(page, selector, connecting ? "disconnected" : "connected");
         const shown = viaPage
-          ? whenText(page, `[data-testid=agent-status-${name}]`, want)
+          ? whenText(page, selector, want)
           : seen(connecting ? "agent.connected" : "agent.disconnected");
         if (viaPage) await new Promise((r) => setTimeout(r, 50));
         let t0: number;

@@ -97,6 +97,10 @@ export async function launchHub(
       log,
     });
     log(`dashboard on ${dashboard.url} (sign in with the hub's token)`);
+    if (flags.listenAll)
+      log(
+        "warning: the dashboard is plain HTTP on every address: put it behind TLS before signing in from another machine",
+      );
     return {
       ...hub,
       dashboard,
