@@ -42,11 +42,14 @@ function param(value: string, re: RegExp, what: string): string {
   return value;
 }
 
-/** A JSON call to the node or its admin API, within 5 s; errors become VmdErrors with a fix. */
-async function nodeCall<T>(url: string, init: RequestInit = {}): Promise<T> {
+/**
+ * A JSON call to the node or its admin API, within `timeoutMs`; errors become VmdErrors with a
+ * fix.
+ */
+async function nodeCall<T>(url: string, init: RequestInit = {}, timeoutMs = 5000): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(url, { ...init, signal: AbortSignal.timeout(5000) });
+    res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     throw new VmdError(
       "err_node_down",
@@ -266,12 +269,21 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
           "the node's admin API is off",
           "set adminPort in the node's config (npm start turns it on)",
         );
-      const out = await nodeCall<unknown>(`${n.adminUrl}/admin/vms/${action}`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${n.adminToken}` },
-        body: JSON.stringify({ pid }),
-      });
+      // A stop checkpoints and a resume restores: minutes for a big process, so no short timeout.
+      const out = await nodeCall<unknown>(
+        `${n.adminUrl}/admin/vms/${action}`,
+        {
+          method: "POST",
+          headers: { authorization: `Bearer ${n.adminToken}` },
+          body: JSON.stringify({ pid }),
+        },
+        600_000,
+      );
       d.log(`dashboard: ${action} process ${pid}`);
+      live.events.push(action === "stop" ? "process.stopped" : "process.resumed", {
+        pid,
+        at: Date.now(),
+      });
       return out;
     });
 

@@ -296,9 +296,9 @@ test("a process spawned through the node appears with its results; stop and resu
   );
   await shot("processes");
   await page.getByTestId(`process-stop-${pid}`).click();
-  await until("stopped", async () => (await text(`process-state-${pid}`)) === "stopped", 60_000);
+  await until("stopped", async () => (await text(`process-state-${pid}`)) === "stopped", 120_000);
   await page.getByTestId(`process-resume-${pid}`).click();
-  await until("running", async () => (await text(`process-state-${pid}`)) === "running", 60_000);
+  await until("running", async () => (await text(`process-state-${pid}`)) === "running", 120_000);
   assert.ok(await stillSamePage());
 });
 
