@@ -5,13 +5,15 @@ import { onEvent } from "./live";
 /**
  * Loads `path` and reloads it when it changes, on `reset`, and when a live event passes
  * `affects` (at most once per `throttleMs`, so a storm of events costs a few requests).
+ * `requestedAt` is when the request that brought `data` was sent (ms).
  */
 export function useLiveQuery<T>(
   path: string | null,
   affects: (event: string, data: unknown) => boolean,
   throttleMs = 300,
-): { data: T | undefined; error: string; reload: () => void } {
+): { data: T | undefined; error: string; reload: () => void; requestedAt: number } {
   const [data, setData] = useState<T | undefined>(undefined);
+  const [requestedAt, setRequestedAt] = useState(0);
   const [error, setError] = useState("");
   const [tick, setTick] = useState(0);
   const affectsRef = useRef(affects);
@@ -19,10 +21,12 @@ export function useLiveQuery<T>(
   useEffect(() => {
     if (path === null) return;
     let alive = true;
+    const at = Date.now();
     api<T>(path).then(
       (d) => {
         if (!alive) return;
         setData(d);
+        setRequestedAt(at);
         setError("");
       },
       (e: Error) => alive && setError(e.message),
@@ -49,7 +53,7 @@ export function useLiveQuery<T>(
       if (timer) clearTimeout(timer);
     };
   }, [throttleMs]);
-  return { data, error, reload: () => setTick((t) => t + 1) };
+  return { data, error, reload: () => setTick((t) => t + 1), requestedAt };
 }
 
 /** The current time, refreshed every `ms` (for "3 s ago" texts). */

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { TaskRecord } from "../../../agents/hub/store.js";
 import type { AgentRow, AgentStatus } from "../../agents.js";
 import { ago, bytes, duration } from "../../format.js";
@@ -142,11 +142,22 @@ export function AgentsView(props: { params: URLSearchParams }) {
   const [offset, setOffset] = useState(0);
   const [selected, setSelected] = useState<string | null>(props.params.get("agent"));
   const path = `/api/agents${qs({ status, q, offset, limit: PAGE })}`;
-  const { data, error } = useLiveQuery<AgentPage>(path, (e) =>
+  const { data, error, requestedAt } = useLiveQuery<AgentPage>(path, (e) =>
     /^agent\.(connected|disconnected|created|removed|container|action)$/.test(e),
   );
   const [rows, setRows] = useState<AgentRow[]>([]);
-  useEffect(() => setRows(data?.agents ?? []), [data]);
+  // Connection changes seen live, kept over any page asked for before they happened.
+  const seen = useRef(new Map<string, { status: AgentStatus; at: number }>());
+  useEffect(
+    () =>
+      setRows(
+        (data?.agents ?? []).map((r) => {
+          const s = seen.current.get(r.name);
+          return s && s.at > requestedAt ? { ...r, status: s.status } : r;
+        }),
+      ),
+    [data, requestedAt],
+  );
   // Health reports update rows in place: no reload per report.
   useEffect(
     () =>
@@ -155,6 +166,7 @@ export function AgentsView(props: { params: URLSearchParams }) {
         // Connection changes show at once; the reload that follows brings the rest.
         if ((event === "agent.connected" || event === "agent.disconnected") && e.agent) {
           const status: AgentStatus = event === "agent.connected" ? "connected" : "disconnected";
+          seen.current.set(e.agent, { status, at: Date.now() });
           setRows((rs) => rs.map((r) => (r.name === e.agent ? { ...r, status } : r)));
         }
         if (event === "agent.health" && e.agent)
