@@ -18,6 +18,7 @@ import type { Row } from "./lib/stats.js";
 import { agentsScenario } from "./scenarios/agents.js";
 import { applyScenario } from "./scenarios/apply.js";
 import { checkpointScenario } from "./scenarios/checkpoint.js";
+import { dashboardScenario } from "./scenarios/dashboard.js";
 import { densityScenario } from "./scenarios/density.js";
 import { fuzzScenario } from "./scenarios/fuzz.js";
 import { moduleLoadScenario } from "./scenarios/module-load.js";
@@ -31,6 +32,7 @@ const SCENARIOS: Scenario[] = [
   checkpointScenario,
   densityScenario,
   agentsScenario,
+  dashboardScenario,
   moduleLoadScenario,
   fuzzScenario,
 ];
