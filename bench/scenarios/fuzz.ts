@@ -38,7 +38,7 @@ export const fuzzScenario: Scenario = {
         unit: "ms",
         better: "lower",
         ours: summarize(report.latenciesMs),
-        note: `${count} items, ${report.accepted} accepted, ${report.slowOnce} over 1 s once`,
+        note: `${count} items, ${report.accepted} accepted, ${report.slowUnderLoad} over 1 s under load`,
       });
       emit({
         scenario: "fuzz",
