@@ -1,15 +1,25 @@
 import { Redis } from "ioredis";
 import type { VmmResult } from "../protocol/hymx.js";
 import { connectRedis } from "./redis-connect.js";
+import {
+  assignedAt,
+  indexEntry,
+  type IndexedItem,
+  type ItemPage,
+  type ItemQuery,
+} from "./item-index.js";
+import { queueIndex, RedisItemIndex } from "./redis-index.js";
 import type { ResultsQuery, Store, StoredItem } from "./types.js";
 
 /** Redis with hymx's key schema (spec §2.5), so an upstream node's data is readable and vice versa. */
 export class RedisStore implements Store {
   readonly kind = "redis" as const;
   private readonly redis: Redis;
+  private readonly index: RedisItemIndex;
 
   constructor(private readonly url: string) {
     this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+    this.index = new RedisItemIndex(this.redis);
   }
 
   /** Connects once, failing fast with the fix when nothing answers at the URL. */
@@ -44,13 +54,21 @@ export class RedisStore implements Store {
     item: StoredItem,
     assignment: StoredItem,
   ): Promise<void> {
-    await this.redis
+    const tx = this.redis
       .multi()
       .rpush(`p:msgs:${pid}`, JSON.stringify(item))
       .rpush(`p:assign:${pid}`, JSON.stringify(assignment))
       .hset("m:index", item.id, `${pid}:${nonce}`)
-      .set(`p:nonce:${pid}`, String(nonce))
-      .exec();
+      .set(`p:nonce:${pid}`, String(nonce));
+    await queueIndex(tx, indexEntry(item, assignedAt(assignment))).exec();
+  }
+
+  async indexItems(items: IndexedItem[]): Promise<void> {
+    await this.index.add(items);
+  }
+
+  async queryItems(query: ItemQuery): Promise<ItemPage> {
+    return this.index.query(query);
   }
 
   async messageByNonce(pid: string, nonce: number): Promise<StoredItem | null> {

@@ -2,6 +2,14 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { VmmResult } from "../protocol/hymx.js";
+import {
+  assignedAt,
+  indexEntry,
+  type IndexedItem,
+  type ItemPage,
+  type ItemQuery,
+} from "./item-index.js";
+import { SqliteItemIndex } from "./sqlite-index.js";
 import type { ResultsQuery, Store, StoredItem } from "./types.js";
 
 const SCHEMA = `
@@ -22,6 +30,7 @@ export class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
   private readonly db: Database.Database;
   private readonly stmt;
+  private readonly index: SqliteItemIndex;
 
   constructor(path: string) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -29,6 +38,7 @@ export class SqliteStore implements Store {
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
     this.db.exec(SCHEMA);
+    this.index = new SqliteItemIndex(this.db);
     const p = (sql: string) => this.db.prepare(sql);
     this.stmt = {
       nonce: p("SELECT nonce FROM processes WHERE pid = ?"),
@@ -73,7 +83,18 @@ export class SqliteStore implements Store {
         JSON.stringify(assignment),
       );
       this.stmt.upsertNonce.run(pid, nonce);
+      this.index.add(indexEntry(item, assignedAt(assignment)));
     })();
+  }
+
+  async indexItems(items: IndexedItem[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const item of items) this.index.add(item);
+    })();
+  }
+
+  async queryItems(query: ItemQuery): Promise<ItemPage> {
+    return this.index.query(query);
   }
 
   private row(pid: string, nonce: number) {

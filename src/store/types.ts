@@ -1,5 +1,6 @@
 import type { BundleItemJson } from "../protocol/data-item.js";
 import type { VmmResult } from "../protocol/hymx.js";
+import type { IndexedItem, ItemPage, ItemQuery } from "./item-index.js";
 
 export type StoredItem = BundleItemJson & { id: string };
 
@@ -21,7 +22,10 @@ export interface Store {
   readonly kind: "sqlite" | "redis";
   /** Current nonce of a process, or -1 when it is unknown. */
   nonce(pid: string): Promise<number>;
-  /** Appends the item at `nonce` (= current + 1; 0 for a spawn) with its assignment, atomically. */
+  /**
+   * Appends the item at `nonce` (= current + 1; 0 for a spawn) with its assignment, atomically;
+   * the item enters the gateway index in the same commit.
+   */
   append(pid: string, nonce: number, item: StoredItem, assignment: StoredItem): Promise<void>;
   messageByNonce(pid: string, nonce: number): Promise<StoredItem | null>;
   assignmentByNonce(pid: string, nonce: number): Promise<StoredItem | null>;
@@ -38,5 +42,9 @@ export interface Store {
   processes(): Promise<string[]>;
   setCheckpoint(pid: string, itemId: string): Promise<void>;
   checkpoint(pid: string): Promise<string | null>;
+  /** Adds items to the gateway index (modules, the scheduler's location); known ids are skipped. */
+  indexItems(items: IndexedItem[]): Promise<void>;
+  /** GraphQL `transactions` over the gateway index. */
+  queryItems(query: ItemQuery): Promise<ItemPage>;
   close(): Promise<void>;
 }

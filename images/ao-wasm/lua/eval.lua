@@ -1,0 +1,21 @@
+-- eval: the owner-only `Eval` action. Its Data is Lua code: an expression's value is printed,
+-- statements just run. Compile errors and runtime errors become the evaluation's Error.
+local stringify = require(".stringify")
+
+return function(ao)
+  return function(msg)
+    local code = msg.Data
+    if type(code) ~= "string" then code = tostring(code or "") end
+    local fn, err = load("return " .. code, "aos", "t", _G)
+    if not fn then fn, err = load(code, "aos", "t", _G) end
+    if not fn then
+      ao.outbox.Error = err
+      return
+    end
+    local results = table.pack(fn())
+    local value = results[1]
+    if value ~= nil then
+      print(type(value) == "table" and stringify.format(value) or value)
+    end
+  end
+end
