@@ -2,6 +2,16 @@
 -- statements just run. Compile errors and runtime errors become the evaluation's Error.
 local stringify = require(".stringify")
 
+-- What an Eval shows for its value: text as it is, a table laid out (or its `output` line, as
+-- Send and Spawn answer), anything else through tostring.
+local function shown(value)
+  if type(value) == "table" then
+    if type(value.output) == "string" then return value.output end
+    return stringify.format(value)
+  end
+  return tostring(value)
+end
+
 return function(ao)
   return function(msg)
     local code = msg.Data
@@ -14,8 +24,6 @@ return function(ao)
     end
     local results = table.pack(fn())
     local value = results[1]
-    if value ~= nil then
-      print(type(value) == "table" and stringify.format(value) or value)
-    end
+    if value ~= nil then __vmdocker_print_raw(shown(value)) end
   end
 end

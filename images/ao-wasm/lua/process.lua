@@ -41,6 +41,11 @@ function print(...)
   prints[#prints + 1] = table.concat(parts, "\t")
 end
 
+--- Adds a line to the Output as it is (no colouring); Eval's value goes this way.
+function __vmdocker_print_raw(text)
+  prints[#prints + 1] = text
+end
+
 function Send(msg)
   if not msg.Target then print("warning: the message has no Target; nobody will receive it") end
   local sent = ao.send(msg)
@@ -123,9 +128,23 @@ local function output(extra)
   return out
 end
 
+-- The compute budget of one message, in Lua VM instructions (the module's Compute-Limit tag),
+-- counted by a hook on every handler coroutine: the same code stops at the same point every time.
+local HOOK_EVERY = 100000
+local budget = 0
+
+local function metered(co)
+  debug.sethook(co, function()
+    budget = budget - HOOK_EVERY
+    if budget < 0 then error("compute limit reached (the module's Compute-Limit, in Lua instructions)", 0) end
+  end, "", HOOK_EVERY)
+  return co
+end
+
 -- Runs the handlers in a coroutine (Receive may suspend it until a later message).
 local function evaluate(msg, env)
-  local co = coroutine.create(function() return pcall(Handlers.evaluate, msg, env) end)
+  budget = tonumber(env.Module and env.Module.Tags and ao.tagMap(env.Module.Tags)["Compute-Limit"]) or 1e9
+  local co = metered(coroutine.create(function() return pcall(Handlers.evaluate, msg, env) end))
   local resumed, ok, err = coroutine.resume(co)
   if coroutine.status(co) == "suspended" then table.insert(Handlers.coroutines, co) end
   for i = #Handlers.coroutines, 1, -1 do
