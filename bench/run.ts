@@ -16,6 +16,7 @@ import { markdown, svgChart, updateReadme, type Run } from "./lib/report.js";
 import type { Scenario } from "./lib/scenario.js";
 import type { Row } from "./lib/stats.js";
 import { agentsScenario } from "./scenarios/agents.js";
+import { aoScenario } from "./scenarios/ao.js";
 import { applyScenario } from "./scenarios/apply.js";
 import { checkpointScenario } from "./scenarios/checkpoint.js";
 import { densityScenario } from "./scenarios/density.js";
@@ -31,6 +32,7 @@ const SCENARIOS: Scenario[] = [
   densityScenario,
   agentsScenario,
   moduleLoadScenario,
+  aoScenario,
 ];
 
 const program = new Command("bench")

@@ -17,7 +17,13 @@ import { decryptParams, ENCRYPTED_PREFIX, type Cryptor } from "../protocol/ecies
 import type { Signer } from "../protocol/signers.js";
 import type { Tag } from "../protocol/tags.js";
 import type { Store, StoredItem } from "../store/types.js";
-import { VmGoneError, type Vm, type VmRegistry, type VmResult } from "../vm/contract.js";
+import {
+  DryRunUnsupportedError,
+  VmGoneError,
+  type Vm,
+  type VmRegistry,
+  type VmResult,
+} from "../vm/contract.js";
 import { REGISTRY_FORMAT, RegistryVm, type NodeRecord } from "../vm/core/registry.js";
 import { TOKEN_FORMAT, TokenVm } from "../vm/core/token.js";
 import type { ModuleCatalog } from "./modules.js";
@@ -207,14 +213,17 @@ export class HymxNode {
       this.enqueue(state, async () => {
         try {
           if (!state.vm) throw new ProtocolError("err_process_not_found");
+          const from = meta["From-Process"] || meta["Acc-Id"];
+          if (state.vm.dryrun) {
+            try {
+              return resolve(await state.vm.dryrun(from, this.metaWithSecrets(meta)));
+            } catch (err) {
+              if (!(err instanceof DryRunUnsupportedError)) throw err;
+            }
+          }
           const saved = await state.vm.checkpoint();
           try {
-            resolve(
-              await state.vm.apply(
-                meta["From-Process"] || meta["Acc-Id"],
-                this.metaWithSecrets(meta),
-              ),
-            );
+            resolve(await state.vm.apply(from, this.metaWithSecrets(meta)));
           } finally {
             await state.vm.restore(saved);
           }
@@ -545,6 +554,14 @@ export class HymxNode {
             },
           ]
         : [];
+    // What the VM's own spawn produced (an AO process evaluates its spawn message).
+    const own = state.vm?.spawnResult;
+    for (const m of own?.Messages ?? [])
+      messages.push({ ...m, Tags: m.Tags ?? [], Sequence: String(++state.env.Sequence) });
+    const spawns = (own?.Spawns ?? []).map((sp) => ({
+      ...sp,
+      Sequence: String(++state.env.Sequence),
+    }));
     if (!(await this.deps.store.result(pid))) {
       const result: VmmResult = {
         Nonce: "0",
@@ -553,11 +570,11 @@ export class HymxNode {
         "From-Process": pid,
         "Pushed-For": item.tag("Pushed-For") || pid,
         Messages: messages,
-        Spawns: [],
-        Assignments: [],
-        Output: null,
-        Data: "",
-        Error: error,
+        Spawns: spawns,
+        Assignments: own?.Assignments ?? [],
+        Output: own?.Output ?? null,
+        Data: own?.Data ?? "",
+        Error: error || (own?.Error ?? ""),
       };
       await this.deps.store.saveResult(pid, result);
       this.deliverLater(pid, result);

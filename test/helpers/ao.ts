@@ -1,0 +1,62 @@
+import { createHash } from "node:crypto";
+import { gunzipSync } from "node:zlib";
+import { HymxClient } from "../../src/client/client.js";
+import type { VmmResult } from "../../src/protocol/hymx.js";
+import type { Tag } from "../../src/protocol/tags.js";
+
+/** Text without the terminal colours aos-style output carries. */
+export const plain = (text: unknown) => String(text ?? "").replace(/\x1b\[[0-9;]*m/g, "");
+
+/** AO's base tags for a spawn (what aos and aoconnect send), plus `extra`. */
+export function aoSpawnTags(moduleId: string, scheduler: string, extra: Tag[] = []): Tag[] {
+  return [
+    { name: "Data-Protocol", value: "ao" },
+    { name: "Variant", value: "ao.TN.1" },
+    { name: "Type", value: "Process" },
+    { name: "Module", value: moduleId },
+    { name: "Scheduler", value: scheduler },
+    ...extra,
+  ];
+}
+
+/** Sends `Eval` with Lua code to a process and waits for the result. */
+export async function evalLua(
+  client: HymxClient,
+  pid: string,
+  code: string,
+  timeoutMs = 60_000,
+): Promise<VmmResult> {
+  const id = await client.message({ pid, action: "Eval", data: code });
+  return client.waitResult(pid, id, timeoutMs);
+}
+
+/** Polls an Eval until its printed text satisfies `ok` (messages between processes take a moment). */
+export async function evalUntil(
+  client: HymxClient,
+  pid: string,
+  code: string,
+  ok: (text: string) => boolean,
+  timeoutMs = 60_000,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await evalLua(client, pid, code);
+    const text = plain(r.Data);
+    if (ok(text)) return text;
+    if (Date.now() > deadline) throw new Error(`${code} still prints ${JSON.stringify(text)}`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+/** The sha256 of an AO process's memory, read from the node's `/state` (its checkpoint). */
+export async function memoryHash(url: string, pid: string): Promise<string> {
+  const res = await fetch(`${url}/state/${pid}`);
+  if (!res.ok) throw new Error(`/state/${pid}: ${res.status} ${await res.text()}`);
+  const ckp = JSON.parse(await res.text()) as { runtimeState?: string };
+  const state = JSON.parse(ckp.runtimeState ?? "{}") as { memory?: string; sha256?: string };
+  const memory = gunzipSync(Buffer.from(state.memory ?? "", "base64"));
+  const sha = createHash("sha256").update(memory).digest("hex");
+  if (sha !== state.sha256)
+    throw new Error("the checkpoint's memory does not match its own sha256");
+  return sha;
+}
