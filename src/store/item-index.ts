@@ -51,11 +51,20 @@ export const MAX_SCAN = 200_000;
 export function indexEntry(item: StoredItem, timestamp: number): IndexedItem {
   return {
     id: item.id,
-    owner: ownerAddress(item.signatureType as SignatureType, fromB64Url(item.owner, "owner")),
+    owner: ownerOf(item),
     target: item.target ?? "",
     timestamp,
     tags: (item.tags ?? []).map((t) => ({ name: t.name, value: t.value })),
   };
+}
+
+/** The signer's address of a stored item ("" when its owner field is not a key of its type). */
+function ownerOf(item: StoredItem): string {
+  try {
+    return ownerAddress(item.signatureType as SignatureType, fromB64Url(item.owner, "owner"));
+  } catch {
+    return "";
+  }
 }
 
 /** Does an indexed item satisfy every condition of the query (ids, owners, recipients, tags)? */
