@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { generateKeyPairSync, type JsonWebKey } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 import { connect, createSigner } from "@permaweb/aoconnect";
 import { HymxClient } from "../../src/client/client.js";
@@ -331,6 +333,68 @@ test("GraphQL finds the AO module by Name, as aos looks modules up", async () =>
     [moduleId],
   );
 });
+
+test("vmdocker ao connect demo: 1 + 1 prints 2; a ping handler's pong reaches the Inbox and is shown; a second connect attaches", async () => {
+  const key = `0x${"77".repeat(32)}`;
+  const session = connectCli([
+    "ao",
+    "connect",
+    "demo",
+    "--url",
+    running.url,
+    "--key",
+    key,
+    "--poll-ms",
+    "200",
+  ]);
+  await session.waitFor(/spawned demo [A-Za-z0-9_-]{43}/, 180_000);
+  session.write("1 + 1\n");
+  await session.waitFor(/^2$/m);
+  session.write('Handlers.add("ping", "Ping", function(m)\n  m.reply({Data = "pong"})\nend)\n');
+  session.write('Send({Target = ao.id, Action = "Ping"})\n');
+  await session.waitFor(/Message added to outbox/);
+  await session.waitFor(/New Message From .*: Data = pong/);
+  session.write(".exit\n");
+  assert.equal(await session.exited, 0);
+  const pid = /spawned demo ([A-Za-z0-9_-]{43})/.exec(session.output())![1]!;
+
+  const again = connectCli(["ao", "connect", "demo", "--url", running.url, "--key", key]);
+  await again.waitFor(new RegExp(`connected to demo ${pid}`), 60_000);
+  again.write("Inbox[#Inbox].Data\n");
+  await again.waitFor(/^pong$/m);
+  again.write(".exit\n");
+  assert.equal(await again.exited, 0);
+});
+
+/** The built CLI as a child process with its stdin open, for interactive tests. */
+function connectCli(args: string[]) {
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL("../../src/cli/vmdocker.js", import.meta.url)), ...args],
+    {
+      stdio: ["pipe", "pipe", "pipe"],
+    },
+  );
+  let out = "";
+  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number>((res) => child.on("close", (code) => res(code ?? -1)));
+  return {
+    write: (text: string) => child.stdin.write(text),
+    output: () => out,
+    exited,
+    async waitFor(pattern: RegExp, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(out)) {
+        if (Date.now() > deadline) {
+          child.kill();
+          throw new Error(`no ${pattern} in the client's output:\n${out}`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
+}
 
 test("replay from the message log reaches the same memory hash", async () => {
   const { pid } = await spawnAo("replayed");
