@@ -197,15 +197,13 @@ export function registerGraphql(app: FastifyInstance, sources: GraphqlSources): 
     }
     const body = BodySchema.safeParse(json);
     if (!body.success)
-      return reply
-        .code(400)
-        .send({
-          errors: [
-            {
-              message: `bad request: ${body.error.issues[0]?.path.join(".") || "body"} ${body.error.issues[0]?.message}`,
-            },
-          ],
-        });
+      return reply.code(400).send({
+        errors: [
+          {
+            message: `bad request: ${body.error.issues[0]?.path.join(".") || "body"} ${body.error.issues[0]?.message}`,
+          },
+        ],
+      });
     let document: DocumentNode;
     try {
       document = parse(body.data.query, { maxTokens: GRAPHQL_LIMITS.tokens, noLocation: true });

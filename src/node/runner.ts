@@ -3,8 +3,9 @@ import { DataItem } from "../protocol/data-item.js";
 import type { Cryptor } from "../protocol/ecies.js";
 import { ProtocolError } from "../protocol/errors.js";
 import { paramsFromTags, type Env, type Meta, type VmmResult } from "../protocol/hymx.js";
+import type { Signer } from "../protocol/signers.js";
 import type { Tag } from "../protocol/tags.js";
-import type { Store } from "../store/types.js";
+import type { OutboxEntry, Store } from "../store/types.js";
 import {
   DryRunUnsupportedError,
   VmGoneError,
@@ -14,6 +15,7 @@ import {
 import { REGISTRY_FORMAT } from "../vm/core/registry.js";
 import { TOKEN_FORMAT } from "../vm/core/token.js";
 import type { Snapshot } from "./checkpoints.js";
+import { outboxEntries } from "./outgoing.js";
 import type { ModuleCatalog } from "./modules.js";
 import type { ProcessState, ProcessTable } from "./processes.js";
 import { envWithSecrets, itemMeta, metaWithSecrets, spawnEnv, tagOf } from "./vm-input.js";
@@ -34,8 +36,10 @@ export interface RunnerDeps {
   registryPid: () => string | undefined;
   /** The latest checkpoint's snapshot of a process, or null. */
   latestSnapshot: (pid: string) => Promise<Snapshot | null>;
-  /** Hands a saved result's messages to delivery. */
-  deliver: (pid: string, result: VmmResult) => void;
+  /** Signs the node's outgoing items (the outbox entries committed with each result). */
+  signer: Signer;
+  /** Hands a committed result's outbox entries to delivery. */
+  deliver: (entries: OutboxEntry[]) => void;
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -203,8 +207,14 @@ export class ProcessRunner {
       Data: own?.Data ?? "",
       Error: error || (own?.Error ?? ""),
     };
-    await this.deps.store.saveResult(pid, result);
-    this.deps.deliver(pid, result);
+    await this.commit(pid, result, true);
+  }
+
+  /** Saves a result with what it sends (the durable outbox), then hands that to delivery. */
+  private async commit(pid: string, result: VmmResult, send: boolean): Promise<void> {
+    const entries = send ? outboxEntries(pid, result, this.deps.signer) : [];
+    await this.deps.store.saveResult(pid, result, entries);
+    this.deps.deliver(entries);
   }
 
   /** Applies the stored message at `nonce` (which must be the VM's next) and, unless replaying, saves its result. */
@@ -246,8 +256,7 @@ export class ProcessRunner {
       ...(out.Cache ? { Cache: out.Cache } : {}),
       Error: out.Error ?? "",
     };
-    await this.deps.store.saveResult(pid, result);
-    if (mode === "apply") this.deps.deliver(pid, result);
+    await this.commit(pid, result, mode === "apply");
   }
 
   /** The VM's answer to a message; errors (and a VM that cannot be revived) become the result's Error. */

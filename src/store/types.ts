@@ -4,6 +4,20 @@ import type { IndexedItem, ItemPage, ItemQuery } from "./item-index.js";
 
 export type StoredItem = BundleItemJson & { id: string };
 
+/**
+ * A node-signed item a result emitted, waiting in the durable outbox until it is delivered: a
+ * message to a process, or a spawn (its target is then the scheduler's address).
+ */
+export interface OutboxEntry {
+  /** The signed item's id (a redelivery after a crash sends the very same item). */
+  id: string;
+  /** The process whose result emitted it. */
+  pid: string;
+  kind: "message" | "spawn";
+  target: string;
+  item: StoredItem;
+}
+
 export interface ResultsQuery {
   /** Only results after this nonce (exclusive). */
   from?: number;
@@ -31,8 +45,15 @@ export interface Store {
   assignmentByNonce(pid: string, nonce: number): Promise<StoredItem | null>;
   /** Where a message sits: its process and nonce. */
   locate(msgId: string): Promise<{ pid: string; nonce: number } | null>;
-  /** Saves a result (Cache stripped) and its cache entries, atomically. */
-  saveResult(pid: string, result: VmmResult): Promise<void>;
+  /**
+   * Saves a result (Cache stripped), its cache entries and the outbox entries it emitted, in one
+   * commit: a crash leaves either all of them or none.
+   */
+  saveResult(pid: string, result: VmmResult, outbox?: OutboxEntry[]): Promise<void>;
+  /** Outbox entries not yet delivered, in the order they were committed. */
+  pendingOutbox(): Promise<OutboxEntry[]>;
+  /** Marks an outbox entry delivered (removes it). */
+  outboxDone(id: string): Promise<void>;
   result(msgId: string): Promise<VmmResult | null>;
   /** Results of a process in execution order. */
   results(pid: string, query: ResultsQuery): Promise<VmmResult[]>;
