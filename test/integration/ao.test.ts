@@ -160,6 +160,37 @@ test("A sends to B and B's reply lands in A's Inbox; Receive waits across two pr
   );
 });
 
+test("a spawn from Lua creates a child that answers; the parent hears Spawned with the child's id", async () => {
+  const { pid } = await spawnAo("parent");
+  await evalLua(
+    client,
+    pid,
+    `Handlers.add("make", "Make", function(m)
+       local spawned = Spawn(ao._module, { Name = "kid", ["On-Boot"] = "Data",
+         Data = 'Handlers.add("hi", "Hi", function(m) m.reply({ Data = "hi from " .. Name }) end)' }).receive()
+       Kid = spawned.Process
+       KidSaid = Send({ Target = Kid, Action = "Hi" }).receive().Data
+     end)`,
+  );
+  await client.message({ pid, action: "Make" });
+  assert.equal(
+    await evalUntil(client, pid, "KidSaid or 'waiting'", (t) => t !== "waiting"),
+    "hi from kid",
+  );
+  const kid = await evalUntil(client, pid, "Kid", () => true);
+  assert.match(kid, /^[A-Za-z0-9_-]{43}$/);
+  const child = await client.waitResult(kid, kid, 60_000);
+  assert.equal(child.Error, "");
+  const spawnItem = (await (await fetch(`${running.url}/message/${kid}`)).json()) as {
+    tags: { name: string; value: string }[];
+  };
+  const tag = (n: string) => spawnItem.tags.find((t) => t.name === n)?.value;
+  assert.deepEqual(
+    [tag("Type"), tag("From-Process"), tag("Name"), tag("Module")],
+    ["Process", pid, "kid", moduleId],
+  );
+});
+
 test("checkpoint and restore keep Lua globals; a dry-run leaves the memory byte for byte as it was", async () => {
   const { pid } = await spawnAo("keeper");
   await evalLua(client, pid, "Counter = 7; Notes = {'a', 'b'}");
