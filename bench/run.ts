@@ -17,6 +17,7 @@ import type { Scenario } from "./lib/scenario.js";
 import type { Row } from "./lib/stats.js";
 import { agentsScenario } from "./scenarios/agents.js";
 import { aoScenario } from "./scenarios/ao.js";
+import { graphqlScenario } from "./scenarios/graphql.js";
 import { applyScenario } from "./scenarios/apply.js";
 import { checkpointScenario } from "./scenarios/checkpoint.js";
 import { densityScenario } from "./scenarios/density.js";
@@ -33,6 +34,7 @@ const SCENARIOS: Scenario[] = [
   agentsScenario,
   moduleLoadScenario,
   aoScenario,
+  graphqlScenario,
 ];
 
 const program = new Command("bench")

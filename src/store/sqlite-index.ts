@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { MAX_SCAN, type IndexedItem, type ItemPage, type ItemQuery } from "./item-index.js";
+import { type IndexedItem, type ItemPage, type ItemQuery } from "./item-index.js";
 
 export const INDEX_SCHEMA = `
 CREATE TABLE IF NOT EXISTS gql_items (
@@ -12,6 +12,9 @@ CREATE TABLE IF NOT EXISTS gql_tags (
   name TEXT NOT NULL, value TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (name, value, seq)
 ) WITHOUT ROWID;
 `;
+
+/** Conditions are sized up to this many rows when the query picks the one to walk. */
+const ESTIMATE_CAP = 1000;
 
 type Row = { seq: number; id: string; owner: string; target: string; ts: number; tags: string };
 
@@ -60,13 +63,15 @@ export class SqliteItemIndex {
     for (const t of item.tags) this.insertTag.run(t.name, t.value, seq);
   }
 
-  /** A bounded count of the rows a condition matches (up to MAX_SCAN). */
+  /**
+   * How many rows a condition matches, counted up to ESTIMATE_CAP: enough to pick the smallest
+   * condition without reading a large one through.
+   */
   private size(sql: string, args: unknown[]): number {
-    return (
-      this.db.prepare(`SELECT count(*) AS n FROM (${sql} LIMIT ${MAX_SCAN})`).get(...args) as {
-        n: number;
-      }
-    ).n;
+    const row = this.db
+      .prepare(`SELECT count(*) AS n FROM (${sql} LIMIT ${ESTIMATE_CAP})`)
+      .get(...args);
+    return (row as { n: number }).n;
   }
 
   query(q: ItemQuery): ItemPage {

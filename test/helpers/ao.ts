@@ -1,5 +1,13 @@
 import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { buildModule } from "../../src/module/build.js";
+import { silentProgress } from "../../src/progress.js";
+import type { EthereumSigner } from "../../src/protocol/signers.js";
+import type { DockerClient } from "../../src/runtime/docker/client.js";
+import { IMAGES, RUNTIME_START_COMMAND } from "../../src/runtime/images/builder.js";
 import { HymxClient } from "../../src/client/client.js";
 import type { VmmResult } from "../../src/protocol/hymx.js";
 import type { Tag } from "../../src/protocol/tags.js";
@@ -59,4 +67,44 @@ export async function memoryHash(url: string, pid: string): Promise<string> {
   if (sha !== state.sha256)
     throw new Error("the checkpoint's memory does not match its own sha256");
   return sha;
+}
+
+/**
+ * The AO module of the current vmdocker/runtime-ao image, signed by `signer`: built once per
+ * image and key (docker save of the image takes most of a minute) and shared by the test files.
+ * Answers the module's id and file.
+ */
+export async function aoModule(
+  docker: DockerClient,
+  signer: EthereumSigner,
+): Promise<{ id: string; file: string }> {
+  const image = await docker.inspectImage(IMAGES["runtime-ao"]);
+  if (!image) throw new Error(`${IMAGES["runtime-ao"]} is not built (vmdocker images build)`);
+  const dir = join(
+    tmpdir(),
+    `vmd-ao-module-${image.Id.slice(7, 19)}-${signer.address.slice(2, 10)}`,
+  );
+  const existing = existsSync(dir)
+    ? readdirSync(dir).find((f) => /^mod-.*\.json$/.test(f))
+    : undefined;
+  if (existing) return { id: existing.slice(4, -5), file: join(dir, existing) };
+  const staging = mkdtempSync(`${dir}.build-`);
+  const built = await buildModule(
+    docker,
+    {
+      source: { mode: "pull", image: IMAGES["runtime-ao"] },
+      signer,
+      outDir: staging,
+      startCommand: RUNTIME_START_COMMAND,
+      ao: true,
+    },
+    silentProgress,
+  );
+  try {
+    renameSync(staging, dir);
+  } catch {
+    // another test file built it at the same time: use theirs
+    rmSync(staging, { recursive: true, force: true });
+  }
+  return { id: built.id, file: join(dir, basename(built.file)) };
 }

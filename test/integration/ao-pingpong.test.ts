@@ -7,12 +7,9 @@ import { before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { HymxClient } from "../../src/client/client.js";
-import { buildModule, type BuiltModule } from "../../src/module/build.js";
-import { silentProgress } from "../../src/progress.js";
 import { DataItem } from "../../src/protocol/data-item.js";
 import { EthereumSigner } from "../../src/protocol/signers.js";
-import { IMAGES, RUNTIME_START_COMMAND } from "../../src/runtime/images/builder.js";
-import { aoSpawnTags, evalLua, plain } from "../helpers/ao.js";
+import { aoModule, aoSpawnTags, evalLua, plain } from "../helpers/ao.js";
 import { CLIENT_KEY } from "../helpers/echo-vm.js";
 import { testClient } from "../helpers/engine.js";
 
@@ -22,20 +19,10 @@ const ROUNDS = 500;
 const script = fileURLToPath(new URL("../helpers/ao-node.js", import.meta.url));
 const docker = testClient();
 const signer = new EthereumSigner(CLIENT_KEY);
-let mod: BuiltModule;
+let mod: { id: string; file: string };
 
 before(async () => {
-  mod = await buildModule(
-    docker,
-    {
-      source: { mode: "pull", image: IMAGES["runtime-ao"] },
-      signer,
-      outDir: mkdtempSync(join(tmpdir(), "vmd-pp-mod-")),
-      startCommand: RUNTIME_START_COMMAND,
-      ao: true,
-    },
-    silentProgress,
-  );
+  mod = await aoModule(docker, signer);
 });
 
 function startChild(

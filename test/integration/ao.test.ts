@@ -1,24 +1,21 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { generateKeyPairSync, type JsonWebKey } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 import { connect, createSigner } from "@permaweb/aoconnect";
 import { HymxClient } from "../../src/client/client.js";
-import { buildModule } from "../../src/module/build.js";
 import { AO_MODULE_NAME } from "../../src/module/ao.js";
 import { startNode, type RunningNode } from "../../src/node/app.js";
 import { loadConfig } from "../../src/node/config.js";
-import { silentProgress } from "../../src/progress.js";
 import { DataItem } from "../../src/protocol/data-item.js";
 import { EthereumSigner } from "../../src/protocol/signers.js";
-import { IMAGES, RUNTIME_START_COMMAND } from "../../src/runtime/images/builder.js";
 import { VmRegistry } from "../../src/vm/contract.js";
 import { admin } from "../helpers/admin.js";
-import { aoSpawnTags, evalLua, evalUntil, memoryHash, plain } from "../helpers/ao.js";
+import { aoModule, aoSpawnTags, evalLua, evalUntil, memoryHash, plain } from "../helpers/ao.js";
 import { CLIENT_KEY } from "../helpers/echo-vm.js";
 import { testClient } from "../helpers/engine.js";
 
@@ -41,17 +38,9 @@ async function startAoNode(mode?: "normal" | "rebuild"): Promise<RunningNode> {
 }
 
 before(async () => {
-  const mod = await buildModule(
-    docker,
-    {
-      source: { mode: "pull", image: IMAGES["runtime-ao"] },
-      signer,
-      outDir: join(base, "mod"),
-      startCommand: RUNTIME_START_COMMAND,
-      ao: true,
-    },
-    silentProgress,
-  );
+  const mod = await aoModule(docker, signer);
+  mkdirSync(join(base, "mod"), { recursive: true });
+  copyFileSync(mod.file, join(base, "mod", basename(mod.file)));
   moduleId = mod.id;
   running = await startAoNode();
   client = new HymxClient({ url: running.url, signer });
