@@ -11,25 +11,16 @@ import {
   type AoEnv,
   type AoMessage,
 } from "../../src/runtimes/ao-process.js";
-import { poll, spawnProcess, type BenchContext, type BenchNode } from "../lib/context.js";
+import { poll, spawnProcess, type BenchNode } from "../lib/context.js";
 import type { Scenario } from "../lib/scenario.js";
+import { bounded } from "./throughput.js";
 import { interleaved, now, summarize, timedRow } from "../lib/stats.js";
-
-const CONCURRENCY = 16;
 
 /** Lua that makes a process count `Count` messages and answer `Ping` with `Pong`. */
 const SETUP = `Handlers.add("count", "Count", function(m) N = (N or 0) + 1 end)
 Handlers.add("ping", "Ping", function(m) m.reply({Action = "Pong"}) end)
 Handlers.add("pong", "Pong", function(m) Pongs = (Pongs or 0) + 1 end)
 Handlers.add("go", "Go", function(m) Send({Target = m.Peer, Action = "Ping"}) end)`;
-
-async function bounded(jobs: (() => Promise<void>)[]): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < jobs.length) await jobs[next++]!();
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, jobs.length) }, worker));
-}
 
 async function evalOn(node: BenchNode, pid: string, code: string) {
   const id = await node.client.message({ pid, action: "Eval", data: code });

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import { gunzipSync } from "node:zlib";
 import { buildModule } from "../../src/module/build.js";
 import { silentProgress } from "../../src/progress.js";
@@ -13,7 +14,7 @@ import type { VmmResult } from "../../src/protocol/hymx.js";
 import type { Tag } from "../../src/protocol/tags.js";
 
 /** Text without the terminal colours aos-style output carries. */
-export const plain = (text: unknown) => String(text ?? "").replace(/\x1b\[[0-9;]*m/g, "");
+export const plain = (text: unknown) => stripVTControlCharacters(String(text ?? ""));
 
 /** AO's base tags for a spawn (what aos and aoconnect send), plus `extra`. */
 export function aoSpawnTags(moduleId: string, scheduler: string, extra: Tag[] = []): Tag[] {

@@ -8,18 +8,20 @@ import type { VmmResult } from "../../protocol/hymx.js";
 import type { CliContext } from "../context.js";
 import { clientFor, withClientOptions, type Common } from "./client.js";
 
+/** Terminal colour codes (aos-style output carries them). */
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
 const RED = "\x1b[31m";
 const RESET = "\x1b[0m";
 
 /** Prints an Eval's answer as aos does: its printed text, or the error in red. */
 function show(r: VmmResult, color: boolean): string | undefined {
   if (r.Error) {
-    const text = color ? `${RED}${r.Error}${RESET}` : r.Error.replace(/\x1b\[[0-9;]*m/g, "");
+    const text = color ? `${RED}${r.Error}${RESET}` : r.Error.replace(ANSI, "");
     console.log(text);
     return undefined;
   }
   const out = outputOf(r);
-  if (out.text) console.log(color ? out.text : out.text.replace(/\x1b\[[0-9;]*m/g, ""));
+  if (out.text) console.log(color ? out.text : out.text.replace(ANSI, ""));
   return out.prompt;
 }
 
@@ -70,7 +72,7 @@ Example:
         let prompt = `${session.name}> `;
         const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: tty });
         const setPrompt = (p: string | undefined) => {
-          if (p) prompt = color ? p : p.replace(/\x1b\[[0-9;]*m/g, "");
+          if (p) prompt = color ? p : p.replace(ANSI, "");
           rl.setPrompt(prompt);
         };
         setPrompt(undefined);
@@ -91,9 +93,7 @@ Example:
             for (const r of news) {
               const out = outputOf(r);
               if (!out.print || !out.text) continue;
-              process.stdout.write(
-                `\r${color ? out.text : out.text.replace(/\x1b\[[0-9;]*m/g, "")}\n`,
-              );
+              process.stdout.write(`\r${color ? out.text : out.text.replace(ANSI, "")}\n`);
               setPrompt(out.prompt);
               if (tty) rl.prompt(true);
             }
