@@ -20,6 +20,7 @@ import { aoScenario } from "./scenarios/ao.js";
 import { graphqlScenario } from "./scenarios/graphql.js";
 import { applyScenario } from "./scenarios/apply.js";
 import { checkpointScenario } from "./scenarios/checkpoint.js";
+import { dashboardScenario } from "./scenarios/dashboard.js";
 import { densityScenario } from "./scenarios/density.js";
 import { moduleLoadScenario } from "./scenarios/module-load.js";
 import { spawnScenario } from "./scenarios/spawn.js";
@@ -32,6 +33,7 @@ const SCENARIOS: Scenario[] = [
   checkpointScenario,
   densityScenario,
   agentsScenario,
+  dashboardScenario,
   moduleLoadScenario,
   aoScenario,
   graphqlScenario,
