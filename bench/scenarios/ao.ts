@@ -11,7 +11,7 @@ import {
   type AoEnv,
   type AoMessage,
 } from "../../src/runtimes/ao-process.js";
-import { poll, spawnProcess, type BenchNode } from "../lib/context.js";
+import { messageData, poll, spawnProcess, type BenchNode } from "../lib/context.js";
 import type { Scenario } from "../lib/scenario.js";
 import { bounded } from "./throughput.js";
 import { interleaved, now, summarize, timedRow } from "../lib/stats.js";
@@ -35,7 +35,7 @@ async function throughNode(node: BenchNode, pids: string[], per: number): Promis
   await bounded(
     pids.flatMap((pid) =>
       Array.from({ length: per }, () => async () => {
-        sent.push([pid, await node.client.message({ pid, action: "Count" })]);
+        sent.push([pid, await node.client.message({ pid, action: "Count", data: messageData() })]);
       }),
     ),
   );
@@ -176,7 +176,12 @@ export const aoScenario: Scenario = {
       async () => {
         const before = await node.running.store.resultCount(a);
         const t = now();
-        await node.client.message({ pid: a, action: "Go", tags: [{ name: "Peer", value: b }] });
+        await node.client.message({
+          pid: a,
+          action: "Go",
+          data: messageData(),
+          tags: [{ name: "Peer", value: b }],
+        });
         // Go's result, then the Pong's: A has two more results.
         await poll(
           async () => ((await node.running.store.resultCount(a)) >= before + 2 ? true : undefined),

@@ -85,22 +85,24 @@ function aoLoader(): Loader {
  * Math.random and console.log during each call (restoring them only when the call succeeds). The
  * runtime server needs the real ones: put them back after every loader call.
  */
+// The real ones, taken before any loader code ran (calls may overlap, so each restores these).
+const REAL = {
+  now: Date.now,
+  perf: performance.now.bind(performance),
+  hrtime: process.hrtime,
+  random: Math.random,
+  log: console.log,
+};
+
 async function guarded<T>(work: () => Promise<T>): Promise<T> {
-  const saved = {
-    now: Date.now,
-    perf: performance.now.bind(performance),
-    hrtime: process.hrtime,
-    random: Math.random,
-    log: console.log,
-  };
   try {
     return await work();
   } finally {
-    Date.now = saved.now;
-    performance.now = saved.perf;
-    process.hrtime = saved.hrtime;
-    Math.random = saved.random;
-    console.log = saved.log;
+    Date.now = REAL.now;
+    performance.now = REAL.perf;
+    process.hrtime = REAL.hrtime;
+    Math.random = REAL.random;
+    console.log = REAL.log;
   }
 }
 
