@@ -85,6 +85,7 @@ for (const storeKind of ["sqlite", "redis"] as const) {
     }
     let node = await startChild(base, ":0", redisUrl);
     const port = new URL(node.url).port;
+    const pids: string[] = [];
     try {
       const client = new HymxClient({ url: node.url, signer });
       const scheduler = (await client.info()).Node["Acc-Id"];
@@ -96,6 +97,7 @@ for (const storeKind of ["sqlite", "redis"] as const) {
           ),
         );
         assert.equal((await client.waitResult(pid, pid, 120_000)).Error, "");
+        pids.push(pid);
         return pid;
       };
       const a = await spawnOne("pinger");
@@ -144,6 +146,9 @@ for (const storeKind of ["sqlite", "redis"] as const) {
       assert.equal(tally, `${ROUNDS}/0`, "every N arrived once");
     } finally {
       node.child.kill("SIGKILL");
+      // A killed node leaves its process containers behind.
+      for (const pid of pids)
+        await docker.removeContainer(`hymatrix_${pid}`, { force: true }).catch(() => {});
     }
   });
 }
