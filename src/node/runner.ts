@@ -2,11 +2,13 @@ import { DataItem } from "../protocol/data-item.js";
 import type { Cryptor } from "../protocol/ecies.js";
 import { ProtocolError } from "../protocol/errors.js";
 import type { Env, Meta, VmmResult } from "../protocol/hymx.js";
-import type { Store } from "../store/types.js";
+import type { Signer } from "../protocol/signers.js";
+import type { OutboxEntry, Store } from "../store/types.js";
 import { VmGoneError, type VmRegistry, type VmResult } from "../vm/contract.js";
 import { REGISTRY_FORMAT } from "../vm/core/registry.js";
 import { TOKEN_FORMAT } from "../vm/core/token.js";
 import type { Snapshot } from "./checkpoints.js";
+import { outboxEntries } from "./outgoing.js";
 import type { ModuleCatalog } from "./modules.js";
 import type { ProcessState, ProcessTable } from "./processes.js";
 import { dryRunMeta, evaluateDryRun, type DryRunMessage } from "./dry-run.js";
@@ -28,8 +30,10 @@ export interface RunnerDeps {
   registryPid: () => string | undefined;
   /** The latest checkpoint's snapshot of a process, or null. */
   latestSnapshot: (pid: string) => Promise<Snapshot | null>;
-  /** Hands a saved result's messages to delivery. */
-  deliver: (pid: string, result: VmmResult) => void;
+  /** Signs the node's outgoing items (the outbox entries committed with each result). */
+  signer: Signer;
+  /** Hands a committed result's outbox entries to delivery. */
+  deliver: (entries: OutboxEntry[]) => void;
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -175,6 +179,14 @@ export class ProcessRunner {
             },
           ]
         : [];
+    // What the VM's own spawn produced (an AO process evaluates its spawn message).
+    const own = state.vm?.spawnResult;
+    for (const m of own?.Messages ?? [])
+      messages.push({ ...m, Tags: m.Tags ?? [], Sequence: String(++state.env.Sequence) });
+    const spawns = (own?.Spawns ?? []).map((sp) => ({
+      ...sp,
+      Sequence: String(++state.env.Sequence),
+    }));
     if (await this.deps.store.result(pid)) return;
     const result: VmmResult = {
       Nonce: "0",
@@ -183,14 +195,20 @@ export class ProcessRunner {
       "From-Process": pid,
       "Pushed-For": item.tag("Pushed-For") || pid,
       Messages: messages,
-      Spawns: [],
-      Assignments: [],
-      Output: null,
-      Data: "",
-      Error: error,
+      Spawns: spawns,
+      Assignments: own?.Assignments ?? [],
+      Output: own?.Output ?? null,
+      Data: own?.Data ?? "",
+      Error: error || (own?.Error ?? ""),
     };
-    await this.deps.store.saveResult(pid, result);
-    this.deps.deliver(pid, result);
+    await this.commit(pid, result, true);
+  }
+
+  /** Saves a result with what it sends (the durable outbox), then hands that to delivery. */
+  private async commit(pid: string, result: VmmResult, send: boolean): Promise<void> {
+    const entries = send ? outboxEntries(pid, result, this.deps.signer) : [];
+    await this.deps.store.saveResult(pid, result, entries);
+    this.deps.deliver(entries);
   }
 
   /** Applies the stored message at `nonce` (which must be the VM's next) and, unless replaying, saves its result. */
@@ -232,8 +250,7 @@ export class ProcessRunner {
       ...(out.Cache ? { Cache: out.Cache } : {}),
       Error: out.Error ?? "",
     };
-    await this.deps.store.saveResult(pid, result);
-    if (mode === "apply") this.deps.deliver(pid, result);
+    await this.commit(pid, result, mode === "apply");
   }
 
   /** The VM's answer to a message; errors (and a VM that cannot be revived) become the result's Error. */

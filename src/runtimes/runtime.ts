@@ -56,11 +56,15 @@ export interface Runtime {
     caller: Caller,
   ): Promise<RuntimeResult>;
   checkpoint(): Promise<string>;
+  /** What the spawn itself produced (an AO process evaluates its spawn message), if anything. */
+  spawnResult?: RuntimeResult;
 }
 
 export type RuntimeFactory = (opts: {
   tags: Record<string, string>;
   state?: string;
+  /** The whole `/vmm/spawn` or `/vmm/restore` body (pid, owner, data, tags, env). */
+  request?: Record<string, unknown>;
 }) => Promise<Runtime>;
 
 /**
@@ -82,4 +86,12 @@ export interface AccessRules {
 export interface RuntimeDefinition {
   create: RuntimeFactory;
   access?: AccessRules;
+}
+
+/** A runtime's failure whose text is the answer as it is (no "apply failed" prefix). */
+export class RuntimeAnswerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RuntimeAnswerError";
+  }
 }

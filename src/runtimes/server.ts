@@ -1,16 +1,28 @@
 // The in-instance side of the /vmm protocol (vmdocker_agent's server): POST-only routes on :8080,
 // case-insensitive JSON keys, `result` as a JSON string, failures as HTTP 400.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { Caller, Meta, Runtime, RuntimeDefinition, Tag } from "./runtime.js";
+import {
+  RuntimeAnswerError,
+  type Caller,
+  type Meta,
+  type Runtime,
+  type RuntimeDefinition,
+  type Tag,
+} from "./runtime.js";
 import { allowedSenders, refusal } from "./access.js";
+import { aoRuntime } from "./ao-runtime.js";
 import { OPENCLAW_ACCESS } from "./openclaw-access.js";
 import { openclawRuntime } from "./openclaw-runtime.js";
 import { testRuntime } from "./test-runtime.js";
 
-/** The runtimes this server can run, by `RUNTIME_TYPE`. The test runtime is open to anyone. */
+/**
+ * The runtimes this server can run, by `RUNTIME_TYPE`. The test runtime is open to anyone; an AO
+ * process checks its senders itself (its handlers see `From` and `Owner`).
+ */
 export const RUNTIMES: Readonly<Record<string, RuntimeDefinition>> = {
   test: { create: testRuntime },
   openclaw: { create: openclawRuntime, access: OPENCLAW_ACCESS },
+  ao: { create: aoRuntime },
 };
 
 /** Go's JSON decoding matches keys case-insensitively: `meta`, `Meta` and `META` are one key. */
@@ -66,7 +78,8 @@ export function createRuntimeServer(
     const tags = tagMap(field(body, "tags"));
     owner = text(field(body, "owner")) || text(field(field(field(body, "env"), "meta"), "Acc-Id"));
     allowed = allowedSenders(tags);
-    return definition.create({ tags, state });
+    const request = body && typeof body === "object" ? (body as Record<string, unknown>) : {};
+    return definition.create({ tags, state, request });
   };
   /** Runs a message (apply or dry-run) past the access rules, then the runtime. */
   const run = async (res: ServerResponse, body: unknown, dryRun: boolean) => {
@@ -89,8 +102,9 @@ export function createRuntimeServer(
         : await runtime.apply(from, meta, params, caller);
       return send(res, 200, { status: "ok", result: JSON.stringify(result) });
     } catch (err) {
+      if (err instanceof RuntimeAnswerError) return send(res, 400, { error: err.message });
       return send(res, 400, {
-        error: `apply failed: runtime apply failed: ${(err as Error).message}`,
+        error: `${dryRun ? "dry-run" : "apply"} failed: runtime apply failed: ${(err as Error).message}`,
       });
     }
   };
@@ -120,7 +134,10 @@ export function createRuntimeServer(
           } catch (err) {
             return send(res, 400, { error: `create runtime failed: ${(err as Error).message}` });
           }
-          return send(res, 200, { status: "ok" });
+          return send(res, 200, {
+            status: "ok",
+            ...(runtime.spawnResult ? { result: JSON.stringify(runtime.spawnResult) } : {}),
+          });
         case "/vmm/apply":
           return await run(res, body, false);
         case "/vmm/dryrun":

@@ -3,7 +3,15 @@ import { ProtocolError } from "../protocol/errors.js";
 import type { VmmResult } from "../protocol/hymx.js";
 import { storedContentKey } from "./content-index.js";
 import { connectRedis } from "./redis-connect.js";
-import type { ResultsQuery, Store, StoredItem } from "./types.js";
+import {
+  assignedAt,
+  indexEntry,
+  type IndexedItem,
+  type ItemPage,
+  type ItemQuery,
+} from "./item-index.js";
+import { indexItemArgs, indexItemLua, RedisItemIndex } from "./redis-index.js";
+import type { OutboxEntry, ResultsQuery, Store, StoredItem } from "./types.js";
 
 /** Content keys (deep hash → item id): vmdocker's own key beside hymx's schema. */
 const CONTENTS = "m:content";
@@ -11,23 +19,27 @@ const CONTENTS = "m:content";
 const CONTENT_INDEXED = "vmd:content-indexed:v1";
 
 // One atomic append: the content key is claimed first and, when another item holds it, nothing is
-// written (returns 0). KEYS: msgs, assign, m:index, nonce, contents.
-// ARGV: item, assignment, id, "<pid>:<nonce>", nonce, content key ("" for none).
+// written (returns 0); the item enters the gateway index in the same script. KEYS: msgs, assign,
+// m:index, nonce, contents. ARGV: item, assignment, id, "<pid>:<nonce>", nonce, content key ("" for
+// none), then the index arguments (indexItemArgs).
 const APPEND = `
 if ARGV[6] ~= "" and redis.call("HSETNX", KEYS[5], ARGV[6], ARGV[3]) == 0 then return 0 end
 redis.call("RPUSH", KEYS[1], ARGV[1])
 redis.call("RPUSH", KEYS[2], ARGV[2])
 redis.call("HSET", KEYS[3], ARGV[3], ARGV[4])
 redis.call("SET", KEYS[4], ARGV[5])
+${indexItemLua(7)}
 return 1`;
 
 /** Redis with hymx's key schema (spec §2.5), so an upstream node's data is readable and vice versa. */
 export class RedisStore implements Store {
   readonly kind = "redis" as const;
   private readonly redis: Redis;
+  private readonly index: RedisItemIndex;
 
   constructor(private readonly url: string) {
     this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+    this.index = new RedisItemIndex(this.redis);
   }
 
   /** Connects once, failing fast with the fix when nothing answers at the URL. */
@@ -94,6 +106,7 @@ export class RedisStore implements Store {
       `${pid}:${nonce}`,
       String(nonce),
       contentKey ?? "",
+      ...indexItemArgs(indexEntry(item, assignedAt(assignment))),
     );
     if (written === 0)
       throw new ProtocolError("err_duplicate_item", "this signed content is already stored");
@@ -101,6 +114,14 @@ export class RedisStore implements Store {
 
   async contentOwner(contentKey: string): Promise<string | null> {
     return this.redis.hget(CONTENTS, contentKey);
+  }
+
+  async indexItems(items: IndexedItem[]): Promise<void> {
+    await this.index.add(items);
+  }
+
+  async queryItems(query: ItemQuery): Promise<ItemPage> {
+    return this.index.query(query);
   }
 
   async messageByNonce(pid: string, nonce: number): Promise<StoredItem | null> {
@@ -120,14 +141,33 @@ export class RedisStore implements Store {
     return { pid: v.slice(0, at), nonce: Number(v.slice(at + 1)) };
   }
 
-  async saveResult(pid: string, result: VmmResult): Promise<void> {
+  async saveResult(pid: string, result: VmmResult, outbox: OutboxEntry[] = []): Promise<void> {
     const { Cache: cache, ...stored } = result;
     const id = stored["Item-Id"];
     const known = await this.redis.hexists("m:result", id);
     const tx = this.redis.multi().hset("m:result", id, JSON.stringify(stored));
     if (!known) tx.rpush(`m:results:${pid}`, id);
+    // The outbox: ids in commit order (a list) and the entries by id.
+    for (const e of outbox)
+      tx.hsetnx("outbox:entries", e.id, JSON.stringify(e)).rpush("outbox:order", e.id);
     for (const [k, v] of Object.entries(cache ?? {})) tx.set(`cache:${pid}:${k}`, v);
     await tx.exec();
+  }
+
+  async pendingOutbox(): Promise<OutboxEntry[]> {
+    const ids = await this.redis.lrange("outbox:order", 0, -1);
+    if (ids.length === 0) return [];
+    const seen = new Set<string>();
+    const raw = await this.redis.hmget("outbox:entries", ...ids);
+    return raw.flatMap((r, i) => {
+      if (r === null || seen.has(ids[i]!)) return [];
+      seen.add(ids[i]!);
+      return [JSON.parse(r) as OutboxEntry];
+    });
+  }
+
+  async outboxDone(id: string): Promise<void> {
+    await this.redis.multi().hdel("outbox:entries", id).lrem("outbox:order", 0, id).exec();
   }
 
   async result(msgId: string): Promise<VmmResult | null> {

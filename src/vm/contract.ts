@@ -15,7 +15,8 @@ export interface Vm {
   /**
    * A VM that can evaluate a message without effects (no state change, nothing sent or called
    * outside) declares it by having this; the node refuses dry-runs of the others with
-   * err_dry_run_unsupported. `from` and `meta["Acc-Id"]` come from an unsigned request: use them to
+   * err_dry_run_unsupported (a VM that finds out only when asked, e.g. from its runtime, throws
+   * ProtocolError err_dry_run_unsupported). An AO process evaluates on a copy of its memory. `from` and `meta["Acc-Id"]` come from an unsigned request: use them to
    * read as someone, never to grant what only a signer may do. `meta["From-Process"]` is empty.
    */
   dryRun?(from: string, meta: Meta): Promise<VmResult>;
@@ -27,6 +28,8 @@ export interface Vm {
   publicState?(): Promise<string>;
   restore(data: string): Promise<void>;
   close(): Promise<void>;
+  /** What the spawn itself produced (an AO process evaluates its spawn message), once spawned. */
+  spawnResult?: VmResult;
 }
 
 /**

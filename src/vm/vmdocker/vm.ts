@@ -155,6 +155,19 @@ export function vmdocker(opts: VmdockerOptions): VmdockerMount {
   return { factory, pool, close: () => pool.close() };
 }
 
+/** A runtime's `result` string as a VmResult (a malformed one becomes the Error). */
+function parseResult(text: unknown): VmResult {
+  try {
+    const parsed = ResultSchema.safeParse(JSON.parse(String(text ?? "")));
+    if (!parsed.success)
+      return { Error: `the runtime's result is not a Result: ${parsed.error.issues[0]?.message}` };
+    const { Error: _none, ...result } = parsed.data;
+    return result;
+  } catch (err) {
+    return { Error: `the runtime's result is not JSON: ${errorMessage(err)}` };
+  }
+}
+
 type RestoreFrom = { checkpoint: string; place: (containerId: string) => Promise<void> };
 type Launcher = (spec: InstanceSpec, restoreFrom?: RestoreFrom) => Promise<Instance>;
 
@@ -174,6 +187,7 @@ class VmdockerVm implements Vm {
   private readonly secretEnv: Set<string>;
   /** The memory image of the checkpoint this process last restored from or took. */
   private committedImage?: string;
+  spawnResult?: VmResult;
 
   constructor(
     private readonly client: DockerClient,
@@ -249,6 +263,7 @@ class VmdockerVm implements Vm {
         `the runtime refused the spawn: ${res.text}`,
         "read the container's logs",
       );
+    if (res.body.result !== undefined) this.spawnResult = parseResult(res.body.result);
   }
 
   /** Throws VmGoneError when the container is not running any more. */
@@ -267,11 +282,8 @@ class VmdockerVm implements Vm {
    * The runtime evaluates without effects if it can (`/vmm/dryrun`); a runtime that cannot (or an
    * upstream runtime, which has no such route) is refused with err_dry_run_unsupported.
    */
-  async dryRun(from: string, meta: Meta): Promise<VmResult> {
-    const out = await this.evaluate("dryrun", from, meta);
-    if (out.Error?.startsWith("err_dry_run_unsupported") || out.Error === "not found")
-      throw new ProtocolError("err_dry_run_unsupported", out.Error);
-    return out;
+  dryRun(from: string, meta: Meta): Promise<VmResult> {
+    return this.evaluate("dryrun", from, meta);
   }
 
   private async evaluate(route: "apply" | "dryrun", from: string, meta: Meta): Promise<VmResult> {
@@ -281,6 +293,11 @@ class VmdockerVm implements Vm {
     } catch (err) {
       return this.assertAlive(err);
     }
+    if (
+      route === "dryrun" &&
+      (res.status === 404 || String(res.body.error ?? "").startsWith("err_dry_run_unsupported"))
+    )
+      throw new ProtocolError("err_dry_run_unsupported", String(res.body.error ?? "not found"));
     if (res.status !== 200) {
       // The runtime's reason, not an opaque status: `{"error": "..."}` or `{"msg": "..."}`.
       const reason = res.body.error ?? res.body.msg;
@@ -291,17 +308,7 @@ class VmdockerVm implements Vm {
             : `request failed with status ${res.status}: ${res.text}`,
       };
     }
-    try {
-      const parsed = ResultSchema.safeParse(JSON.parse(String(res.body.result ?? "")));
-      if (!parsed.success)
-        return {
-          Error: `the runtime's result is not a Result: ${parsed.error.issues[0]?.message}`,
-        };
-      const { Error: _none, ...result } = parsed.data;
-      return result;
-    } catch (err) {
-      return { Error: `the runtime's result is not JSON: ${errorMessage(err)}` };
-    }
+    return parseResult(res.body.result);
   }
 
   async checkpoint(): Promise<string> {
