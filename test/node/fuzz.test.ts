@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -11,10 +11,9 @@ const COUNT = Number(process.env.FUZZ_COUNT ?? 2000);
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 
 test(`${COUNT} mutated items: no crash, no answer slower than 1 s, each a 400 with a code or accepted exactly once, memory flat`, async () => {
-  const { report, alive } = await fuzzEchoNode(
-    mkdtempSync(join(tmpdir(), "vmd-fuzz-")),
-    COUNT,
-    SEED,
+  const base = mkdtempSync(join(tmpdir(), "vmd-fuzz-"));
+  const { report, alive } = await fuzzEchoNode(base, COUNT, SEED).finally(() =>
+    rmSync(base, { recursive: true, force: true }),
   );
   const mb = (b: number) => (b / 2 ** 20).toFixed(1);
   console.log(
