@@ -166,7 +166,9 @@ export async function buildModule(
         { name: "Sandbox-Agent", value: opts.sandboxAgent ?? "shell" },
         // Upstream's generator tags every module with an OpenClaw version (its default
         // 2026.3.1-beta.1); here only a module that carries OpenClaw says which.
-        ...(opts.openclawVersion ? [{ name: "Openclaw-Version", value: opts.openclawVersion }] : []),
+        ...(opts.openclawVersion
+          ? [{ name: "Openclaw-Version", value: opts.openclawVersion }]
+          : []),
         { name: "Start-Command", value: opts.startCommand ?? DEFAULT_START_COMMAND },
         { name: "Image-Name", value: image.name },
         { name: "Image-ID", value: image.id },

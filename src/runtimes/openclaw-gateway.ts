@@ -17,6 +17,7 @@ export interface GatewayAnswer {
 }
 
 /** Terminal colours and the box drawing of OpenClaw's CLI panels. */
+// eslint-disable-next-line no-control-regex -- terminal colour codes start with ESC
 const DECORATION = /\x1b\[[0-9;]*m|[\u2500-\u257f\u25c6\u25c7]/g;
 
 /**

@@ -1,11 +1,10 @@
-import { Agent } from "node:http";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { errorMessage, VmdError } from "../../errors.js";
 import type { DockerClient } from "../docker/client.js";
 import { ContainerNotFoundError } from "../docker/errors.js";
 import type { Instance, InstanceSpec } from "./instance.js";
-import { callRuntime } from "./runtime-call.js";
+import { callRuntime, runtimeAgent } from "./runtime-call.js";
 
 export { DEFAULT_LIMITS, type Limits } from "./limits.js";
 
@@ -138,7 +137,7 @@ export class DockerBackend {
       throw err;
     }
     const url = `http://127.0.0.1:${port}`;
-    const agent = spec.keepAlive ? new Agent({ keepAlive: true, maxSockets: 4 }) : false;
+    const agent = spec.keepAlive ? runtimeAgent() : false;
     return {
       id,
       name: spec.name,

@@ -139,13 +139,14 @@ export function busyboxBinary(
 }
 
 /**
- * The search helpers OpenClaw's agent tools use, by file name in the image (`fd` under Debian's
- * name `fdfind`, which OpenClaw also accepts), and their Debian package and file. Without them on
- * PATH OpenClaw downloads its own builds from GitHub at run time.
+ * The search helpers OpenClaw's agent tools use (`rg`, `fd`), by file name in the image, with
+ * their Debian package and file. Without them on PATH OpenClaw downloads its own builds from
+ * GitHub at run time.
  */
 export const SEARCH_HELPERS = {
   rg: { pkg: "ripgrep", file: "usr/bin/rg" },
-  fdfind: { pkg: "fd-find", file: "usr/bin/fdfind" },
+  // Debian's /usr/bin/fdfind is a symlink to this.
+  fd: { pkg: "fd-find", file: "usr/lib/cargo/bin/fd" },
 } as const;
 
 /** The host path of one of SEARCH_HELPERS, unpacked from Debian's package. */

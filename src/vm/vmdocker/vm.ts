@@ -247,7 +247,9 @@ class VmdockerVm implements Vm {
       try {
         rmSync(this.ws, { recursive: true, force: true });
       } catch (err) {
-        this.log(`could not remove the workspace ${this.ws} after a failed spawn: ${errorMessage(err)}`);
+        this.log(
+          `could not remove the workspace ${this.ws} after a failed spawn: ${errorMessage(err)}`,
+        );
       }
     }
     throw cause;
