@@ -10,6 +10,22 @@ import type { OpenclawPaths } from "./openclaw-config.js";
 
 const log = (line: string) => console.log(`${new Date().toISOString()} openclaw: ${line}`);
 
+/**
+ * How long one step of a spawn, a restore or a message may wait on OpenClaw (one CLI command, the
+ * gateway's start) when nothing else ends it first: the node gives up on a `/vmm` call after 600 s
+ * (runtime-call.ts), and the runtime answers with its own reason before that. Every wait ends sooner
+ * on its own signal: the CLI exits, the gateway answers /health or exits.
+ */
+export const STEP_BUDGET_MS = 570_000;
+
+/** What an `openclaw` CLI command printed (stdout and stderr, in order) and its exit code. */
+export interface CliAnswer {
+  code: number;
+  out: string;
+  /** Set when the command was killed for running longer than this (ms). */
+  timedOutMs?: number;
+}
+
 export interface GatewayAnswer {
   status: number;
   json: Record<string, unknown> | undefined;
@@ -76,20 +92,31 @@ export class Gateway {
     this.base = `http://127.0.0.1:${port}`;
   }
 
-  /** Runs an `openclaw` CLI command with the process's state, optionally feeding `input` on stdin. */
-  cli(args: string[], input?: string, timeoutMs = 120_000): Promise<{ code: number; out: string }> {
+  /**
+   * Runs an `openclaw` CLI command with the process's state, optionally feeding `input` on stdin.
+   * Ends when the command exits, or kills it after `timeoutMs` (the answer then says so).
+   */
+  cli(args: string[], input?: string, timeoutMs = STEP_BUDGET_MS): Promise<CliAnswer> {
+    const started = Date.now();
     return new Promise((resolve) => {
       const child = spawn(process.execPath, [this.bin, ...args], {
         env: { ...process.env, OPENCLAW_GATEWAY_PASSWORD: this.password },
         stdio: ["pipe", "pipe", "pipe"],
       });
       let out = "";
+      let timedOut = false;
       child.stdout.on("data", (c: Buffer) => (out += c.toString()));
       child.stderr.on("data", (c: Buffer) => (out += c.toString()));
-      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-      child.on("close", (code) => {
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill("SIGKILL");
+      }, timeoutMs);
+      child.on("close", (code, signal) => {
         clearTimeout(timer);
-        resolve({ code: code ?? 1, out });
+        const seconds = ((Date.now() - started) / 1000).toFixed(1);
+        const how = timedOut ? `killed after ${timeoutMs / 1000} s` : (signal ?? `code ${code}`);
+        log(`openclaw ${args.slice(0, 3).join(" ")}: ${how} in ${seconds} s`);
+        resolve({ code: code ?? 1, out, ...(timedOut ? { timedOutMs: timeoutMs } : {}) });
       });
       child.stdin.end(input ?? "");
     });
@@ -175,10 +202,10 @@ export class Gateway {
   }
 
   /**
-   * Waits until `/health` answers 200. Throws at once, with the gateway's own reason, when a
+   * Waits until `/health` answers 200, at most `timeoutMs`. Throws at once, with the gateway's own reason, when a
    * gateway process exits before it answers (the first one, or one started while this waits).
    */
-  async ready(timeoutMs = 120_000): Promise<void> {
+  async ready(timeoutMs = STEP_BUDGET_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const exitsBefore = this.exits;
     for (;;) {
@@ -196,7 +223,7 @@ export class Gateway {
       }
       if (Date.now() > deadline)
         throw new Error(
-          `the OpenClaw gateway did not become healthy in ${timeoutMs / 1000} s (see ${join(this.paths.logs, "openclaw-gateway.log")})`,
+          `the OpenClaw gateway did not become healthy in ${Math.round(timeoutMs / 1000)} s (see ${join(this.paths.logs, "openclaw-gateway.log")})`,
         );
       await new Promise((r) => setTimeout(r, 250));
     }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, before, test, type TestContext } from "node:test";
 import { HymxClient } from "../../src/client/client.js";
 import { buildModule } from "../../src/module/build.js";
 import { startNode, type RunningNode } from "../../src/node/app.js";
@@ -86,6 +86,12 @@ after(async () => {
   rmSync(base, { recursive: true, force: true });
 });
 
+/**
+ * How long a test waits for the node's answer: the node itself answers every message within its
+ * 600 s budget for a runtime call (runtime-call.ts), with the runtime's own reason when it fails.
+ */
+const ANSWER_MS = 660_000;
+
 async function send(pid: string, action: string, data = "", tags: Record<string, string> = {}) {
   const id = await client.message({
     pid,
@@ -93,12 +99,13 @@ async function send(pid: string, action: string, data = "", tags: Record<string,
     data,
     tags: Object.entries(tags).map(([name, value]) => ({ name, value })),
   });
-  return client.waitResult(pid, id, 300_000);
+  return client.waitResult(pid, id, ANSWER_MS);
 }
 
 let pid: string;
 
-test("cold start from module data, with provider, model, Telegram and an encrypted key and bot token: the image is loaded, the gateway is up, the secrets are in OpenClaw's store and nowhere in the node's items", async () => {
+test("cold start from module data, with provider, model, Telegram and an encrypted key and bot token: the image is loaded, the gateway is up, the secrets are in OpenClaw's store and nowhere in the node's items", async (t) => {
+  const started = Date.now();
   pid = await client.spawn({
     module: moduleId,
     tags: [
@@ -110,7 +117,8 @@ test("cold start from module data, with provider, model, Telegram and an encrypt
     ],
     secrets: { apiKey: API_KEY, botToken: BOT_TOKEN },
   });
-  const spawned = await client.waitResult(pid, pid, 300_000);
+  const spawned = await client.waitResult(pid, pid, ANSWER_MS);
+  t.diagnostic(`cold spawn (image loaded from module data): ${(Date.now() - started) / 1000} s`);
   assert.equal(spawned.Error, "", spawned.Error);
   assert.ok(await docker.inspectImage(IMAGES.openclaw), "the module's data put the image back");
   const ping = await send(pid, "Ping");
@@ -244,7 +252,7 @@ test("criu checkpoint + restore: the gateway comes back from memory (same proces
     ],
     secrets: { apiKey: API_KEY, botToken: bot.token },
   });
-  const spawned = await client.waitResult(criuPid, criuPid, 300_000);
+  const spawned = await client.waitResult(criuPid, criuPid, ANSWER_MS);
   assert.equal(spawned.Error, "", spawned.Error);
   const first = await send(criuPid, "Chat", "the password is swordfish");
   assert.equal(first.Error, "", first.Error);
@@ -324,7 +332,7 @@ async function spawned(tags: Record<string, string>, secrets: Record<string, str
     tags: Object.entries(tags).map(([name, value]) => ({ name, value })),
     secrets,
   });
-  const r = await client.waitResult(id, id, 600_000);
+  const r = await client.waitResult(id, id, ANSWER_MS);
   assert.equal(r.Error, "", `${JSON.stringify(tags)}: ${r.Error}`);
   return id;
 }
@@ -356,14 +364,26 @@ let users:
     }
   | undefined;
 
+/** Seconds each user spawn took from the start of its turn to its answer (for the report). */
+const spawnSeconds: Record<string, string> = {};
+
 /** Starts every user spawn on first use; each test awaits its own (one failure fails one test). */
 function userSpawns() {
   if (users) return users;
-  const slot = twoAtATime();
+  const two = twoAtATime();
+  const slot = <T>(name: string, job: () => Promise<T>) =>
+    two(async () => {
+      const started = Date.now();
+      try {
+        return await job();
+      } finally {
+        spawnSeconds[name] = ((Date.now() - started) / 1000).toFixed(1);
+      }
+    });
   // The README's commands, verbatim; the node's URL and the client key come from the env.
   const env = { VMDOCKER_URL: running.url, VMDOCKER_KEY: CLIENT_KEY };
   users = {
-    readme: slot(() =>
+    readme: slot("readme", () =>
       cli(
         [
           ...["openclaw", "spawn", "--module", moduleId, "--provider", "openai"],
@@ -372,16 +392,16 @@ function userSpawns() {
         env,
       ),
     ),
-    anthropic: slot(() =>
+    anthropic: slot("anthropic", () =>
       spawned(
         { provider: "anthropic", model: "claude-sonnet-4-5", providerBaseUrl: anthropic.url },
         { apiKey: ANTHROPIC_KEY },
       ),
     ),
-    bare: slot(() => cli(["openclaw", "spawn", "--module", moduleId], env)),
+    bare: slot("bare", () => cli(["openclaw", "spawn", "--module", moduleId], env)),
     // The upstream examples: a model alone, and a provider/model pair with Telegram settings.
-    kimi: slot(() => spawned({ model: "kimi-coding/k2p5" })),
-    zen: slot(async () => {
+    kimi: slot("kimi", () => spawned({ model: "kimi-coding/k2p5" })),
+    zen: slot("zen", async () => {
       await zenBot.start(new URL(telegram.url).hostname);
       return spawned(
         { provider: "zen", model: "plan", apiRoot: zenBot.url, dmPolicy: "open", allowFrom: "*" },
@@ -410,16 +430,25 @@ const installTries = (id: string) => {
   return calls.filter((l) => /npm (view|install|i|add|pack|update|ci)\b/.test(l)).join("\n");
 };
 
+/** Reports how long a user spawn took and every npm call its OpenClaw made (all refused). */
+function report(t: TestContext, name: string, id: string): void {
+  t.diagnostic(`spawn ${name}: ${spawnSeconds[name]} s`);
+  const file = join(stateOf(id), "logs", "npm-refused.log");
+  if (existsSync(file))
+    for (const line of readFileSync(file, "utf8").trim().split("\n")) t.diagnostic(`npm: ${line}`);
+}
+
 async function pings(id: string) {
   const ping = await send(id, "Ping");
   assert.equal(ping.Error, "", ping.Error);
   assert.match(ping.Data, /"ok":\s*true/);
 }
 
-test("the README's example, verbatim (provider openai, a model, a key): the gateway comes up, answers Ping, and OpenClaw installs nothing", async () => {
+test("the README's example, verbatim (provider openai, a model, a key): the gateway comes up, answers Ping, and OpenClaw installs nothing", async (t) => {
   const readme = await userSpawns().readme;
   assert.equal(readme.code, 0, readme.stdout + readme.stderr);
   const id = readme.stdout.trim();
+  report(t, "readme", id);
   assert.match(id, /^[A-Za-z0-9_-]{43}$/);
   await pings(id);
   const config = configOf(id);
@@ -432,8 +461,9 @@ test("the README's example, verbatim (provider openai, a model, a key): the gate
   assert.equal(installTries(id), "", "no install was attempted");
 });
 
-test("chat through the anthropic provider reaches its messages API with the key as Anthropic expects it", async () => {
+test("chat through the anthropic provider reaches its messages API with the key as Anthropic expects it", async (t) => {
   const id = await userSpawns().anthropic;
+  report(t, "anthropic", id);
   const r = await send(id, "Chat", "hello claude");
   assert.equal(r.Error, "", r.Error);
   assert.match(r.Data, /^anthropic reply #\d+$/);
@@ -447,10 +477,11 @@ test("chat through the anthropic provider reaches its messages API with the key 
   assert.equal(installTries(id), "");
 });
 
-test("a spawn with nothing at all: a gateway with no model answers Ping and takes ConfigureModel", async () => {
+test("a spawn with nothing at all: a gateway with no model answers Ping and takes ConfigureModel", async (t) => {
   const bare = await userSpawns().bare;
   assert.equal(bare.code, 0, bare.stdout + bare.stderr);
   const id = bare.stdout.trim();
+  report(t, "bare", id);
   await pings(id);
   assert.equal(configOf(id).agents.defaults.model?.primary, undefined, "no model yet");
   const set = await send(id, "ConfigureModel", "", { model: "anthropic/claude-sonnet-4-5" });
@@ -461,8 +492,9 @@ test("a spawn with nothing at all: a gateway with no model answers Ping and take
   assert.equal(installTries(id), "");
 });
 
-test("upstream's model=kimi-coding/k2p5 alone: the gateway comes up with that model although the pinned OpenClaw lacks its provider plugin (npm refused, noted)", async () => {
+test("upstream's model=kimi-coding/k2p5 alone: the gateway comes up with that model although the pinned OpenClaw lacks its provider plugin (npm refused, noted)", async (t) => {
   const id = await userSpawns().kimi;
+  report(t, "kimi", id);
   await pings(id);
   assert.equal(configOf(id).agents.defaults.model?.primary, "kimi-coding/k2p5");
   assert.match(
@@ -474,8 +506,9 @@ test("upstream's model=kimi-coding/k2p5 alone: the gateway comes up with that mo
   assert.match(chat.Error, /the chat failed/, "a chat says why instead of hanging");
 });
 
-test("upstream's provider=zen model=plan with Telegram settings: the gateway comes up and its bot polls the Bot API", async () => {
+test("upstream's provider=zen model=plan with Telegram settings: the gateway comes up and its bot polls the Bot API", async (t) => {
   const id = await userSpawns().zen;
+  report(t, "zen", id);
   await pings(id);
   const config = configOf(id) as ReturnType<typeof configOf> & {
     channels: { telegram: { dmPolicy: string; apiRoot: string } };

@@ -9,8 +9,13 @@ import {
   type AuditProbes,
 } from "../../src/runtimes/openclaw-audit.js";
 import { openclawPaths, prepareOpenclaw } from "../../src/runtimes/openclaw-config.js";
-import { gatewayExitReason } from "../../src/runtimes/openclaw-gateway.js";
-import { cliReason, normalizeAction, telegramPatch } from "../../src/runtimes/openclaw-runtime.js";
+import { Gateway, gatewayExitReason } from "../../src/runtimes/openclaw-gateway.js";
+import {
+  cliFailure,
+  cliReason,
+  normalizeAction,
+  telegramPatch,
+} from "../../src/runtimes/openclaw-runtime.js";
 
 test("Telegram params become one config patch; open without * is refused with the fix", () => {
   assert.deepEqual(
@@ -174,4 +179,35 @@ test("a gateway that stops during start is reported by its own failure line, wit
   assert.equal(gatewayExitReason(["│  ◇ all quiet", "bye"]), "bye");
   assert.equal(gatewayExitReason([]), "it printed nothing");
   assert.equal(gatewayExitReason([`error: ${"x".repeat(900)}`]).length, 600);
+});
+
+test("an openclaw CLI command that outlives its time is killed, and the failure says so with its last line", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "vmd-oc-cli-"));
+  try {
+    // A CLI that reports what it saved and then never exits (the shape of a key store under load).
+    const bin = join(dir, "slow-cli.mjs");
+    writeFileSync(
+      bin,
+      'console.log("Auth profile: anthropic:manual"); setInterval(() => {}, 1000);\n',
+    );
+    const gw = new Gateway(openclawPaths({ OPENCLAW_STATE_DIR: dir }), bin, 1);
+    const started = Date.now();
+    // Long enough for Node to start and print its line on a loaded machine.
+    const res = await gw.cli(["models", "auth", "paste-api-key"], "sk-ant-x\n", 5000);
+    assert.ok(Date.now() - started < 30_000, "killed at its time, not left running");
+    assert.equal(res.timedOutMs, 5000);
+    assert.notEqual(res.code, 0);
+    assert.equal(
+      cliFailure(res),
+      "it did not finish in 5 s (its last line: Auth profile: anthropic:manual)",
+    );
+    // One that exits on its own is judged by its exit code and its own reason.
+    writeFileSync(bin, 'console.error("[openclaw] Reason: bad key"); process.exit(3);\n');
+    const failed = await gw.cli(["models"], undefined, 60_000);
+    assert.deepEqual(failed, { code: 3, out: "[openclaw] Reason: bad key\n" });
+    assert.equal(cliFailure(failed), "bad key");
+    assert.equal(cliFailure({ code: 2, out: "" }), "it exited with code 2 and printed nothing");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
