@@ -123,7 +123,12 @@ test("module build writes a signed module that module verify and an independent 
 
 test("module build without --key signs with the key kept in the state folder, as every other verb; only a module given an OpenClaw version carries Openclaw-Version", () => {
   const stateDir = mkdtempSync(join(tmpdir(), "vmd-mod-state-"));
-  const noKeys = { VMDOCKER_KEY: "", VMDOCKER_PRIVATE_KEY: "" };
+  // A fresh state folder for the key; the engine stays the one the tests use.
+  const noKeys = {
+    VMDOCKER_KEY: "",
+    VMDOCKER_PRIVATE_KEY: "",
+    DOCKER_HOST: client.address.display,
+  };
   const build = (...extra: string[]) =>
     vmdocker(
       [
