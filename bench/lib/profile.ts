@@ -56,6 +56,8 @@ function plumbing(fn: string, url: string): string {
 export interface Budget {
   /** Milliseconds of main-thread time per message, by stage (idle excluded). */
   perMessageMs: Map<string, number>;
+  /** Milliseconds per message by leaf function (`stage: function file`), for a closer look. */
+  leaves: Map<string, number>;
   totalMs: number;
   samples: number;
 }
@@ -93,6 +95,7 @@ export function budgetFromProfile(
     return stage;
   };
   const ms = new Map<string, number>();
+  const leaves = new Map<string, number>();
   let t = p.startTime;
   let samples = 0;
   let total = 0;
@@ -107,7 +110,11 @@ export function budgetFromProfile(
     samples++;
     total += span;
     ms.set(stage, (ms.get(stage) ?? 0) + span);
+    const f = byId.get(p.samples[i]!)!.callFrame;
+    const leaf = `${stage}: ${f.functionName || "(anonymous)"} ${f.url.replace(/^.*\/(dist|node_modules)\//, "")}`;
+    leaves.set(leaf, (leaves.get(leaf) ?? 0) + span);
   }
   const perMessageMs = new Map([...ms].map(([k, v]) => [k, v / messages]));
-  return { perMessageMs, totalMs: total / messages, samples };
+  const perLeaf = new Map([...leaves].map(([k, v]) => [k, v / messages]));
+  return { perMessageMs, leaves: perLeaf, totalMs: total / messages, samples };
 }

@@ -96,15 +96,9 @@ export function registerAoRoutes(
     "/result/:msgid",
     async (req) => {
       // Like a CU, answer once the message is evaluated: wait (bounded) for a known message's result.
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const r = await store.result(req.params.msgid);
-        if (r) return aoResult(r);
-        if (!(await store.locate(req.params.msgid)) || Date.now() > deadline) {
-          throw new ProtocolError("err_result_not_found");
-        }
-        await new Promise((res) => setTimeout(res, 20));
-      }
+      const r = await node.results.read(req.params.msgid, 30_000);
+      if (!r) throw new ProtocolError("err_result_not_found");
+      return aoResult(r);
     },
   );
 

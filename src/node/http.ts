@@ -54,9 +54,10 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
     return { id, message: "" };
   });
 
-  app.get<{ Params: { pid: string; msgid: string } }>(
+  // ?wait=<ms>: answer as soon as the result is stored, within that time (at most 60 s).
+  app.get<{ Params: { pid: string; msgid: string }; Querystring: { wait?: string } }>(
     "/result/:pid/:msgid",
-    async (req) => (await store.result(req.params.msgid)) ?? null,
+    async (req) => (await node.results.read(req.params.msgid, Number(req.query.wait) || 0)) ?? null,
   );
 
   registerAoRoutes(app, node, opts.modules, opts.nodeInfo.URL);

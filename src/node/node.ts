@@ -8,11 +8,13 @@ import { RegistryVm } from "../vm/core/registry.js";
 import { TokenVm } from "../vm/core/token.js";
 import { Checkpoints, type Snapshot } from "./checkpoints.js";
 import { Delivery } from "./delivery.js";
+import { ProcessReads } from "./dryrun.js";
 import { Intake } from "./intake.js";
 import type { ModuleCatalog } from "./modules.js";
 import { LocalNetwork, type Network } from "./network.js";
 import { RemoteOutbox } from "./outbox.js";
 import { ProcessTable } from "./processes.js";
+import { ResultFeed } from "./results.js";
 import { ProcessRunner } from "./runner.js";
 import { Scheduler } from "./scheduler.js";
 
@@ -48,10 +50,13 @@ export class HymxNode {
   /** Who serves which process: this node's registry, or a joined network's main node. */
   network: Network;
   readonly remoteOutbox: RemoteOutbox;
+  /** Results as they are stored, for readers that wait. */
+  readonly results: ResultFeed;
   private readonly procs = new ProcessTable();
   private readonly intake: Intake;
   private readonly scheduler: Scheduler;
   private readonly runner: ProcessRunner;
+  private readonly reads: ProcessReads;
   private readonly checkpoints: Checkpoints;
   private readonly delivery: Delivery;
   private readonly log: NonNullable<NodeDeps["log"]>;
@@ -71,6 +76,7 @@ export class HymxNode {
       registryVm: () => this.registry(),
     });
     this.remoteOutbox = new RemoteOutbox(() => this.network, this.address, log);
+    this.results = new ResultFeed(store);
     const registryPid = () => this.registryPid();
     this.intake = new Intake({
       address: this.address,
@@ -95,8 +101,12 @@ export class HymxNode {
       core,
       registryPid,
       latestSnapshot: (pid) => this.checkpoints.latest(pid),
-      deliver: (pid, result) => this.delivery.later(pid, result),
+      stored: (pid, result, deliver) => {
+        this.results.publish(result);
+        if (deliver) this.delivery.later(pid, result);
+      },
     });
+    this.reads = new ProcessReads({ ...deps, procs, clock });
     this.checkpoints = new Checkpoints({
       store,
       signer,
@@ -161,8 +171,8 @@ export class HymxNode {
       return { id: pid };
     }
     const state = this.procs.get(pid)!;
-    const nonce = await this.scheduler.commitMessage(state, item);
-    this.runner.applyLater(state, nonce);
+    const { nonce, timestamp } = await this.scheduler.commitMessage(state, item);
+    this.runner.applyLater(state, { nonce, item, timestamp });
     return { id: item.id };
   }
 
@@ -171,12 +181,12 @@ export class HymxNode {
     pid: string,
     msg: { Id?: string; Owner?: string; Data?: string; Tags?: Tag[] },
   ): Promise<VmResult> {
-    return this.runner.dryrun(pid, msg);
+    return this.reads.dryrun(pid, msg);
   }
 
   /** AO `/state`: the VM's current state as its checkpoint string. */
   state(pid: string): Promise<string> {
-    return this.runner.state(pid);
+    return this.reads.state(pid);
   }
 
   /** A stored checkpoint item's snapshot, decrypted; null when its file is gone. */
@@ -237,5 +247,6 @@ export class HymxNode {
     await this.procs.idle();
     await Promise.all(this.procs.all().map((p) => p.vm?.close().catch(() => {})));
     this.procs.clear();
+    this.results.close();
   }
 }

@@ -24,6 +24,8 @@ export interface SchedulerDeps {
 export class Scheduler {
   /** Spawns between their first check and their process entry: the same spawn twice at once spawns once. */
   private readonly spawning = new Set<string>();
+  /** Ids of messages whose commit is in flight (not yet found by `store.locate`). */
+  private readonly committing = new Set<string>();
 
   constructor(private readonly deps: SchedulerDeps) {}
 
@@ -55,13 +57,25 @@ export class Scheduler {
   }
 
   /**
-   * Commits a message at the process's next nonce; resolves with that nonce once item and
-   * assignment are durable. Throws err_duplicate_item, err_sequence_too_low.
+   * Commits a message at the process's next nonce; resolves with that nonce and the
+   * assignment's timestamp once item and assignment are durable. The checks and the nonce are taken one message at a time per
+   * process; the commits are not waited for in between, so messages that arrive together share
+   * one commit. Throws err_duplicate_item, err_sequence_too_low, or the store's error (then the
+   * process's next nonce is read back from the store).
    */
-  commitMessage(state: ProcessState, item: DataItem): Promise<number> {
+  async commitMessage(
+    state: ProcessState,
+    item: DataItem,
+  ): Promise<{ nonce: number; timestamp: number }> {
+    const { store } = this.deps;
+    const id = item.id;
     const assigned = state.assigning.then(async () => {
-      const { store } = this.deps;
-      if (await store.locate(item.id)) throw new ProtocolError("err_duplicate_item");
+      if (state.resync) {
+        state.nonce = await store.nonce(state.pid);
+        state.resync = false;
+      }
+      if (this.committing.has(id) || (await store.locate(id)))
+        throw new ProtocolError("err_duplicate_item");
       const fromProcess = item.tag("From-Process");
       if (fromProcess) {
         const seq = Number(item.tag("Sequence") ?? "0");
@@ -69,17 +83,24 @@ export class Scheduler {
           throw new ProtocolError("err_sequence_too_low");
         state.received[fromProcess] = seq;
       }
-      const nonce = (await store.nonce(state.pid)) + 1;
-      await store.append(
-        state.pid,
-        nonce,
-        item.toJSON(),
-        this.assignment(state.pid, item.id, nonce, this.deps.clock()),
-      );
-      return nonce;
+      const nonce = ++state.nonce;
+      this.committing.add(id);
+      const timestamp = this.deps.clock();
+      const assignment = this.assignment(state.pid, id, nonce, timestamp);
+      const committed = store.append(state.pid, nonce, item.toJSON(), assignment);
+      // When a commit fails, the appends after it fail too (the store keeps nonces gap-free),
+      // and the next message's checks first read back the nonce the store holds.
+      committed.catch(() => (state.resync = true));
+      return { nonce, timestamp, committed };
     });
     state.assigning = assigned.catch(() => {});
-    return assigned;
+    const { nonce, timestamp, committed } = await assigned;
+    try {
+      await committed;
+    } finally {
+      this.committing.delete(id);
+    }
+    return { nonce, timestamp };
   }
 
   /** hymx's Assignment item for a message at a nonce, signed by this node. */

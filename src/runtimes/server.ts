@@ -39,6 +39,22 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   return text ? JSON.parse(text) : {};
 }
 
+/** One apply (`{meta, from, params}`): the Result as a JSON string, or upstream's error text. */
+async function applyOne(
+  runtime: Runtime,
+  call: unknown,
+): Promise<{ result: string } | { error: string }> {
+  const meta = (field(call, "meta") ?? {}) as Record<string, unknown>;
+  const params = (field(call, "params") ?? field(meta, "Params") ?? {}) as Record<string, string>;
+  try {
+    return {
+      result: JSON.stringify(await runtime.apply(String(field(call, "from") ?? ""), meta, params)),
+    };
+  } catch (err) {
+    return { error: `apply failed: runtime apply failed: ${(err as Error).message}` };
+  }
+}
+
 export function createRuntimeServer(runtimeType: string) {
   let runtime: Runtime | null = null;
   const make = (tags: Record<string, string>, state?: string) => {
@@ -75,19 +91,18 @@ export function createRuntimeServer(runtimeType: string) {
           return send(res, 200, { status: "ok" });
         case "/vmm/apply": {
           if (!runtime) return send(res, 400, { status: "error", msg: "runtime is nil" });
-          const meta = (field(body, "meta") ?? {}) as Record<string, unknown>;
-          const params = (field(body, "params") ?? field(meta, "Params") ?? {}) as Record<
-            string,
-            string
-          >;
-          try {
-            const result = await runtime.apply(String(field(body, "from") ?? ""), meta, params);
-            return send(res, 200, { status: "ok", result: JSON.stringify(result) });
-          } catch (err) {
-            return send(res, 400, {
-              error: `apply failed: runtime apply failed: ${(err as Error).message}`,
-            });
-          }
+          const out = await applyOne(runtime, body);
+          return "error" in out ? send(res, 400, out) : send(res, 200, { status: "ok", ...out });
+        }
+        case "/vmm/apply-batch": {
+          // vmdocker's extension: several applies in one request, in order, each answered as
+          // /vmm/apply would (its result, or its error); the node falls back to /vmm/apply on 404.
+          if (!runtime) return send(res, 400, { status: "error", msg: "runtime is nil" });
+          const items = field(body, "items");
+          if (!Array.isArray(items)) return send(res, 400, { error: "items is not a list" });
+          const results = [];
+          for (const item of items) results.push(await applyOne(runtime, item));
+          return send(res, 200, { status: "ok", results });
         }
         case "/vmm/checkpoint":
           if (!runtime) return send(res, 400, { status: "error", msg: "runtime is nil" });

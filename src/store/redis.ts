@@ -1,7 +1,26 @@
 import { Redis } from "ioredis";
+import { ProtocolError } from "../protocol/errors.js";
 import type { VmmResult } from "../protocol/hymx.js";
 import { connectRedis } from "./redis-connect.js";
 import type { ResultsQuery, Store, StoredItem } from "./types.js";
+
+const APPEND = `
+if redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1 then return redis.error_reply('err_duplicate_item') end
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if tonumber(ARGV[1]) ~= current + 1 then
+  return redis.error_reply('err_nonce_gap: nonce ' .. ARGV[1] .. ' after ' .. current)
+end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('RPUSH', KEYS[3], ARGV[3])
+redis.call('HSET', KEYS[4], ARGV[4], ARGV[5])
+redis.call('SET', KEYS[1], ARGV[1])
+return 1`;
+
+const SAVE_RESULT = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then redis.call('RPUSH', KEYS[2], ARGV[1]) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[i]) end
+return 1`;
 
 /** Redis with hymx's key schema (spec §2.5), so an upstream node's data is readable and vice versa. */
 export class RedisStore implements Store {
@@ -38,6 +57,11 @@ export class RedisStore implements Store {
     return v === null ? -1 : Number(v);
   }
 
+  /**
+   * Appends in one round trip, as a script: refused with err_duplicate_item when the id is
+   * indexed already, and with err_nonce_gap unless `nonce` is the current one + 1, so appends
+   * sent back to back (pipelined) stay gap-free even when one of them fails.
+   */
   async append(
     pid: string,
     nonce: number,
@@ -45,12 +69,24 @@ export class RedisStore implements Store {
     assignment: StoredItem,
   ): Promise<void> {
     await this.redis
-      .multi()
-      .rpush(`p:msgs:${pid}`, JSON.stringify(item))
-      .rpush(`p:assign:${pid}`, JSON.stringify(assignment))
-      .hset("m:index", item.id, `${pid}:${nonce}`)
-      .set(`p:nonce:${pid}`, String(nonce))
-      .exec();
+      .eval(
+        APPEND,
+        4,
+        `p:nonce:${pid}`,
+        `p:msgs:${pid}`,
+        `p:assign:${pid}`,
+        "m:index",
+        String(nonce),
+        JSON.stringify(item),
+        JSON.stringify(assignment),
+        item.id,
+        `${pid}:${nonce}`,
+      )
+      .catch((err: Error) => {
+        if (err.message.startsWith("err_duplicate_item"))
+          throw new ProtocolError("err_duplicate_item");
+        throw err;
+      });
   }
 
   async messageByNonce(pid: string, nonce: number): Promise<StoredItem | null> {
@@ -70,14 +106,20 @@ export class RedisStore implements Store {
     return { pid: v.slice(0, at), nonce: Number(v.slice(at + 1)) };
   }
 
+  /** One round trip, as a script: a result saved again keeps its place in `m:results:<pid>`. */
   async saveResult(pid: string, result: VmmResult): Promise<void> {
     const { Cache: cache, ...stored } = result;
-    const id = stored["Item-Id"];
-    const known = await this.redis.hexists("m:result", id);
-    const tx = this.redis.multi().hset("m:result", id, JSON.stringify(stored));
-    if (!known) tx.rpush(`m:results:${pid}`, id);
-    for (const [k, v] of Object.entries(cache ?? {})) tx.set(`cache:${pid}:${k}`, v);
-    await tx.exec();
+    const entries = Object.entries(cache ?? {});
+    await this.redis.eval(
+      SAVE_RESULT,
+      2 + entries.length,
+      "m:result",
+      `m:results:${pid}`,
+      ...entries.map(([k]) => `cache:${pid}:${k}`),
+      stored["Item-Id"],
+      JSON.stringify(stored),
+      ...entries.map(([, v]) => v),
+    );
   }
 
   async result(msgId: string): Promise<VmmResult | null> {

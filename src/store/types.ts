@@ -21,7 +21,12 @@ export interface Store {
   readonly kind: "sqlite" | "redis";
   /** Current nonce of a process, or -1 when it is unknown. */
   nonce(pid: string): Promise<number>;
-  /** Appends the item at `nonce` (= current + 1; 0 for a spawn) with its assignment, atomically. */
+  /**
+   * Appends the item at `nonce` with its assignment, atomically. Refused with err_nonce_gap
+   * unless `nonce` is the current one + 1 (0 for a spawn), and with err_duplicate_item when the
+   * id is stored already. Appends may be made before earlier ones resolve: they apply in call
+   * order (so several can share one commit).
+   */
   append(pid: string, nonce: number, item: StoredItem, assignment: StoredItem): Promise<void>;
   messageByNonce(pid: string, nonce: number): Promise<StoredItem | null>;
   assignmentByNonce(pid: string, nonce: number): Promise<StoredItem | null>;

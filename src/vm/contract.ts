@@ -7,6 +7,12 @@ export type VmResult = Omit<Result, "Error"> & { Error?: string };
 /** The hymx VM contract: a VM per process, mounted per Module-Format. */
 export interface Vm {
   apply(from: string, meta: Meta): Promise<VmResult>;
+  /**
+   * Applies several messages in order in one call, where the VM can: one result each, in the
+   * same order. Resolves null when it cannot (the node then applies them one by one). Throws
+   * VmGoneError like `apply`.
+   */
+  applyBatch?(calls: { from: string; meta: Meta }[]): Promise<VmResult[] | null>;
   checkpoint(): Promise<string>;
   restore(data: string): Promise<void>;
   close(): Promise<void>;

@@ -1,7 +1,7 @@
 import { Agent } from "node:http";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { VmdError } from "../../errors.js";
+import { VmdError, errorMessage } from "../../errors.js";
 import type { DockerClient } from "../docker/client.js";
 import type { Instance, InstanceSpec } from "./instance.js";
 import { callRuntime } from "./runtime-call.js";
@@ -57,7 +57,24 @@ export class DockerBackend {
         "the start command is empty",
         "set Start-Command in the module or the spawn",
       );
-    const port = await this.allocatePort();
+    // Another node on this host may publish the port this one found free a moment ago: then the
+    // start fails with "port is already allocated", and the next free port is tried.
+    for (let attempt = 1; ; attempt++) {
+      const port = await this.allocatePort();
+      try {
+        return await this.createOn(port, spec, restoreFrom);
+      } catch (err) {
+        if (attempt >= 5 || !/port is already allocated/.test(errorMessage(err))) throw err;
+        // that port stays reserved: someone else holds it
+      }
+    }
+  }
+
+  private async createOn(
+    port: number,
+    spec: InstanceSpec,
+    restoreFrom?: { checkpoint: string; place: (containerId: string) => Promise<void> },
+  ): Promise<Instance> {
     const existing = await this.client.findContainer(spec.name);
     if (existing) await this.client.removeContainer(existing.Id, { force: true });
     let id: string;
@@ -123,7 +140,7 @@ export class DockerBackend {
         restoreFrom ? { checkpoint: restoreFrom.checkpoint } : {},
       );
     } catch (err) {
-      this.reserved.delete(port);
+      if (!/port is already allocated/.test(errorMessage(err))) this.reserved.delete(port);
       const made = await this.client.findContainer(spec.name).catch(() => null);
       if (made) await this.client.removeContainer(made.Id, { force: true }).catch(() => {});
       throw err;

@@ -154,6 +154,25 @@ export function vmdocker(opts: VmdockerOptions): VmdockerMount {
   return { factory, pool, close: () => pool.close() };
 }
 
+/** A runtime's reason for refusing an apply: `{"error": "..."}` or `{"msg": "..."}`, else the status and body. */
+function refusal(status: number, body: Record<string, unknown>, text: string): string {
+  const reason = body.error ?? body.msg;
+  return typeof reason === "string" ? reason : `request failed with status ${status}: ${text}`;
+}
+
+/** A runtime's `result` (a JSON string of upstream's Result) as the VM's result; anything else is its Error. */
+function parseResult(text: unknown): VmResult {
+  try {
+    const parsed = ResultSchema.safeParse(JSON.parse(String(text ?? "")));
+    if (!parsed.success)
+      return { Error: `the runtime's result is not a Result: ${parsed.error.issues[0]?.message}` };
+    const { Error: _none, ...result } = parsed.data;
+    return result;
+  } catch (err) {
+    return { Error: `the runtime's result is not JSON: ${errorMessage(err)}` };
+  }
+}
+
 type RestoreFrom = { checkpoint: string; place: (containerId: string) => Promise<void> };
 type Launcher = (spec: InstanceSpec, restoreFrom?: RestoreFrom) => Promise<Instance>;
 
@@ -173,6 +192,8 @@ class VmdockerVm implements Vm {
   private readonly secretEnv: Set<string>;
   /** The memory image of the checkpoint this process last restored from or took. */
   private committedImage?: string;
+  /** The runtime has no `/vmm/apply-batch`. */
+  private noBatch = false;
 
   constructor(
     private readonly client: DockerClient,
@@ -265,27 +286,36 @@ class VmdockerVm implements Vm {
     } catch (err) {
       return this.assertAlive(err);
     }
-    if (res.status !== 200) {
-      // The runtime's reason, not an opaque status: `{"error": "..."}` or `{"msg": "..."}`.
-      const reason = res.body.error ?? res.body.msg;
-      return {
-        Error:
-          typeof reason === "string"
-            ? reason
-            : `request failed with status ${res.status}: ${res.text}`,
-      };
-    }
+    if (res.status !== 200) return { Error: refusal(res.status, res.body, res.text) };
+    return parseResult(res.body.result);
+  }
+
+  /**
+   * `/vmm/apply-batch` (vmdocker's runtimes): the messages in one request, applied in order.
+   * Runtimes without the route (upstream's) answer 404: then null, and never asked again.
+   */
+  async applyBatch(calls: { from: string; meta: Meta }[]): Promise<VmResult[] | null> {
+    if (this.noBatch) return null;
+    let res;
     try {
-      const parsed = ResultSchema.safeParse(JSON.parse(String(res.body.result ?? "")));
-      if (!parsed.success)
-        return {
-          Error: `the runtime's result is not a Result: ${parsed.error.issues[0]?.message}`,
-        };
-      const { Error: _none, ...result } = parsed.data;
-      return result;
+      res = await this.running.call("apply-batch", {
+        items: calls.map(({ from, meta }) => ({ meta, from, params: meta.Params })),
+      });
     } catch (err) {
-      return { Error: `the runtime's result is not JSON: ${errorMessage(err)}` };
+      return this.assertAlive(err);
     }
+    if (res.status === 404) {
+      this.noBatch = true;
+      return null;
+    }
+    const answers = res.body.results;
+    if (res.status !== 200 || !Array.isArray(answers) || answers.length !== calls.length) {
+      const why = refusal(res.status, res.body, res.text);
+      return calls.map(() => ({ Error: why }));
+    }
+    return (answers as { result?: unknown; error?: unknown }[]).map((a) =>
+      typeof a?.error === "string" ? { Error: a.error } : parseResult(a?.result),
+    );
   }
 
   async checkpoint(): Promise<string> {

@@ -1,0 +1,33 @@
+/** The SQLite store's tables (created by whichever connection opens the file first). */
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS processes (pid TEXT PRIMARY KEY, nonce INTEGER NOT NULL, checkpoint TEXT);
+CREATE TABLE IF NOT EXISTS messages (
+  pid TEXT NOT NULL, nonce INTEGER NOT NULL, id TEXT NOT NULL UNIQUE, item TEXT NOT NULL, assignment TEXT NOT NULL,
+  PRIMARY KEY (pid, nonce)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS results (
+  id TEXT PRIMARY KEY, pid TEXT NOT NULL, seq INTEGER NOT NULL, nonce INTEGER NOT NULL, result TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS results_by_pid ON results (pid, seq);
+CREATE TABLE IF NOT EXISTS cache (pid TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (pid, key)) WITHOUT ROWID;
+`;
+
+/** One write, as the store hands it to its writer thread (JSON already serialised). */
+export type WriteOp = { seq: number } & (
+  | { op: "append"; pid: string; nonce: number; id: string; item: string; assignment: string }
+  | {
+      op: "result";
+      pid: string;
+      id: string;
+      nonce: number;
+      result: string;
+      cache: [string, string][];
+    }
+  | { op: "checkpoint"; pid: string; itemId: string }
+);
+
+/** The writer's answer for one write: stored (no error), or why not. */
+export interface WriteAnswer {
+  seq: number;
+  error?: string;
+}
