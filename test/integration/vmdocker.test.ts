@@ -87,6 +87,17 @@ test("spawn the test module: Ping → Pong, Echo round trip, results; the contai
     ["", "Pong", "hello container"],
   );
 
+  // Messages that arrive together reach the runtime in batches (/vmm/apply-batch), in nonce order.
+  const burst = await Promise.all(
+    Array.from({ length: 30 }, (_, i) => client.message({ pid, action: "Echo", data: `b${i}` })),
+  );
+  for (const id of burst) {
+    const r = await client.waitResult(pid, id, 60_000);
+    const at = (await running.store.locate(id))!;
+    assert.equal(r.Error, "");
+    assert.equal((r.Output as { count: number }).count, at.nonce, "applied as its nonce says");
+  }
+
   const info = await docker.inspectContainer(`hymatrix_${pid}`);
   assert.equal(info.HostConfig.ReadonlyRootfs, true);
   assert.deepEqual(info.HostConfig.CapDrop, ["ALL"]);
