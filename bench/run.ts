@@ -14,6 +14,7 @@ import type { Row } from "./lib/stats.js";
 import { agentsScenario } from "./scenarios/agents.js";
 import { applyScenario } from "./scenarios/apply.js";
 import { checkpointScenario } from "./scenarios/checkpoint.js";
+import { dashboardScenario } from "./scenarios/dashboard.js";
 import { densityScenario } from "./scenarios/density.js";
 import { moduleLoadScenario } from "./scenarios/module-load.js";
 import { spawnScenario } from "./scenarios/spawn.js";
@@ -26,6 +27,7 @@ const SCENARIOS: Scenario[] = [
   checkpointScenario,
   densityScenario,
   agentsScenario,
+  dashboardScenario,
   moduleLoadScenario,
 ];
 
