@@ -1,3 +1,4 @@
+import type { Logger } from "../log.js";
 import { DataItem } from "../protocol/data-item.js";
 import { baseTags, type VmmResult } from "../protocol/hymx.js";
 import type { Signer } from "../protocol/signers.js";
@@ -44,7 +45,7 @@ export interface DeliveryDeps {
   remote: RemoteOutbox;
   /** Counts deliveries for `settled()`. */
   work: WorkCounter;
-  log: (msg: string, fields?: Record<string, unknown>) => void;
+  log: Logger;
 }
 
 /**
@@ -64,7 +65,9 @@ export class Delivery {
     this.tail = this.deps.work.track(
       this.tail
         .then(() => this.deliver(pid, result))
-        .catch((err: unknown) => this.deps.log("delivery failed", { pid, error: String(err) })),
+        .catch((err: unknown) =>
+          this.deps.log.error("delivery failed", { pid, error: String(err) }),
+        ),
     );
   }
 
@@ -79,7 +82,11 @@ export class Delivery {
       await this.deps
         .submitLocal(out.encode())
         .catch((err: unknown) =>
-          this.deps.log("local delivery failed", { pid, target: m.Target, error: String(err) }),
+          this.deps.log.warn("local delivery failed", {
+            pid,
+            target: m.Target,
+            error: String(err),
+          }),
         );
     }
   }

@@ -1,3 +1,4 @@
+import { silentLogger, type Logger } from "../log.js";
 import type { Cryptor } from "../protocol/ecies.js";
 import { DATA_PROTOCOL, VARIANT } from "../protocol/hymx.js";
 import type { Signer } from "../protocol/signers.js";
@@ -32,7 +33,7 @@ export interface NodeDeps {
   /** Decrypts `Encrypted-*` params (nodes with an Ethereum key); its public key goes in /info. */
   cryptor?: Cryptor;
   clock?: () => number;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  log?: Logger;
 }
 
 /**
@@ -59,11 +60,11 @@ export class HymxNode {
   private readonly reads: ProcessReads;
   private readonly checkpoints: Checkpoints;
   private readonly delivery: Delivery;
-  private readonly log: NonNullable<NodeDeps["log"]>;
+  private readonly log: Logger;
 
   constructor(private readonly deps: NodeDeps) {
     const clock = deps.clock ?? Date.now;
-    const log = (this.log = deps.log ?? (() => {}));
+    const log = (this.log = deps.log ?? silentLogger);
     const { store, signer, procs } = { ...deps, procs: this.procs };
     const core = this.core;
     this.network = new LocalNetwork({
@@ -154,7 +155,7 @@ export class HymxNode {
    */
   async recover(mode: "normal" | "rebuild" = "normal"): Promise<void> {
     const count = await this.runner.recover(mode);
-    this.log("recovered processes", { count, mode });
+    this.log.info("recovered processes", { count, mode });
   }
 
   /**
@@ -242,7 +243,7 @@ export class HymxNode {
   async close(): Promise<void> {
     await this.settled();
     await this.checkpointChanged().catch((err: unknown) =>
-      this.log("checkpoint at shutdown failed", { error: String(err) }),
+      this.log.error("checkpoint at shutdown failed", { error: String(err) }),
     );
     await this.procs.idle();
     await Promise.all(this.procs.all().map((p) => p.vm?.close().catch(() => {})));

@@ -1,3 +1,4 @@
+import type { Logger } from "../log.js";
 import type { DataItem } from "../protocol/data-item.js";
 import type { NodeRecord } from "../vm/core/registry.js";
 import type { Network } from "./network.js";
@@ -22,7 +23,7 @@ export class RemoteOutbox {
   constructor(
     private readonly network: () => Network,
     private readonly self: string,
-    private readonly log: (msg: string, fields?: Record<string, unknown>) => void,
+    private readonly log: Logger,
     private readonly schedule: number[] = RETRY_SCHEDULE,
   ) {}
 
@@ -63,7 +64,7 @@ export class RemoteOutbox {
         delivered = await this.attempt(item);
       }
       if (!delivered)
-        this.log("giving up delivering a message", { id: item.id, target: item.targetId });
+        this.log.warn("giving up delivering a message", { id: item.id, target: item.targetId });
       q.items.shift();
     }
     q.running = false;

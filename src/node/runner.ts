@@ -1,3 +1,4 @@
+import type { Logger } from "../log.js";
 import { DataItem } from "../protocol/data-item.js";
 import type { Cryptor } from "../protocol/ecies.js";
 import { ProtocolError } from "../protocol/errors.js";
@@ -32,7 +33,7 @@ export interface RunnerDeps {
   procs: ProcessTable;
   cryptor?: Cryptor;
   clock: () => number;
-  log: (msg: string, fields?: Record<string, unknown>) => void;
+  log: Logger;
   /** The core processes of this node, filled in as their spawns are tracked. */
   core: { token?: string; registry?: string };
   registryPid: () => string | undefined;
@@ -78,7 +79,7 @@ export class ProcessRunner {
   /** Queues work on the process's chain; a failure is logged. */
   queue(state: ProcessState, work: () => Promise<void>): void {
     this.deps.procs.queue(state, work, (err) =>
-      this.deps.log("process work failed", { pid: state.pid, error: errorText(err) }),
+      this.deps.log.error("process work failed", { pid: state.pid, error: errorText(err) }),
     );
   }
 
@@ -197,7 +198,7 @@ export class ProcessRunner {
     } catch (err) {
       error = errorText(err);
       state.spawnError = error;
-      this.deps.log("spawn failed", { pid, error });
+      this.deps.log.warn("spawn failed", { pid, error });
     }
     // hymx's spawn result: the new process registers itself with the registry (genSpawnResult).
     const registry = this.deps.registryPid();
@@ -294,7 +295,11 @@ export class ProcessRunner {
     state.saved = this.deps.procs.work.track(this.deps.store.saveResult(pid, result)).then(
       () => this.deps.stored(pid, result, mode === "apply"),
       (err: unknown) =>
-        this.deps.log("saving a result failed", { pid, nonce: c.nonce, error: errorText(err) }),
+        this.deps.log.error("saving a result failed", {
+          pid,
+          nonce: c.nonce,
+          error: errorText(err),
+        }),
     );
   }
 
@@ -318,7 +323,7 @@ export class ProcessRunner {
       return await state.vm.applyBatch(calls);
     } catch (err) {
       if (!(err instanceof VmGoneError)) return metas.map(() => ({ Error: errorText(err) }));
-      this.deps.log("instance gone, reviving", { pid: state.pid, nonce, why: err.message });
+      this.deps.log.warn("instance gone, reviving", { pid: state.pid, nonce, why: err.message });
       try {
         await this.revive(state);
         return await state.vm!.applyBatch!(calls);
@@ -342,7 +347,7 @@ export class ProcessRunner {
       return await state.vm.apply(from, given);
     } catch (err) {
       if (!(err instanceof VmGoneError)) return { Error: errorText(err) };
-      this.deps.log("instance gone, reviving", { pid: state.pid, nonce, why: err.message });
+      this.deps.log.warn("instance gone, reviving", { pid: state.pid, nonce, why: err.message });
       try {
         await this.revive(state);
         return await state.vm!.apply(from, given);

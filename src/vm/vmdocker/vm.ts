@@ -1,3 +1,4 @@
+import { silentLogger, type Logger } from "../../log.js";
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { VmdError, errorMessage } from "../../errors.js";
@@ -48,7 +49,7 @@ export interface VmdockerOptions {
   criuAsRoot?: boolean;
   /** Started instances kept ready per runtime (docker backend, workspace checkpoints); 0 turns the pool off. */
   warmPool?: number;
-  log?: (line: string) => void;
+  log?: Logger;
 }
 
 export interface VmdockerMount {
@@ -95,7 +96,7 @@ export function vmdocker(opts: VmdockerOptions): VmdockerMount {
     workspaces: join(opts.workspaceRoot, "sandbox_workspace"),
     launch: (spec) => docker.create(spec),
     healthTimeoutMs,
-    log: opts.log ?? (() => {}),
+    log: opts.log ?? silentLogger,
   });
   const factory: VmFactory = async (env, { restoring = false } = {}) => {
     const pid = env.Meta.Pid;

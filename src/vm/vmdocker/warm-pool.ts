@@ -1,3 +1,4 @@
+import type { Logger } from "../../log.js";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -26,7 +27,7 @@ export interface WarmPoolOptions {
   workspaces: string;
   launch: (spec: InstanceSpec) => Promise<Instance>;
   healthTimeoutMs: number;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 const keyOf = (t: PoolTemplate) =>
@@ -76,7 +77,7 @@ export class WarmPool {
       renameSync(warm.workspace, workspace);
       return { ...warm.instance, name };
     } catch (err) {
-      this.opts.log(`warm pool: dropped ${warm.instance.name}: ${errorMessage(err)}`);
+      this.opts.log.warn(`warm pool: dropped ${warm.instance.name}: ${errorMessage(err)}`);
       await this.discard(warm);
       return undefined;
     }
@@ -92,7 +93,7 @@ export class WarmPool {
       while (!this.closed && list.length < this.opts.size) list.push(await this.make(template));
     })()
       .catch((err: unknown) =>
-        this.opts.log(`warm pool: could not start an instance: ${errorMessage(err)}`),
+        this.opts.log.warn(`warm pool: could not start an instance: ${errorMessage(err)}`),
       )
       .finally(() => this.filling.delete(key));
     this.filling.set(key, work);
