@@ -79,15 +79,13 @@ export class Delivery {
         this.deps.remote.send(pid, out);
         continue;
       }
-      await this.deps
-        .submitLocal(out.encode())
-        .catch((err: unknown) =>
-          this.deps.log.warn("local delivery failed", {
-            pid,
-            target: m.Target,
-            error: String(err),
-          }),
-        );
+      await this.deps.submitLocal(out.encode()).catch((err: unknown) =>
+        this.deps.log.warn("local delivery failed", {
+          pid,
+          target: m.Target,
+          error: String(err),
+        }),
+      );
     }
   }
 }

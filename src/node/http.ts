@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import { statusOf } from "../error-codes.js";
 import { ProtocolError } from "../protocol/errors.js";
 import { RedirectError, type HymxNode } from "./node.js";
 import { registerAoRoutes } from "./ao.js";
@@ -36,7 +37,7 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
       if (err.statusCode === 413 || err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
         return bad(reply, `err_body_too_large: at most ${opts.maxBodyBytes} bytes`, 413);
       }
-      if (err instanceof ProtocolError) return bad(reply, err.code);
+      if (err instanceof ProtocolError) return bad(reply, err.code, statusOf(err.code));
       if (err instanceof RedirectError)
         return reply.code(308).header("Location", err.location).send(err.body);
       return bad(

@@ -108,6 +108,15 @@ export class ProcessTable {
   /** Waits until every queued piece of work of `pid` (or of every process) has run and its results are stored. */
   async idle(pid?: string): Promise<void> {
     const states = pid ? [this.procs.get(pid)] : this.all();
-    await Promise.all(states.map(async (s) => (await s?.chain, await s?.saved)));
+    await Promise.all(
+      states.map(async (s) => {
+        // Work on the chain may queue more (a drain with messages left): wait until it stops.
+        for (let seen: Promise<void> | undefined; s && seen !== s.chain;) {
+          seen = s.chain;
+          await seen;
+          await s.saved;
+        }
+      }),
+    );
   }
 }

@@ -1,3 +1,4 @@
+import { VmdError } from "../errors.js";
 import { ProtocolError } from "../protocol/errors.js";
 import type { Env, Meta, Result } from "../protocol/hymx.js";
 
@@ -25,10 +26,9 @@ export interface Vm {
 export type VmFactory = (env: Env, opts?: { restoring?: boolean }) => Promise<Vm>;
 
 /** Thrown by a VM whose instance died (container killed, host rebooted): the node brings it back and retries. */
-export class VmGoneError extends Error {
+export class VmGoneError extends VmdError {
   constructor(why: string) {
-    super(`the process's instance is gone: ${why}`);
-    this.name = "VmGoneError";
+    super("err_instance_gone", `the process's instance is gone: ${why}`);
   }
 }
 
