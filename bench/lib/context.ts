@@ -190,20 +190,4 @@ export async function removeRawContainers(docker: DockerClient): Promise<void> {
   await Promise.all(left.map((c) => docker.removeContainer(c.Id, { force: true }).catch(() => {})));
 }
 
-export const applyBody = (pid: string, n: number) => ({
-  from: "bench",
-  meta: {
-    "Item-Id": `bench-${n}`,
-    Pid: pid,
-    "Acc-Id": "bench",
-    Action: "Echo",
-    "From-Process": "",
-    "Pushed-For": "",
-    Sequence: n,
-    Nonce: n,
-    Timestamp: Date.now(),
-    Params: {},
-    Data: "eA",
-  },
-  params: {},
-});
+export { applyBody } from "./apply-body.js";

@@ -7,6 +7,7 @@ import { Agent, request } from "node:http";
 import { DataItem } from "../../src/protocol/data-item.js";
 import { messageTags } from "../../src/protocol/hymx.js";
 import { EthereumSigner } from "../../src/protocol/signers.js";
+import { applyBody } from "./apply-body.js";
 
 /** How a client learns that a result is readable: polling GET /result every `pollMs`, or one GET that waits. */
 export type ReadMode = { kind: "poll"; pollMs: number } | { kind: "wait" };
@@ -133,29 +134,13 @@ async function bounded(jobs: (() => Promise<void>)[], inFlight: number): Promise
 }
 
 let applied = 0;
-const applyBody = () => {
+const nextApply = () => {
   const n = ++applied;
-  return JSON.stringify({
-    from: "bench",
-    meta: {
-      "Item-Id": `bench-${n}`,
-      Pid: "bench",
-      "Acc-Id": "bench",
-      Action: "Echo",
-      "From-Process": "",
-      "Pushed-For": "",
-      Sequence: n,
-      Nonce: n,
-      Timestamp: Date.now(),
-      Params: { Data: `m${n}` },
-      Data: "eA",
-    },
-    params: { Data: `m${n}` },
-  });
+  return JSON.stringify(applyBody("bench", n, `m${n}`));
 };
 
 async function direct(url: string): Promise<void> {
-  const res = await http("POST", `${url}/vmm/apply`, applyBody());
+  const res = await http("POST", `${url}/vmm/apply`, nextApply());
   if (res.status !== 200) throw new Error(`direct apply: ${res.text}`);
 }
 
