@@ -8,6 +8,7 @@ import { DataItem } from "../../src/protocol/data-item.js";
 import { messageTags } from "../../src/protocol/hymx.js";
 import { EthereumSigner } from "../../src/protocol/signers.js";
 import { applyBody } from "./apply-body.js";
+import { bounded } from "./bounded.js";
 
 /** How a client learns that a result is readable: polling GET /result every `pollMs`, or one GET that waits. */
 export type ReadMode = { kind: "poll"; pollMs: number } | { kind: "wait" };
@@ -122,15 +123,6 @@ async function readable(url: string, pid: string, id: string, read: ReadMode): P
     if (Date.now() > deadline) throw new Error(`no result for ${id} in 120 s`);
     if (read.kind === "poll") await sleep(read.pollMs);
   }
-}
-
-/** Runs `jobs` with at most `inFlight` of them at once. */
-async function bounded(jobs: (() => Promise<void>)[], inFlight: number): Promise<void> {
-  let at = 0;
-  const worker = async () => {
-    while (at < jobs.length) await jobs[at++]!();
-  };
-  await Promise.all(Array.from({ length: Math.min(inFlight, jobs.length) }, worker));
 }
 
 let applied = 0;

@@ -3,7 +3,7 @@ import type { Cryptor } from "../protocol/ecies.js";
 import { ProtocolError } from "../protocol/errors.js";
 import { paramsFromTags, type Meta } from "../protocol/hymx.js";
 import type { Tag } from "../protocol/tags.js";
-import type { VmResult } from "../vm/contract.js";
+import { DryRunUnsupportedError, type VmResult } from "../vm/contract.js";
 import type { ProcessTable } from "./processes.js";
 import { metaWithSecrets, tagOf } from "./vm-input.js";
 
@@ -49,12 +49,18 @@ export class ProcessReads {
     return this.deps.procs.run(state, async () => {
       const vm = state.vm;
       if (!vm) throw new ProtocolError("err_process_not_found");
+      const from = meta["From-Process"] || meta["Acc-Id"];
+      // A VM that evaluates without effects (an AO process, on a copy of its memory) does it itself.
+      if (vm.dryrun) {
+        try {
+          return await vm.dryrun(from, metaWithSecrets(meta, this.deps.cryptor));
+        } catch (err) {
+          if (!(err instanceof DryRunUnsupportedError)) throw err;
+        }
+      }
       const saved = await vm.checkpoint();
       try {
-        return await vm.apply(
-          meta["From-Process"] || meta["Acc-Id"],
-          metaWithSecrets(meta, this.deps.cryptor),
-        );
+        return await vm.apply(from, metaWithSecrets(meta, this.deps.cryptor));
       } finally {
         await vm.restore(saved);
       }

@@ -87,6 +87,7 @@ export class HymxNode {
     });
     this.scheduler = new Scheduler({ ...deps, procs, clock });
     this.delivery = new Delivery({
+      store,
       signer,
       isLocal: (pid) => procs.has(pid),
       submitLocal: (raw) => this.submit(raw),
@@ -102,10 +103,8 @@ export class HymxNode {
       core,
       registryPid,
       latestSnapshot: (pid) => this.checkpoints.latest(pid),
-      stored: (pid, result, deliver) => {
-        this.results.publish(result);
-        if (deliver) this.delivery.later(pid, result);
-      },
+      stored: (result) => this.results.publish(result),
+      deliver: (entries) => this.delivery.later(entries),
     });
     this.reads = new ProcessReads({ ...deps, procs, clock });
     this.checkpoints = new Checkpoints({
@@ -156,6 +155,10 @@ export class HymxNode {
   async recover(mode: "normal" | "rebuild" = "normal"): Promise<void> {
     const count = await this.runner.recover(mode);
     this.log.info("recovered processes", { count, mode });
+    // What results sent before a crash and was not delivered yet goes out now (after the
+    // catch-ups queued above, so targets on this node are back).
+    const pending = await this.delivery.redeliver();
+    if (pending) this.log.info("redelivering the outbox", { count: pending });
   }
 
   /**

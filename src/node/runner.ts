@@ -3,12 +3,14 @@ import { DataItem } from "../protocol/data-item.js";
 import type { Cryptor } from "../protocol/ecies.js";
 import { ProtocolError } from "../protocol/errors.js";
 import type { Env, Meta, VmmResult } from "../protocol/hymx.js";
-import type { Store } from "../store/types.js";
+import type { Signer } from "../protocol/signers.js";
+import type { OutboxEntry, Store } from "../store/types.js";
 import { VmGoneError, type VmRegistry, type VmResult } from "../vm/contract.js";
 import { REGISTRY_FORMAT } from "../vm/core/registry.js";
 import { TOKEN_FORMAT } from "../vm/core/token.js";
 import type { Snapshot } from "./checkpoints.js";
 import type { ModuleCatalog } from "./modules.js";
+import { outboxEntries } from "./outgoing.js";
 import type { ProcessState, ProcessTable } from "./processes.js";
 import { envWithSecrets, itemMeta, metaWithSecrets, spawnEnv, tagOf } from "./vm-input.js";
 
@@ -39,8 +41,12 @@ export interface RunnerDeps {
   registryPid: () => string | undefined;
   /** The latest checkpoint's snapshot of a process, or null. */
   latestSnapshot: (pid: string) => Promise<Snapshot | null>;
-  /** Called once a result is stored: readers waiting for it are woken and, with `deliver`, its messages sent. */
-  stored: (pid: string, result: VmmResult, deliver: boolean) => void;
+  /** Called once a result is stored: readers waiting for it are woken. */
+  stored: (result: VmmResult) => void;
+  /** Signs the node's outgoing items (the outbox entries committed with each result). */
+  signer: Signer;
+  /** Hands a committed result's outbox entries to delivery. */
+  deliver: (entries: OutboxEntry[]) => void;
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -216,6 +222,14 @@ export class ProcessRunner {
             },
           ]
         : [];
+    // What the VM's own spawn produced (an AO process evaluates its spawn message).
+    const own = state.vm?.spawnResult;
+    for (const m of own?.Messages ?? [])
+      messages.push({ ...m, Tags: m.Tags ?? [], Sequence: String(++state.env.Sequence) });
+    const spawns = (own?.Spawns ?? []).map((sp) => ({
+      ...sp,
+      Sequence: String(++state.env.Sequence),
+    }));
     if (await this.deps.store.result(pid)) return;
     const result: VmmResult = {
       Nonce: "0",
@@ -224,14 +238,24 @@ export class ProcessRunner {
       "From-Process": pid,
       "Pushed-For": item.tag("Pushed-For") || pid,
       Messages: messages,
-      Spawns: [],
-      Assignments: [],
-      Output: null,
-      Data: "",
-      Error: error,
+      Spawns: spawns,
+      Assignments: own?.Assignments ?? [],
+      Output: own?.Output ?? null,
+      Data: own?.Data ?? "",
+      Error: error || (own?.Error ?? ""),
     };
-    await this.deps.store.saveResult(pid, result);
-    this.deps.stored(pid, result, true);
+    await this.commit(pid, result, true);
+  }
+
+  /**
+   * Saves a result with what it sends (the durable outbox, signed here), then tells readers and
+   * hands the entries to delivery.
+   */
+  private async commit(pid: string, result: VmmResult, send: boolean): Promise<void> {
+    const entries = send ? outboxEntries(pid, result, this.deps.signer) : [];
+    await this.deps.store.saveResult(pid, result, entries);
+    this.deps.stored(result);
+    this.deps.deliver(entries);
   }
 
   /** Applies the stored message at `nonce` (which must be the VM's next): read back from the store. */
@@ -292,15 +316,15 @@ export class ProcessRunner {
       ...(out.Cache ? { Cache: out.Cache } : {}),
       Error: out.Error ?? "",
     };
-    state.saved = this.deps.procs.work.track(this.deps.store.saveResult(pid, result)).then(
-      () => this.deps.stored(pid, result, mode === "apply"),
-      (err: unknown) =>
+    state.saved = this.deps.procs.work
+      .track(this.commit(pid, result, mode === "apply"))
+      .catch((err: unknown) =>
         this.deps.log.error("saving a result failed", {
           pid,
           nonce: c.nonce,
           error: errorText(err),
         }),
-    );
+      );
   }
 
   /** `from` of a message for the VM: the sending process, else the signer. */

@@ -1,11 +1,16 @@
 // The in-instance side of the /vmm protocol (vmdocker_agent's server): POST-only routes on :8080,
 // case-insensitive JSON keys, `result` as a JSON string, failures as HTTP 400.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { Runtime, RuntimeFactory, Tag } from "./runtime.js";
+import { RuntimeAnswerError, type Runtime, type RuntimeFactory, type Tag } from "./runtime.js";
+import { aoRuntime } from "./ao-runtime.js";
 import { openclawRuntime } from "./openclaw-runtime.js";
 import { testRuntime } from "./test-runtime.js";
 
-const RUNTIMES: Record<string, RuntimeFactory> = { test: testRuntime, openclaw: openclawRuntime };
+const RUNTIMES: Record<string, RuntimeFactory> = {
+  test: testRuntime,
+  openclaw: openclawRuntime,
+  ao: aoRuntime,
+};
 
 /** Go's JSON decoding matches keys case-insensitively: `meta`, `Meta` and `META` are one key. */
 function field(obj: unknown, name: string): unknown {
@@ -39,28 +44,38 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   return text ? JSON.parse(text) : {};
 }
 
-/** One apply (`{meta, from, params}`): the Result as a JSON string, or upstream's error text. */
+/**
+ * One apply, or with `dry` one dry run (`{meta, from, params}`): the Result as a JSON string, or
+ * upstream's error text.
+ */
 async function applyOne(
   runtime: Runtime,
   call: unknown,
+  dry = false,
 ): Promise<{ result: string } | { error: string }> {
   const meta = (field(call, "meta") ?? {}) as Record<string, unknown>;
   const params = (field(call, "params") ?? field(meta, "Params") ?? {}) as Record<string, string>;
+  const from = String(field(call, "from") ?? "");
   try {
-    return {
-      result: JSON.stringify(await runtime.apply(String(field(call, "from") ?? ""), meta, params)),
-    };
+    const result = dry
+      ? await runtime.dryrun!(from, meta, params)
+      : await runtime.apply(from, meta, params);
+    return { result: JSON.stringify(result) };
   } catch (err) {
-    return { error: `apply failed: runtime apply failed: ${(err as Error).message}` };
+    if (err instanceof RuntimeAnswerError) return { error: err.message };
+    return {
+      error: `${dry ? "dry-run" : "apply"} failed: runtime apply failed: ${(err as Error).message}`,
+    };
   }
 }
 
 export function createRuntimeServer(runtimeType: string) {
   let runtime: Runtime | null = null;
-  const make = (tags: Record<string, string>, state?: string) => {
+  const make = (body: unknown, state?: string) => {
     const factory = RUNTIMES[runtimeType];
     if (!factory) throw new Error(`runtime type not supported: ${runtimeType}`);
-    return factory({ tags, state });
+    const request = body && typeof body === "object" ? (body as Record<string, unknown>) : {};
+    return factory({ tags: tagMap(field(body, "tags")), state, request });
   };
   return createServer(async (req, res) => {
     if (req.method === "OPTIONS") {
@@ -84,14 +99,21 @@ export function createRuntimeServer(runtimeType: string) {
         case "/vmm/spawn":
           if (runtime) return send(res, 400, { status: "error", msg: "runtime is not nil" });
           try {
-            runtime = await make(tagMap(field(body, "tags")));
+            runtime = await make(body);
           } catch (err) {
             return send(res, 400, { error: `create runtime failed: ${(err as Error).message}` });
           }
-          return send(res, 200, { status: "ok" });
-        case "/vmm/apply": {
+          return send(res, 200, {
+            status: "ok",
+            ...(runtime.spawnResult ? { result: JSON.stringify(runtime.spawnResult) } : {}),
+          });
+        case "/vmm/apply":
+        case "/vmm/dryrun": {
           if (!runtime) return send(res, 400, { status: "error", msg: "runtime is nil" });
-          const out = await applyOne(runtime, body);
+          const dry = req.url === "/vmm/dryrun";
+          if (dry && !runtime.dryrun)
+            return send(res, 400, { error: "err_dryrun_unsupported", status: "error" });
+          const out = await applyOne(runtime, body, dry);
           return "error" in out ? send(res, 400, out) : send(res, 200, { status: "ok", ...out });
         }
         case "/vmm/apply-batch": {
@@ -114,7 +136,7 @@ export function createRuntimeServer(runtimeType: string) {
         case "/vmm/restore":
           if (runtime) return send(res, 400, { status: "error", msg: "runtime is not nil" });
           try {
-            runtime = await make(tagMap(field(body, "tags")), String(field(body, "state") ?? ""));
+            runtime = await make(body, String(field(body, "state") ?? ""));
           } catch (err) {
             return send(res, 400, { error: `restore runtime failed: ${(err as Error).message}` });
           }

@@ -2,7 +2,15 @@ import { Redis } from "ioredis";
 import { ProtocolError } from "../protocol/errors.js";
 import type { VmmResult } from "../protocol/hymx.js";
 import { connectRedis } from "./redis-connect.js";
-import type { ResultsQuery, Store, StoredItem } from "./types.js";
+import {
+  assignedAt,
+  indexEntry,
+  type IndexedItem,
+  type ItemPage,
+  type ItemQuery,
+} from "./item-index.js";
+import { indexArgs, indexLua, RedisItemIndex } from "./redis-index.js";
+import type { OutboxEntry, ResultsQuery, Store, StoredItem } from "./types.js";
 
 const APPEND = `
 if redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1 then return redis.error_reply('err_duplicate_item') end
@@ -14,21 +22,31 @@ redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('RPUSH', KEYS[3], ARGV[3])
 redis.call('HSET', KEYS[4], ARGV[4], ARGV[5])
 redis.call('SET', KEYS[1], ARGV[1])
+${indexLua(6)}
 return 1`;
 
+// KEYS: m:result, m:results:<pid>, outbox:entries, outbox:order, cache keys...; ARGV: id, result,
+// n, n pairs of outbox id and entry, then one value per cache key.
 const SAVE_RESULT = `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then redis.call('RPUSH', KEYS[2], ARGV[1]) end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[i]) end
+local n = tonumber(ARGV[3])
+for i = 0, n - 1 do
+  redis.call('HSETNX', KEYS[3], ARGV[4 + 2 * i], ARGV[5 + 2 * i])
+  redis.call('RPUSH', KEYS[4], ARGV[4 + 2 * i])
+end
+for i = 5, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 2 * n - 1]) end
 return 1`;
 
 /** Redis with hymx's key schema (spec §2.5), so an upstream node's data is readable and vice versa. */
 export class RedisStore implements Store {
   readonly kind = "redis" as const;
   private readonly redis: Redis;
+  private readonly index: RedisItemIndex;
 
   constructor(private readonly url: string) {
     this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+    this.index = new RedisItemIndex(this.redis);
   }
 
   /** Connects once, failing fast with the fix when nothing answers at the URL. */
@@ -81,12 +99,21 @@ export class RedisStore implements Store {
         JSON.stringify(assignment),
         item.id,
         `${pid}:${nonce}`,
+        ...indexArgs(indexEntry(item, assignedAt(assignment))),
       )
       .catch((err: Error) => {
         if (err.message.startsWith("err_duplicate_item"))
           throw new ProtocolError("err_duplicate_item");
         throw err;
       });
+  }
+
+  async indexItems(items: IndexedItem[]): Promise<void> {
+    await this.index.add(items);
+  }
+
+  async queryItems(query: ItemQuery): Promise<ItemPage> {
+    return this.index.query(query);
   }
 
   async messageByNonce(pid: string, nonce: number): Promise<StoredItem | null> {
@@ -106,20 +133,44 @@ export class RedisStore implements Store {
     return { pid: v.slice(0, at), nonce: Number(v.slice(at + 1)) };
   }
 
-  /** One round trip, as a script: a result saved again keeps its place in `m:results:<pid>`. */
-  async saveResult(pid: string, result: VmmResult): Promise<void> {
+  /**
+   * One round trip, as a script: the result, its cache entries and its outbox entries (ids in
+   * commit order in a list, the entries by id) commit together; a result saved again keeps its
+   * place in `m:results:<pid>`.
+   */
+  async saveResult(pid: string, result: VmmResult, outbox: OutboxEntry[] = []): Promise<void> {
     const { Cache: cache, ...stored } = result;
     const entries = Object.entries(cache ?? {});
     await this.redis.eval(
       SAVE_RESULT,
-      2 + entries.length,
+      4 + entries.length,
       "m:result",
       `m:results:${pid}`,
+      "outbox:entries",
+      "outbox:order",
       ...entries.map(([k]) => `cache:${pid}:${k}`),
       stored["Item-Id"],
       JSON.stringify(stored),
+      String(outbox.length),
+      ...outbox.flatMap((e) => [e.id, JSON.stringify(e)]),
       ...entries.map(([, v]) => v),
     );
+  }
+
+  async pendingOutbox(): Promise<OutboxEntry[]> {
+    const ids = await this.redis.lrange("outbox:order", 0, -1);
+    if (ids.length === 0) return [];
+    const seen = new Set<string>();
+    const raw = await this.redis.hmget("outbox:entries", ...ids);
+    return raw.flatMap((r, i) => {
+      if (r === null || seen.has(ids[i]!)) return [];
+      seen.add(ids[i]!);
+      return [JSON.parse(r) as OutboxEntry];
+    });
+  }
+
+  async outboxDone(id: string): Promise<void> {
+    await this.redis.multi().hdel("outbox:entries", id).lrem("outbox:order", 0, id).exec();
   }
 
   async result(msgId: string): Promise<VmmResult | null> {

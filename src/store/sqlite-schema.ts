@@ -1,3 +1,5 @@
+import type { IndexedItem } from "./item-index.js";
+
 /** The SQLite store's tables (created by whichever connection opens the file first). */
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS processes (pid TEXT PRIMARY KEY, nonce INTEGER NOT NULL, checkpoint TEXT);
@@ -9,6 +11,9 @@ CREATE TABLE IF NOT EXISTS results (
   id TEXT PRIMARY KEY, pid TEXT NOT NULL, seq INTEGER NOT NULL, nonce INTEGER NOT NULL, result TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS results_by_pid ON results (pid, seq);
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, entry TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS cache (pid TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (pid, key)) WITHOUT ROWID;
 `;
 
@@ -22,8 +27,12 @@ export type WriteOp = { seq: number } & (
       nonce: number;
       result: string;
       cache: [string, string][];
+      /** Outbox entries the result emitted: [id, entry as JSON]. */
+      outbox: [string, string][];
     }
   | { op: "checkpoint"; pid: string; itemId: string }
+  | { op: "index"; items: IndexedItem[] }
+  | { op: "outboxDone"; id: string }
 );
 
 /** The writer's answer for one write: stored (no error), or why not. */

@@ -4,13 +4,17 @@
 // and the node's event loop never waits for the disk.
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
+import { assignedAt, indexEntry } from "./item-index.js";
+import { SqliteItemIndex } from "./sqlite-index.js";
 import { SCHEMA, type WriteAnswer, type WriteOp } from "./sqlite-schema.js";
+import type { StoredItem } from "./types.js";
 
 const db = new Database((workerData as { path: string }).path);
 db.pragma("journal_mode = WAL");
 db.pragma("synchronous = FULL");
 db.pragma("busy_timeout = 5000");
 db.exec(SCHEMA);
+const index = new SqliteItemIndex(db);
 const p = (sql: string) => db.prepare(sql);
 const stmt = {
   nonce: p("SELECT nonce FROM processes WHERE pid = ?"),
@@ -26,6 +30,8 @@ const stmt = {
   ),
   setCache: p("INSERT OR REPLACE INTO cache (pid, key, value) VALUES (?, ?, ?)"),
   setCheckpoint: p("UPDATE processes SET checkpoint = ? WHERE pid = ?"),
+  addOutbox: p("INSERT OR IGNORE INTO outbox (id, entry) VALUES (?, ?)"),
+  outboxDone: p("DELETE FROM outbox WHERE id = ?"),
 };
 
 function apply(op: WriteOp): void {
@@ -38,14 +44,24 @@ function apply(op: WriteOp): void {
         throw new Error(`err_nonce_gap: nonce ${op.nonce} after ${current} for ${op.pid}`);
       stmt.insertMessage.run(op.pid, op.nonce, op.id, op.item, op.assignment);
       stmt.upsertNonce.run(op.pid, op.nonce);
+      // The gateway index entry is made here, off the node's thread (it hashes the owner's key).
+      const item = JSON.parse(op.item) as StoredItem;
+      index.add(indexEntry(item, assignedAt(JSON.parse(op.assignment) as StoredItem)));
       return;
     }
     case "result":
+      for (const [id, entry] of op.outbox) stmt.addOutbox.run(id, entry);
       stmt.insertResult.run(op.id, op.pid, op.id, op.pid, op.nonce, op.result);
       for (const [k, v] of op.cache) stmt.setCache.run(op.pid, k, v);
       return;
     case "checkpoint":
       stmt.setCheckpoint.run(op.itemId, op.pid);
+      return;
+    case "index":
+      for (const item of op.items) index.add(item);
+      return;
+    case "outboxDone":
+      stmt.outboxDone.run(op.id);
       return;
   }
 }

@@ -4,8 +4,10 @@ import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { ProtocolError } from "../protocol/errors.js";
 import type { VmmResult } from "../protocol/hymx.js";
+import type { IndexedItem, ItemPage, ItemQuery } from "./item-index.js";
+import { SqliteItemIndex } from "./sqlite-index.js";
 import { SCHEMA, type WriteAnswer, type WriteOp } from "./sqlite-schema.js";
-import type { ResultsQuery, Store, StoredItem } from "./types.js";
+import type { OutboxEntry, ResultsQuery, Store, StoredItem } from "./types.js";
 
 type Write = WriteOp extends infer O ? (O extends WriteOp ? Omit<O, "seq"> : never) : never;
 
@@ -20,6 +22,8 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmt;
   private readonly writer: Worker;
+  /** The gateway index, read here (its rows are written by the writer thread). */
+  private readonly index: SqliteItemIndex;
   private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private outgoing: WriteOp[] = [];
   private seq = 0;
@@ -32,6 +36,7 @@ export class SqliteStore implements Store {
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(SCHEMA);
+    this.index = new SqliteItemIndex(this.db);
     const p = (sql: string) => this.db.prepare(sql);
     this.stmt = {
       nonce: p("SELECT nonce FROM processes WHERE pid = ?"),
@@ -40,6 +45,7 @@ export class SqliteStore implements Store {
       result: p("SELECT result FROM results WHERE id = ?"),
       resultCount: p("SELECT COUNT(*) AS n FROM results WHERE pid = ?"),
       cache: p("SELECT value FROM cache WHERE pid = ? AND key = ?"),
+      pendingOutbox: p("SELECT entry FROM outbox ORDER BY seq"),
       processes: p("SELECT pid FROM processes ORDER BY pid"),
       checkpoint: p("SELECT checkpoint FROM processes WHERE pid = ?"),
     };
@@ -105,6 +111,14 @@ export class SqliteStore implements Store {
     });
   }
 
+  async indexItems(items: IndexedItem[]): Promise<void> {
+    if (items.length) await this.write({ op: "index", items });
+  }
+
+  async queryItems(query: ItemQuery): Promise<ItemPage> {
+    return this.index.query(query);
+  }
+
   private row(pid: string, nonce: number) {
     return this.stmt.byNonce.get(pid, nonce) as { item: string; assignment: string } | undefined;
   }
@@ -123,7 +137,7 @@ export class SqliteStore implements Store {
     return (this.stmt.locate.get(msgId) as { pid: string; nonce: number } | undefined) ?? null;
   }
 
-  async saveResult(pid: string, result: VmmResult): Promise<void> {
+  async saveResult(pid: string, result: VmmResult, outbox: OutboxEntry[] = []): Promise<void> {
     const { Cache: cache, ...stored } = result;
     await this.write({
       op: "result",
@@ -132,7 +146,18 @@ export class SqliteStore implements Store {
       nonce: Number(stored.Nonce),
       result: JSON.stringify(stored),
       cache: Object.entries(cache ?? {}),
+      outbox: outbox.map((e) => [e.id, JSON.stringify(e)]),
     });
+  }
+
+  async pendingOutbox(): Promise<OutboxEntry[]> {
+    return (this.stmt.pendingOutbox.all() as { entry: string }[]).map(
+      (r) => JSON.parse(r.entry) as OutboxEntry,
+    );
+  }
+
+  async outboxDone(id: string): Promise<void> {
+    await this.write({ op: "outboxDone", id });
   }
 
   async result(msgId: string): Promise<VmmResult | null> {

@@ -8,7 +8,13 @@ import type { Tag } from "../../protocol/tags.js";
 import { DockerBackend, DEFAULT_LIMITS, type Limits } from "../../runtime/backends/docker.js";
 import type { DockerClient } from "../../runtime/docker/client.js";
 import { prepareWorkspace, workspaceEnv, workspacePath } from "../../runtime/workspace.js";
-import { VmGoneError, type Vm, type VmFactory, type VmResult } from "../contract.js";
+import {
+  DryRunUnsupportedError,
+  VmGoneError,
+  type Vm,
+  type VmFactory,
+  type VmResult,
+} from "../contract.js";
 import { waitHealthy, type Instance, type InstanceSpec } from "../../runtime/backends/instance.js";
 import { SandboxBackend } from "../../runtime/backends/sandbox.js";
 import { run } from "../../sys/exec.js";
@@ -195,6 +201,7 @@ class VmdockerVm implements Vm {
   private committedImage?: string;
   /** The runtime has no `/vmm/apply-batch`. */
   private noBatch = false;
+  spawnResult?: VmResult;
 
   constructor(
     private readonly client: DockerClient,
@@ -270,6 +277,7 @@ class VmdockerVm implements Vm {
         `the runtime refused the spawn: ${res.text}`,
         "read the container's logs",
       );
+    if (res.body.result !== undefined) this.spawnResult = parseResult(res.body.result);
   }
 
   /** Throws VmGoneError when the container is not running any more. */
@@ -280,13 +288,24 @@ class VmdockerVm implements Vm {
     throw cause;
   }
 
-  async apply(from: string, meta: Meta): Promise<VmResult> {
+  apply(from: string, meta: Meta): Promise<VmResult> {
+    return this.evaluate("apply", from, meta);
+  }
+
+  /** `/vmm/dryrun`: the runtime evaluates without effects, or says it cannot. */
+  async dryrun(from: string, meta: Meta): Promise<VmResult> {
+    return this.evaluate("dryrun", from, meta);
+  }
+
+  private async evaluate(route: "apply" | "dryrun", from: string, meta: Meta): Promise<VmResult> {
     let res;
     try {
-      res = await this.running.call("apply", { meta, from, params: meta.Params });
+      res = await this.running.call(route, { meta, from, params: meta.Params });
     } catch (err) {
       return this.assertAlive(err);
     }
+    if (route === "dryrun" && (res.status === 404 || res.body.error === "err_dryrun_unsupported"))
+      throw new DryRunUnsupportedError();
     if (res.status !== 200) return { Error: refusal(res.status, res.body, res.text) };
     return parseResult(res.body.result);
   }
