@@ -114,6 +114,48 @@ test("spawn the test module: Ping → Pong, Echo round trip, results; the contai
   assert.ok(existsSync(join(ws, "workspace", "note")), "the workspace is the host folder");
 });
 
+/**
+ * The runtime server behind upstream's route set (no /vmm/apply-batch: 404, as gin answers an
+ * unknown route), logging each route it is asked for: what an upstream runtime looks like.
+ */
+const UPSTREAM_ROUTES = `/usr/local/bin/node --input-type=module -e "
+import { createServer } from 'node:http';
+import { createRuntimeServer } from '/app/runtimes/server.js';
+const inner = createRuntimeServer('test');
+createServer((req, res) => {
+  console.log('route ' + req.url);
+  if (req.url !== '/vmm/apply-batch') return inner.emit('request', req, res);
+  res.writeHead(404, { 'content-type': 'text/plain' });
+  res.end('404 page not found');
+}).listen(8080, '0.0.0.0');"`;
+
+test("a runtime without /vmm/apply-batch (upstream's routes): messages that arrive together are applied one by one, in nonce order, after one 404", async () => {
+  const pid = await client.spawn({
+    module: moduleId,
+    tags: [{ name: "Start-Command", value: UPSTREAM_ROUTES }],
+  });
+  assert.equal((await client.waitResult(pid, pid, 120_000)).Error, "");
+  const burst = await Promise.all(
+    Array.from({ length: 30 }, (_, i) => client.message({ pid, action: "Echo", data: `u${i}` })),
+  );
+  for (const [i, id] of burst.entries()) {
+    const r = await client.waitResult(pid, id, 60_000);
+    const at = (await running.store.locate(id))!;
+    assert.equal(r.Error, "");
+    assert.equal(r.Data, `u${i}`);
+    assert.equal((r.Output as { count: number }).count, at.nonce, "applied as its nonce says");
+  }
+  const routes = [...(await docker.logs(`hymatrix_${pid}`)).matchAll(/^route (\S+)/gm)].map(
+    (m) => m[1],
+  );
+  assert.equal(routes.filter((r) => r === "/vmm/apply").length, 30, "each message on its own");
+  assert.equal(
+    routes.filter((r) => r === "/vmm/apply-batch").length,
+    1,
+    "the batch route is tried once and never again after its 404",
+  );
+});
+
 test("workspace checkpoint: admin stop and resume keep the in-memory count and the workspace files", async () => {
   const pid = await client.spawn({ module: moduleId });
   await client.waitResult(pid, pid, 120_000);
