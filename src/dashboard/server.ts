@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { VmdError } from "../errors.js";
 import { HubClient } from "../agents/hub-client.js";
 import { jsonErrorHandler } from "../agents/hub/http-errors.js";
+import { statusOf } from "../error-codes.js";
 import { AgentManager } from "../agents/manager.js";
 import type { ProfileCatalog } from "../agents/profiles.js";
 import { packageRoot } from "../package-root.js";
@@ -120,15 +121,8 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
     reply.headers(SECURITY_HEADERS);
   });
   app.setErrorHandler(
-    jsonErrorHandler((code) =>
-      code.startsWith("err_unknown")
-        ? 404
-        : /_down$|^err_no_/.test(code)
-          ? 503
-          : code === "err_unauthorized"
-            ? 502
-            : 400,
-    ),
+    // The dashboard is a gateway: a hub or node refusing its token is a bad gateway, not the user's 401.
+    jsonErrorHandler((code) => (code === "err_unauthorized" ? 502 : statusOf(code))),
   );
   sessions.register(app);
 

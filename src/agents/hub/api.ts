@@ -4,6 +4,7 @@ import { z } from "zod";
 import { VmdError } from "../../errors.js";
 import { EventLog, openSse, streamLog } from "../../sys/sse.js";
 import type { Hub, HubEvent } from "./hub.js";
+import { statusOf } from "../../error-codes.js";
 import { jsonErrorHandler } from "./http-errors.js";
 import { taskMetrics } from "./metrics.js";
 import { TASK_STATES } from "./states.js";
@@ -99,11 +100,7 @@ export function buildHubApi(
     if (got.length !== expected.length || !timingSafeEqual(got, expected))
       return reply.code(401).send({ error: "err_unauthorized", message: "bearer token required" });
   });
-  app.setErrorHandler(
-    jsonErrorHandler((code) =>
-      code.startsWith("err_unknown") ? 404 : code === "err_agent_exists" ? 409 : 400,
-    ),
-  );
+  app.setErrorHandler(jsonErrorHandler(statusOf));
 
   const agentView = (a: AgentRecord) => ({
     name: a.name,
