@@ -18,6 +18,8 @@ export function useLiveQuery<T>(
   const [tick, setTick] = useState(0);
   const affectsRef = useRef(affects);
   affectsRef.current = affects;
+  /** The path `data` came from: a failed reload keeps it, a failed new path (a filter) does not. */
+  const dataPath = useRef<string | null>(null);
   useEffect(() => {
     if (path === null) return;
     let alive = true;
@@ -25,11 +27,19 @@ export function useLiveQuery<T>(
     api<T>(path).then(
       (d) => {
         if (!alive) return;
+        dataPath.current = path;
         setData(d);
         setRequestedAt(at);
         setError("");
       },
-      (e: Error) => alive && setError(e.message),
+      (e: Error) => {
+        if (!alive) return;
+        if (dataPath.current !== path) {
+          dataPath.current = null;
+          setData(undefined);
+        }
+        setError(e.message);
+      },
     );
     return () => {
       alive = false;
