@@ -16,6 +16,8 @@ import { markdown, svgChart, updateReadme, type Run } from "./lib/report.js";
 import type { Scenario } from "./lib/scenario.js";
 import type { Row } from "./lib/stats.js";
 import { agentsScenario } from "./scenarios/agents.js";
+import { aoScenario } from "./scenarios/ao.js";
+import { graphqlScenario } from "./scenarios/graphql.js";
 import { applyScenario } from "./scenarios/apply.js";
 import { checkpointScenario } from "./scenarios/checkpoint.js";
 import { dashboardScenario } from "./scenarios/dashboard.js";
@@ -33,6 +35,8 @@ const SCENARIOS: Scenario[] = [
   agentsScenario,
   dashboardScenario,
   moduleLoadScenario,
+  aoScenario,
+  graphqlScenario,
 ];
 
 const program = new Command("bench")

@@ -12,6 +12,7 @@ import { adminToken, buildAdmin } from "./admin.js";
 import { listenAddress, type NodeConfig } from "./config.js";
 import { bootstrapCore } from "./core-bootstrap.js";
 import { buildHttp } from "./http.js";
+import { prepareGatewayIndex } from "./graphql-index.js";
 import { loadNodeSigner } from "./identity.js";
 import { ModuleCatalog } from "./modules.js";
 import { registerProcessRoutes } from "./process-list.js";
@@ -124,12 +125,20 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
     });
   }
 
+  const extraItem = await prepareGatewayIndex({
+    store,
+    baseDir: opts.baseDir,
+    signer,
+    url: cfg.nodeURL,
+    log: opts.log,
+  });
   const http = buildHttp({
     node,
     modules,
     vms: opts.vms,
     nodeInfo: { Name: cfg.nodeName, Desc: cfg.nodeDesc, URL: cfg.nodeURL, Role: "main" },
     maxBodyBytes: cfg.maxBodyBytes,
+    extraItem,
   });
   registerProcessRoutes(http, { node, modules, activity, checkpointKind: cfg.checkpointKind });
   let admin: FastifyInstance | undefined;

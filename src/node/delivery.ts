@@ -1,45 +1,18 @@
 import { DataItem } from "../protocol/data-item.js";
-import { baseTags, type VmmResult } from "../protocol/hymx.js";
+import { ProtocolError } from "../protocol/errors.js";
 import type { Signer } from "../protocol/signers.js";
-import type { Tag } from "../protocol/tags.js";
+import type { OutboxEntry, Store } from "../store/types.js";
 import type { RemoteOutbox } from "./outbox.js";
 import type { WorkCounter } from "./processes.js";
 
-type ResultMessage = NonNullable<VmmResult["Messages"]>[number];
-
-/** A process id (43 base64url characters); messages to anything else (0x addresses) are not delivered. */
-const PROCESS_ID = /^[A-Za-z0-9_-]{43}$/;
-
-/**
- * A message a process emitted, as the node signs it: protocol tags first (From-Process,
- * Sequence, Pushed-For, Data-Protocol, Variant, Type), then the VM's own tags minus any that
- * would override them. Pure: the same result and signer give the same tags.
- */
-export function outgoingMessage(
-  pid: string,
-  result: VmmResult,
-  m: ResultMessage,
-  signer: Signer,
-): DataItem {
-  const header: Tag[] = [
-    { name: "From-Process", value: pid },
-    { name: "Sequence", value: String(m.Sequence) },
-    { name: "Pushed-For", value: result["Pushed-For"] },
-    ...baseTags("Message"),
-  ];
-  const seen = new Set(header.map((t) => t.name));
-  const tags = [
-    ...header,
-    ...(m.Tags ?? []).filter((t) => !seen.has(t.name) && (seen.add(t.name), true)),
-  ];
-  return DataItem.sign({ target: m.Target, data: m.Data ?? "", tags }, signer);
-}
+export { outgoingMessage } from "./outgoing.js";
 
 export interface DeliveryDeps {
+  store: Store;
   signer: Signer;
   /** Whether a process runs on this node. */
   isLocal: (pid: string) => boolean;
-  /** POST / on this node (intake, scheduler), for messages to local processes. */
+  /** POST / on this node (intake, scheduler), for items to local processes and local spawns. */
   submitLocal: (raw: Uint8Array) => Promise<unknown>;
   remote: RemoteOutbox;
   /** Counts deliveries for `settled()`. */
@@ -47,40 +20,77 @@ export interface DeliveryDeps {
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
+/** Refusals that mean the item is already where it was going (a redelivery after a crash). */
+const ALREADY_THERE = new Set([
+  "err_duplicate_item",
+  "err_sequence_too_low",
+  "err_process_already_exist",
+]);
+/** Refusals worth another try later (the next start of the node); anything else drops the item. */
+const TRY_LATER = new Set(["err_process_stopped"]);
+
 /**
- * The last stage: messages in a saved result are signed by the node and delivered, in emit
- * order, outside the sender's apply chain (a process may message itself). Local targets go
- * through this node's own intake; the others to the node the registry names (RemoteOutbox).
- * Not durable yet: a crash between saving a result and delivering its messages loses them.
+ * The last stage: the durable outbox. A result's messages and spawns are signed and committed with
+ * the result (outgoing.ts); this delivers them in commit order, outside the sender's apply chain
+ * (a process may message itself), and removes each from the outbox once it arrived. Local
+ * targets (and spawns this node schedules) go through this node's own intake; the others to the
+ * node the registry names (RemoteOutbox, retried on hymx's schedule). After a crash, `redeliver`
+ * sends what is still pending: the very same signed items, which the receiving intake takes
+ * once (a second copy is refused as a duplicate and counts as delivered).
  */
 export class Delivery {
   private tail: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: DeliveryDeps) {}
 
-  /** Queues the messages of a saved result for delivery. */
-  later(pid: string, result: VmmResult): void {
-    if (!result.Messages?.length) return;
+  /** Queues committed outbox entries for delivery. */
+  later(entries: OutboxEntry[]): void {
+    if (entries.length === 0) return;
     this.tail = this.deps.work.track(
       this.tail
-        .then(() => this.deliver(pid, result))
-        .catch((err: unknown) => this.deps.log("delivery failed", { pid, error: String(err) })),
+        .then(() => this.deliver(entries))
+        .catch((err: unknown) => this.deps.log("delivery failed", { error: String(err) })),
     );
   }
 
-  private async deliver(pid: string, result: VmmResult): Promise<void> {
-    for (const m of result.Messages ?? []) {
-      if (!PROCESS_ID.test(m.Target)) continue;
-      const out = outgoingMessage(pid, result, m, this.deps.signer);
-      if (!this.deps.isLocal(m.Target)) {
-        this.deps.remote.send(pid, out);
+  /** Queues everything the store's outbox still holds (at start, after a crash). */
+  async redeliver(): Promise<number> {
+    const pending = await this.deps.store.pendingOutbox();
+    this.later(pending);
+    return pending.length;
+  }
+
+  private async deliver(entries: OutboxEntry[]): Promise<void> {
+    for (const e of entries) {
+      const item = DataItem.fromJSON(e.item);
+      const local =
+        e.kind === "spawn" ? e.target === this.deps.signer.address : this.deps.isLocal(e.target);
+      if (!local) {
+        this.deps.remote.send(e.pid, item, {
+          scheduler: e.kind === "spawn" ? e.target : undefined,
+          delivered: () => this.done(e),
+        });
         continue;
       }
-      await this.deps
-        .submitLocal(out.encode())
-        .catch((err: unknown) =>
-          this.deps.log("local delivery failed", { pid, target: m.Target, error: String(err) }),
-        );
+      try {
+        await this.deps.submitLocal(item.encode());
+        await this.done(e);
+      } catch (err) {
+        const code = err instanceof ProtocolError ? err.code : "";
+        if (ALREADY_THERE.has(code)) await this.done(e);
+        else if (!TRY_LATER.has(code)) {
+          this.deps.log("local delivery failed; the item is dropped", {
+            pid: e.pid,
+            target: e.target,
+            error: String(err),
+          });
+          await this.done(e);
+        }
+      }
     }
+  }
+
+  private async done(e: OutboxEntry): Promise<void> {
+    await this.deps.store.outboxDone(e.id);
   }
 }

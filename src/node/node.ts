@@ -80,6 +80,7 @@ export class HymxNode {
     });
     this.scheduler = new Scheduler({ ...deps, procs, clock });
     this.delivery = new Delivery({
+      store,
       signer,
       isLocal: (pid) => procs.has(pid),
       submitLocal: (raw) => this.submit(raw),
@@ -95,7 +96,7 @@ export class HymxNode {
       core,
       registryPid,
       latestSnapshot: (pid) => this.checkpoints.latest(pid),
-      deliver: (pid, result) => this.delivery.later(pid, result),
+      deliver: (entries) => this.delivery.later(entries),
     });
     this.checkpoints = new Checkpoints({
       store,
@@ -145,6 +146,10 @@ export class HymxNode {
   async recover(mode: "normal" | "rebuild" = "normal"): Promise<void> {
     const count = await this.runner.recover(mode);
     this.log("recovered processes", { count, mode });
+    // What results sent before a crash and was not delivered yet goes out now (after the
+    // catch-ups queued above, so targets on this node are back).
+    const pending = await this.delivery.redeliver();
+    if (pending) this.log("redelivering the outbox", { count: pending });
   }
 
   /**

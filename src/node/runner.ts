@@ -3,12 +3,19 @@ import { DataItem } from "../protocol/data-item.js";
 import type { Cryptor } from "../protocol/ecies.js";
 import { ProtocolError } from "../protocol/errors.js";
 import { paramsFromTags, type Env, type Meta, type VmmResult } from "../protocol/hymx.js";
+import type { Signer } from "../protocol/signers.js";
 import type { Tag } from "../protocol/tags.js";
-import type { Store } from "../store/types.js";
-import { VmGoneError, type VmRegistry, type VmResult } from "../vm/contract.js";
+import type { OutboxEntry, Store } from "../store/types.js";
+import {
+  DryRunUnsupportedError,
+  VmGoneError,
+  type VmRegistry,
+  type VmResult,
+} from "../vm/contract.js";
 import { REGISTRY_FORMAT } from "../vm/core/registry.js";
 import { TOKEN_FORMAT } from "../vm/core/token.js";
 import type { Snapshot } from "./checkpoints.js";
+import { outboxEntries } from "./outgoing.js";
 import type { ModuleCatalog } from "./modules.js";
 import type { ProcessState, ProcessTable } from "./processes.js";
 import { envWithSecrets, itemMeta, metaWithSecrets, spawnEnv, tagOf } from "./vm-input.js";
@@ -29,8 +36,10 @@ export interface RunnerDeps {
   registryPid: () => string | undefined;
   /** The latest checkpoint's snapshot of a process, or null. */
   latestSnapshot: (pid: string) => Promise<Snapshot | null>;
-  /** Hands a saved result's messages to delivery. */
-  deliver: (pid: string, result: VmmResult) => void;
+  /** Signs the node's outgoing items (the outbox entries committed with each result). */
+  signer: Signer;
+  /** Hands a committed result's outbox entries to delivery. */
+  deliver: (entries: OutboxEntry[]) => void;
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -176,6 +185,14 @@ export class ProcessRunner {
             },
           ]
         : [];
+    // What the VM's own spawn produced (an AO process evaluates its spawn message).
+    const own = state.vm?.spawnResult;
+    for (const m of own?.Messages ?? [])
+      messages.push({ ...m, Tags: m.Tags ?? [], Sequence: String(++state.env.Sequence) });
+    const spawns = (own?.Spawns ?? []).map((sp) => ({
+      ...sp,
+      Sequence: String(++state.env.Sequence),
+    }));
     if (await this.deps.store.result(pid)) return;
     const result: VmmResult = {
       Nonce: "0",
@@ -184,14 +201,20 @@ export class ProcessRunner {
       "From-Process": pid,
       "Pushed-For": item.tag("Pushed-For") || pid,
       Messages: messages,
-      Spawns: [],
-      Assignments: [],
-      Output: null,
-      Data: "",
-      Error: error,
+      Spawns: spawns,
+      Assignments: own?.Assignments ?? [],
+      Output: own?.Output ?? null,
+      Data: own?.Data ?? "",
+      Error: error || (own?.Error ?? ""),
     };
-    await this.deps.store.saveResult(pid, result);
-    this.deps.deliver(pid, result);
+    await this.commit(pid, result, true);
+  }
+
+  /** Saves a result with what it sends (the durable outbox), then hands that to delivery. */
+  private async commit(pid: string, result: VmmResult, send: boolean): Promise<void> {
+    const entries = send ? outboxEntries(pid, result, this.deps.signer) : [];
+    await this.deps.store.saveResult(pid, result, entries);
+    this.deps.deliver(entries);
   }
 
   /** Applies the stored message at `nonce` (which must be the VM's next) and, unless replaying, saves its result. */
@@ -233,8 +256,7 @@ export class ProcessRunner {
       ...(out.Cache ? { Cache: out.Cache } : {}),
       Error: out.Error ?? "",
     };
-    await this.deps.store.saveResult(pid, result);
-    if (mode === "apply") this.deps.deliver(pid, result);
+    await this.commit(pid, result, mode === "apply");
   }
 
   /** The VM's answer to a message; errors (and a VM that cannot be revived) become the result's Error. */
@@ -292,12 +314,18 @@ export class ProcessRunner {
     return this.deps.procs.run(state, async () => {
       const vm = state.vm;
       if (!vm) throw new ProtocolError("err_process_not_found");
+      const from = meta["From-Process"] || meta["Acc-Id"];
+      // A VM that evaluates without effects (an AO process, on a copy of its memory) does it itself.
+      if (vm.dryrun) {
+        try {
+          return await vm.dryrun(from, metaWithSecrets(meta, this.deps.cryptor));
+        } catch (err) {
+          if (!(err instanceof DryRunUnsupportedError)) throw err;
+        }
+      }
       const saved = await vm.checkpoint();
       try {
-        return await vm.apply(
-          meta["From-Process"] || meta["Acc-Id"],
-          metaWithSecrets(meta, this.deps.cryptor),
-        );
+        return await vm.apply(from, metaWithSecrets(meta, this.deps.cryptor));
       } finally {
         await vm.restore(saved);
       }
