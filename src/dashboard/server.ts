@@ -28,6 +28,8 @@ export interface DashboardOptions {
   hubURL: string;
   /** The hub's API token: also what a person signs in with. */
   token: string;
+  /** Where that token is kept (its file, or HUB_TOKEN), for the login page (default `~/.vmdocker/hub/token`). */
+  tokenFile?: string | undefined;
   /** The engine, for agent containers (status, start, stop, destroy, snapshot). */
   docker?: DockerClient | undefined;
   profiles: ProfileCatalog;
@@ -110,7 +112,9 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
         logDir: o.logDir,
       })
     : undefined;
-  const sessions = new Sessions(o.token, o.log);
+  const sessions = new Sessions(o.token, o.log, Date.now, o.tokenFile);
+  const sweep = setInterval(() => sessions.sweep(), 60_000);
+  sweep.unref();
   const app = Fastify({
     logger: false,
     bodyLimit: 64 * 1024,
@@ -155,6 +159,9 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
     api.get("/api/events", (req, reply) => {
       reply.hijack();
       streamLog(req.raw, reply.raw, live.events);
+      // Signing out (or the session expiring) ends the stream: the browser then finds no session.
+      const unbind = sessions.onEnd(req, () => reply.raw.end());
+      req.raw.on("close", unbind);
     });
     registerApi(api, { hub, manager, docker: o.docker, live, log: o.log });
   });
@@ -162,6 +169,7 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
   try {
     await app.listen({ host: o.host, port: o.port });
   } catch (err) {
+    clearInterval(sweep);
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE")
       throw new VmdError(
         "err_port_in_use",
@@ -183,6 +191,7 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
       live.node = node;
     },
     async close() {
+      clearInterval(sweep);
       live.close();
       live.events.end();
       await app.close();
