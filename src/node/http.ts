@@ -33,11 +33,10 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
   const store = node.store;
   const app = Fastify({ bodyLimit: opts.maxBodyBytes, logger: false });
 
+  // Bodies are bytes whatever a client calls them (an item sent as text/plain is still an item):
+  // Fastify's own JSON and text parsers go; routes that take JSON parse the bytes themselves.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
-  app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_req, body, done) =>
-    done(null, body),
-  );
   app.addHook("onSend", async (_req, reply) => {
     reply.header("Access-Control-Allow-Origin", "*");
     reply.header("Access-Control-Allow-Methods", "GET, POST, PUT, OPTIONS");
