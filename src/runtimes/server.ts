@@ -163,6 +163,12 @@ export function createRuntimeServer(
           for (const item of items) results.push(await applyOne(runtime, item, false));
           return send(res, 200, { status: "ok", results });
         }
+        case "/vmm/state":
+          // vmdocker's extension: the state for anyone to read, from runtimes that declare it public.
+          if (!runtime) return send(res, 400, { status: "error", msg: "runtime is nil" });
+          if (!runtime.publicState)
+            return send(res, 404, { error: "err_state_not_public", status: "error" });
+          return send(res, 200, { status: "ok", state: await runtime.publicState() });
         case "/vmm/checkpoint":
           if (!runtime) return send(res, 400, { status: "error", msg: "runtime is nil" });
           try {

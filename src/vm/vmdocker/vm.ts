@@ -330,6 +330,23 @@ class VmdockerVm implements Vm {
     return this.evaluate("dryrun", from, meta);
   }
 
+  /**
+   * The runtime's state for anyone to read (`/vmm/state`), where the runtime declares it public
+   * (an AO process's memory); others, and upstream runtimes without the route, are refused with
+   * err_state_not_public, since a container's workspace can hold the process's secrets.
+   */
+  async publicState(): Promise<string> {
+    let res;
+    try {
+      res = await this.running.call("state", {});
+    } catch (err) {
+      return this.assertAlive(err);
+    }
+    if (res.status !== 200 || typeof res.body.state !== "string")
+      throw new ProtocolError("err_state_not_public");
+    return res.body.state;
+  }
+
   private async evaluate(route: "apply" | "dryrun", from: string, meta: Meta): Promise<VmResult> {
     let res;
     try {
