@@ -336,24 +336,23 @@ class VmdockerVm implements Vm {
    * err_state_not_public, since a container's workspace can hold the process's secrets.
    */
   async publicState(): Promise<string> {
-    let res;
-    try {
-      res = await this.running.call("state", {});
-    } catch (err) {
-      return this.assertAlive(err);
-    }
+    const res = await this.callRuntime("state", {});
     if (res.status !== 200 || typeof res.body.state !== "string")
       throw new ProtocolError("err_state_not_public");
     return res.body.state;
   }
 
-  private async evaluate(route: "apply" | "dryrun", from: string, meta: Meta): Promise<VmResult> {
-    let res;
+  /** One `/vmm/<route>` call to the running runtime; a failed call throws VmGoneError when the container is gone. */
+  private async callRuntime(route: string, body: unknown) {
     try {
-      res = await this.running.call(route, { meta, from, params: meta.Params });
+      return await this.running.call(route, body);
     } catch (err) {
       return this.assertAlive(err);
     }
+  }
+
+  private async evaluate(route: "apply" | "dryrun", from: string, meta: Meta): Promise<VmResult> {
+    const res = await this.callRuntime(route, { meta, from, params: meta.Params });
     if (
       route === "dryrun" &&
       (res.status === 404 || String(res.body.error ?? "").startsWith("err_dry_run_unsupported"))
@@ -369,14 +368,9 @@ class VmdockerVm implements Vm {
    */
   async applyBatch(calls: { from: string; meta: Meta }[]): Promise<VmResult[] | null> {
     if (this.noBatch) return null;
-    let res;
-    try {
-      res = await this.running.call("apply-batch", {
-        items: calls.map(({ from, meta }) => ({ meta, from, params: meta.Params })),
-      });
-    } catch (err) {
-      return this.assertAlive(err);
-    }
+    const res = await this.callRuntime("apply-batch", {
+      items: calls.map(({ from, meta }) => ({ meta, from, params: meta.Params })),
+    });
     if (res.status === 404) {
       this.noBatch = true;
       return null;
