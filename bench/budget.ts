@@ -1,7 +1,8 @@
 // The per-message budget: where a node spends its time per message, by stage, for a node in a
 // process of its own driven by the load generator. Two passes over the same workload: one plain
 // (CPU time per thread, from /proc), one under V8's CPU profiler (how the main thread's time
-// splits into stages). `npm run bench:budget -- [--quick] [--top N] [--out DIR]`.
+// splits into stages). Three windows: one message at a time, 16 in flight to one process, 16 in
+// flight over 16 processes. `npm run bench:budget -- [--quick] [--top N] [--out DIR]`.
 // Method: bench/README.md ("Per-message budget").
 import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -31,7 +32,15 @@ const opts = program.opts<{ quick?: boolean; out: string; top: string }>();
 const ONE = opts.quick ? 60 : 300;
 const PROCESSES = 16;
 const PER_PROCESS = opts.quick ? 8 : 30;
+/** Messages to the one process with IN_FLIGHT in flight (its own window). */
+const ONE_MANY = PROCESSES * PER_PROCESS;
 const IN_FLIGHT = 16;
+/** The windows' names, in the order of Pass.windows. */
+const WINDOWS = [
+  "one at a time",
+  `${IN_FLIGHT} in flight, 1 process`,
+  `${IN_FLIGHT} in flight, ${PROCESSES} processes`,
+];
 
 interface Mark {
   hrtimeUs: number;
@@ -44,8 +53,8 @@ interface Window {
   messages: number;
 }
 interface Pass {
-  one: Window;
-  many: Window;
+  /** One window per entry of WINDOWS. */
+  windows: Window[];
   profile?: string;
 }
 
@@ -87,7 +96,7 @@ async function pass(module: BuiltModule, load: LoadGenerator, profiled: boolean)
       pids.push(pid);
     }
     const [first] = pids as [string];
-    await load.ask({ cmd: "prepare", pids: [first], count: ONE + 20 });
+    await load.ask({ cmd: "prepare", pids: [first], count: ONE + 20 + ONE_MANY * 2 });
     await load.ask({ cmd: "prepare", pids, count: PER_PROCESS * 2 });
     const measure = async (messages: number, work: () => Promise<unknown>): Promise<Window> => {
       const from = await answer<Mark>(child, "mark");
@@ -99,20 +108,23 @@ async function pass(module: BuiltModule, load: LoadGenerator, profiled: boolean)
     const one = await measure(ONE, async () => {
       for (let i = 0; i < ONE; i++) await oneMessage();
     });
-    const many = () =>
+    const many = (to: string[], perProcess: number) => () =>
       load.ask({
         cmd: "node-many",
         url,
-        pids,
-        perProcess: PER_PROCESS,
+        pids: to,
+        perProcess,
         inFlight: IN_FLIGHT,
         read: RESULT_READ,
       });
-    await many();
-    const parallel = await measure(PROCESSES * PER_PROCESS, many);
+    await many([first], ONE_MANY)();
+    const single = await measure(ONE_MANY, many([first], ONE_MANY));
+    await many(pids, PER_PROCESS)();
+    const parallel = await measure(PROCESSES * PER_PROCESS, many(pids, PER_PROCESS));
+    const windows = [one, single, parallel];
     await answer(child, "stop").catch(() => {});
     if (child.exitCode === null) await new Promise((r) => child.once("exit", r));
-    if (!profiled) return { one, many: parallel };
+    if (!profiled) return { windows };
     const file = readdirSync(profDir)
       .filter((f) => f.endsWith(".cpuprofile"))
       .map((f) => join(profDir, f))
@@ -121,7 +133,7 @@ async function pass(module: BuiltModule, load: LoadGenerator, profiled: boolean)
     if (!file) throw new Error(`the node wrote no profile into ${profDir}`);
     const kept = join(tmpdir(), `vmd-budget-${process.pid}.cpuprofile`);
     copyFileSync(file, kept);
-    return { one, many: parallel, profile: kept };
+    return { windows, profile: kept };
   } finally {
     if (child.exitCode === null) child.kill("SIGKILL");
     rmSync(base, { recursive: true, force: true });
@@ -139,16 +151,16 @@ const load = LoadGenerator.start();
 let profile: string | undefined;
 try {
   console.log(
-    `# plain pass: ${ONE} messages one at a time, then ${PROCESSES * PER_PROCESS} to ${PROCESSES} processes, ${IN_FLIGHT} in flight`,
+    `# plain pass: ${ONE} messages one at a time, ${ONE_MANY} to 1 process and ${PROCESSES * PER_PROCESS} to ${PROCESSES} processes with ${IN_FLIGHT} in flight`,
   );
   const plain = await pass(module, load, false);
   console.log("# the same under the CPU profiler");
   const profiled = await pass(module, load, true);
   profile = profiled.profile!;
-  const budgets = [profiled.one, profiled.many].map((w) =>
+  const budgets = profiled.windows.map((w) =>
     budgetFromProfile(profile!, w.from.hrtimeUs, w.to.hrtimeUs, w.messages),
   );
-  const table = render(budgets, [plain.one, plain.many]);
+  const table = render(budgets, plain.windows);
   const top = Number(opts.top);
   const heaviest = top ? budgets.map((b, i) => heaviestList(b, i, top)).join("\n") : "";
   const cpu = cpus();
@@ -182,14 +194,15 @@ function render(budgets: Budget[], plain: Window[]): string {
   const share = (b: Budget, s: string) => (b.perMessageMs.get(s) ?? 0) / b.totalMs;
   const cell = (i: number, s: string) =>
     `${f(share(budgets[i]!, s) * perMessage(plain[i]!, "mainCpuMs"))} | ${(share(budgets[i]!, s) * 100).toFixed(0)}%`;
-  const wall = plain.map((w) => (w.to.hrtimeUs - w.from.hrtimeUs) / 1000 / w.messages);
+  const cells = (each: (i: number) => string) => plain.map((_, i) => each(i)).join(" | ");
+  const wall = (w: Window) => (w.to.hrtimeUs - w.from.hrtimeUs) / 1000 / w.messages;
   return [
-    `| stage (main thread CPU, ms per message) | one at a time | share | ${IN_FLIGHT} in flight, ${PROCESSES} processes | share |`,
-    "|---|---:|---:|---:|---:|",
-    ...stages.map((s) => `| ${s} | ${cell(0, s)} | ${cell(1, s)} |`),
-    `| **main thread CPU** | **${f(perMessage(plain[0]!, "mainCpuMs"))}** | | **${f(perMessage(plain[1]!, "mainCpuMs"))}** | |`,
-    `| other threads' CPU (the store's writer, libuv pool, GC helpers) | ${f(perMessage(plain[0]!, "otherCpuMs"))} | | ${f(perMessage(plain[1]!, "otherCpuMs"))} | |`,
-    `| wall time per message (one at a time: latency; in flight: 1 ÷ rate) | ${f(wall[0])} | | ${f(wall[1])} | |`,
+    `| stage (main thread CPU, ms per message) | ${WINDOWS.map((w) => `${w} | share`).join(" | ")} |`,
+    `|---|${WINDOWS.map(() => "---:|---:").join("|")}|`,
+    ...stages.map((s) => `| ${s} | ${cells((i) => cell(i, s))} |`),
+    `| **main thread CPU** | ${cells((i) => `**${f(perMessage(plain[i]!, "mainCpuMs"))}** | `)} |`,
+    `| other threads' CPU (the store's writer, libuv pool, GC helpers) | ${cells((i) => `${f(perMessage(plain[i]!, "otherCpuMs"))} | `)} |`,
+    `| wall time per message (one at a time: latency; in flight: 1 ÷ rate) | ${cells((i) => `${f(wall(plain[i]!))} | `)} |`,
   ].join("\n");
 }
 
@@ -198,5 +211,5 @@ function heaviestList(b: Budget, i: number, top: number): string {
     .sort((x, y) => y[1] - x[1])
     .slice(0, top)
     .map(([k, v]) => `- ${((v / b.totalMs) * 100).toFixed(1)}% ${k}`);
-  return `\n${i === 0 ? "One at a time" : `${IN_FLIGHT} in flight`}: heaviest functions (share of the main thread's profiled time)\n\n${rows.join("\n")}\n`;
+  return `\n${WINDOWS[i]}: heaviest functions (share of the main thread's profiled time)\n\n${rows.join("\n")}\n`;
 }

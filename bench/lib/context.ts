@@ -34,7 +34,7 @@ export function buildTestModule(docker: DockerClient): Promise<BuiltModule> {
 }
 
 /** How the load generator learns that a result is readable. */
-export const RESULT_READ: ReadMode = { kind: "wait" };
+export const RESULT_READ: ReadMode = { kind: "answer" };
 
 export interface BenchNode {
   running: RunningNode;

@@ -10,8 +10,12 @@ import { EthereumSigner } from "../../src/protocol/signers.js";
 import { applyBody } from "./apply-body.js";
 import { bounded } from "./bounded.js";
 
-/** How a client learns that a result is readable: polling GET /result every `pollMs`, or one GET that waits. */
-export type ReadMode = { kind: "poll"; pollMs: number } | { kind: "wait" };
+/**
+ * How a client learns that a result is readable: polling GET /result every `pollMs`, one GET that
+ * waits, or the POST's own answer (`POST /?wait=`, as `vmdocker send --wait` does; a GET that
+ * waits when the answer came without the result).
+ */
+export type ReadMode = { kind: "poll"; pollMs: number } | { kind: "wait" } | { kind: "answer" };
 
 export type LoadCommand =
   /** Signs `count` Echo messages to each process, kept for the `node*` commands (in order per process). */
@@ -100,11 +104,25 @@ function next(pid: string): { id: string; bytes: Buffer } {
   return item;
 }
 
-async function submit(url: string, pid: string): Promise<string> {
+/** Posts the next message of `pid`; answers its id and whether the answer carried its result. */
+async function submit(
+  url: string,
+  pid: string,
+  read: ReadMode,
+): Promise<{ id: string; answered: boolean }> {
   const { id, bytes } = next(pid);
-  const res = await http("POST", `${url}/`, bytes);
+  const res = await http("POST", `${url}/${read.kind === "answer" ? "?wait=30000" : ""}`, bytes);
   if (res.status !== 200) throw new Error(`the node refused a message: ${res.text}`);
-  return id;
+  if (read.kind !== "answer") return { id, answered: false };
+  const { result } = JSON.parse(res.text) as { result?: { Error?: string } };
+  if (result?.Error) throw new Error(`message failed: ${result.Error}`);
+  return { id, answered: !!result };
+}
+
+/** One message until its result is readable. */
+async function send(url: string, pid: string, read: ReadMode): Promise<void> {
+  const { id, answered } = await submit(url, pid, read);
+  if (!answered) await readable(url, pid, id, read.kind === "answer" ? { kind: "wait" } : read);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -145,14 +163,12 @@ async function run(c: LoadCommand): Promise<number> {
       prepare(c.pids, c.count);
       return performance.now() - t;
     case "node-one":
-      await readable(c.url, c.pid, await submit(c.url, c.pid), c.read);
+      await send(c.url, c.pid, c.read);
       return performance.now() - t;
     case "node-many": {
       // Each message is read as soon as it is accepted, as a client waiting on its own message would.
       const jobs = c.pids.flatMap((pid) =>
-        Array.from({ length: c.perProcess }, () => async () => {
-          await readable(c.url, pid, await submit(c.url, pid), c.read);
-        }),
+        Array.from({ length: c.perProcess }, () => () => send(c.url, pid, c.read)),
       );
       await bounded(jobs, c.inFlight);
       return rate(jobs.length, performance.now() - t);

@@ -10,6 +10,16 @@ export interface ClientOptions {
   signer: Signer;
 }
 
+/** A message to send: its process, Action, tags, secrets and data. */
+export interface MessageOptions {
+  pid: string;
+  action?: string;
+  tags?: Tag[];
+  /** Sent as Encrypted-<K> tags, readable only by the node. */
+  secrets?: Record<string, string>;
+  data?: string;
+}
+
 interface NodeRef {
   URL?: string;
 }
@@ -72,15 +82,30 @@ export class HymxClient {
   }
 
   async submit(item: DataItem): Promise<string> {
-    const res = await this.request("/", { method: "POST", body: item.encode() });
-    const body = (await res.json().catch(() => ({}))) as { id?: string; error?: string };
+    return (await this.post(item)).id;
+  }
+
+  /**
+   * POST / of a signed item. With `waitMs`, a vmdocker node holds the answer until the item's
+   * result is stored (within that time, at most 60 s) and sends it along as `result`; upstream
+   * nodes, and a result that did not come in time, answer without it.
+   * Throws VmdError with the node's err_* code when the item is refused.
+   */
+  private async post(item: DataItem, waitMs = 0): Promise<{ id: string; result?: VmmResult }> {
+    const path = waitMs > 0 ? `/?wait=${Math.round(waitMs)}` : "/";
+    const res = await this.request(path, { method: "POST", body: item.encode() });
+    const body = (await res.json().catch(() => ({}))) as {
+      id?: string;
+      error?: string;
+      result?: VmmResult | null;
+    };
     if (res.status !== 200 || !body.id) {
       throw new VmdError(
         body.error ?? "err_request",
         `the node refused the item: ${body.error ?? `HTTP ${res.status}`}`,
       );
     }
-    return body.id;
+    return body.result ? { id: body.id, result: body.result } : { id: body.id };
   }
 
   info(): Promise<
@@ -125,22 +150,33 @@ export class HymxClient {
     );
   }
 
-  async message(opts: {
-    pid: string;
-    action?: string;
-    tags?: Tag[];
-    /** Sent as Encrypted-<K> tags, readable only by the node. */
-    secrets?: Record<string, string>;
-    data?: string;
-  }): Promise<string> {
+  async message(opts: MessageOptions): Promise<string> {
+    return this.submit(await this.messageItem(opts));
+  }
+
+  /**
+   * Sends a message and waits for its result: one POST that a vmdocker node answers with the
+   * result once it is stored, then `waitResult` for what is left of `timeoutMs` when the answer
+   * came without it (an upstream node, a long apply). Throws VmdError err_timeout.
+   */
+  async messageAndWait(
+    opts: MessageOptions,
+    timeoutMs = 60_000,
+  ): Promise<{ id: string; result: VmmResult }> {
+    const deadline = Date.now() + timeoutMs;
+    const sent = await this.post(await this.messageItem(opts), Math.min(timeoutMs, 30_000));
+    if (sent.result) return { id: sent.id, result: sent.result };
+    const left = Math.max(1, deadline - Date.now());
+    return { id: sent.id, result: await this.waitResult(opts.pid, sent.id, left) };
+  }
+
+  private async messageItem(opts: MessageOptions): Promise<DataItem> {
     const params = [...(opts.tags ?? []), ...(await this.encryptedTags(opts.secrets))];
     const tags = [
       { name: "SDK-Timestamp", value: String(Date.now() * 1e6) },
       ...messageTags({ action: opts.action, params }),
     ];
-    return this.submit(
-      DataItem.sign({ target: opts.pid, data: opts.data ?? "", tags }, this.opts.signer),
-    );
+    return DataItem.sign({ target: opts.pid, data: opts.data ?? "", tags }, this.opts.signer);
   }
 
   /**

@@ -57,11 +57,16 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
     },
   );
 
-  app.post("/", async (req, reply) => {
+  // ?wait=<ms> (vmdocker's own clients): the answer also carries the result once it is stored,
+  // within that time (at most 60 s), which saves the client its GET /result. Without it, or when
+  // no result came in time, the answer is upstream's `{id, message}` alone.
+  app.post<{ Querystring: { wait?: string } }>("/", async (req, reply) => {
     const body = req.body as Buffer | undefined;
     if (!body || body.length === 0) return bad(reply, "err_invalid_item");
     const { id } = await node.submit(body);
-    return { id, message: "" };
+    const waitMs = Number(req.query.wait) || 0;
+    const result = waitMs > 0 ? await node.results.read(id, waitMs, true) : null;
+    return result ? { id, message: "", result } : { id, message: "" };
   });
 
   // A result is served under its own process only; any other pid reads as not found (null).

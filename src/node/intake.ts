@@ -107,8 +107,9 @@ export class Intake {
    */
   private async authorize({ item, pid }: Arrival): Promise<void> {
     const from = item.tag("From-Process");
+    if (!from) return;
     const signer = item.address;
-    if (!from || signer === this.deps.address) return;
+    if (signer === this.deps.address) return;
     const network = this.deps.network();
     if (pid === this.deps.registryPid() && item.tag("Action") === "RegisterProcess") {
       const spawnId = item.tag("Pid") ?? "";

@@ -21,21 +21,26 @@ export class ResultFeed {
     private readonly maxWaiters = 10_000,
   ) {}
 
-  /** Called once a result is durable: wakes whoever waits for it. */
+  /**
+   * Called once a result is durable: wakes whoever waits for it with the result as the store
+   * serves it (without `Cache`, which the store keeps apart).
+   */
   publish(result: VmmResult): void {
     const waiters = this.waiting.get(result["Item-Id"]);
     if (!waiters) return;
     this.waiting.delete(result["Item-Id"]);
     this.count -= waiters.size;
-    for (const wake of waiters) wake(result);
+    const { Cache: _cache, ...served } = result;
+    for (const wake of waiters) wake(served);
   }
 
   /**
    * The stored result of `msgId`; when there is none yet and the message is known, waits up to
    * `waitMs` (at most MAX_RESULT_WAIT_MS) for it. Resolves with null when none came in time, the
-   * message is unknown, too many readers wait already, or the feed closed.
+   * message is unknown, too many readers wait already, or the feed closed. `stored`: the caller
+   * knows the message is stored (it just committed it), so the store is not asked.
    */
-  async read(msgId: string, waitMs: number): Promise<VmmResult | null> {
+  async read(msgId: string, waitMs: number, stored = false): Promise<VmmResult | null> {
     const ms = Math.min(Math.max(0, waitMs), MAX_RESULT_WAIT_MS);
     if (ms === 0 || this.count >= this.maxWaiters) return this.store.result(msgId);
     let wake!: Waiter;
@@ -43,9 +48,9 @@ export class ResultFeed {
     this.subscribe(msgId, wake);
     let timer: NodeJS.Timeout | undefined;
     try {
-      const stored = await this.store.result(msgId);
-      if (stored) return stored;
-      if (!(await this.store.locate(msgId))) return null;
+      const saved = await this.store.result(msgId);
+      if (saved) return saved;
+      if (!stored && !(await this.store.locate(msgId))) return null;
       timer = setTimeout(() => wake(null), ms);
       return await published;
     } finally {

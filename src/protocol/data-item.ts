@@ -49,6 +49,28 @@ function optional32(value: string | undefined, field: string): Buffer {
   return bytes;
 }
 
+// The parts of an item's deep hash that repeat from item to item, hashed once: the two constant
+// fields, the signature type, and the owners seen lately (a node signs every assignment with one
+// key; a client signs its messages with one).
+let DATAITEM_HASH: Buffer | undefined;
+let VERSION_HASH: Buffer | undefined;
+const repeated = new Map<string, Buffer>();
+const MAX_REPEATED = 1024;
+
+/** deepHash(bytes), from the memo under `key` when it was hashed lately. */
+function repeatedHash(key: string, bytes: Uint8Array): Buffer {
+  let h = repeated.get(key);
+  if (!h) {
+    h = deepHash(bytes);
+    if (repeated.size >= MAX_REPEATED) repeated.clear();
+    repeated.set(key, h);
+  }
+  return h;
+}
+
+const latin1 = (b: Uint8Array) =>
+  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+
 /** The deep hash an item's signature covers; `data` may be given as (length, sha384) when streamed. */
 export function itemDeepHash(parts: {
   signatureType: number;
@@ -60,10 +82,10 @@ export function itemDeepHash(parts: {
 }): Buffer {
   const d = parts.data;
   return deepHashList([
-    () => deepHash(Buffer.from("dataitem")),
-    () => deepHash(Buffer.from("1")),
-    () => deepHash(Buffer.from(String(parts.signatureType))),
-    () => deepHash(parts.owner),
+    () => (DATAITEM_HASH ??= deepHash(Buffer.from("dataitem"))),
+    () => (VERSION_HASH ??= deepHash(Buffer.from("1"))),
+    () => repeatedHash(`type:${parts.signatureType}`, Buffer.from(String(parts.signatureType))),
+    () => repeatedHash(`owner:${latin1(parts.owner)}`, parts.owner),
     () => deepHash(parts.target),
     () => deepHash(parts.anchor),
     () => deepHash(parts.tagsBytes),

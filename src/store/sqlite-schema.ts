@@ -29,6 +29,8 @@ export type WriteOp = { seq: number } & (
       assignment: string;
       /** The item's content key ("" for none): refused when another item holds it. */
       contentKey: string;
+      /** When the node took the item (its assignment's Timestamp, ms), for the gateway index. */
+      takenAt: number;
     }
   | {
       op: "result";

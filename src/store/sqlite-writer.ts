@@ -4,7 +4,7 @@
 // and the node's event loop never waits for the disk.
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { assignedAt, indexEntry } from "./item-index.js";
+import { indexEntry } from "./item-index.js";
 import { SqliteItemIndex } from "./sqlite-index.js";
 import { SCHEMA, type WriteAnswer, type WriteOp } from "./sqlite-schema.js";
 import type { StoredItem } from "./types.js";
@@ -47,8 +47,7 @@ function apply(op: WriteOp): void {
       stmt.insertMessage.run(op.pid, op.nonce, op.id, op.item, op.assignment);
       stmt.upsertNonce.run(op.pid, op.nonce);
       // The gateway index entry is made here, off the node's thread (it hashes the owner's key).
-      const item = JSON.parse(op.item) as StoredItem;
-      index.add(indexEntry(item, assignedAt(JSON.parse(op.assignment) as StoredItem)));
+      index.add(indexEntry(JSON.parse(op.item) as StoredItem, op.takenAt));
       return;
     }
     case "result":

@@ -5,7 +5,7 @@ import Database from "better-sqlite3";
 import { ProtocolError } from "../protocol/errors.js";
 import type { VmmResult } from "../protocol/hymx.js";
 import { storedContentKey } from "./content-index.js";
-import type { IndexedItem, ItemPage, ItemQuery } from "./item-index.js";
+import { assignedAt, type IndexedItem, type ItemPage, type ItemQuery } from "./item-index.js";
 import { SqliteItemIndex } from "./sqlite-index.js";
 import { SCHEMA, type WriteAnswer, type WriteOp } from "./sqlite-schema.js";
 import type { OutboxEntry, ResultsQuery, Store, StoredItem } from "./types.js";
@@ -140,6 +140,7 @@ export class SqliteStore implements Store {
       item: JSON.stringify(item),
       assignment: JSON.stringify(assignment),
       contentKey: contentKey ?? "",
+      takenAt: assignedAt(assignment),
     });
   }
 

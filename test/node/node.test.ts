@@ -267,6 +267,44 @@ test("GET /result?wait= answers as soon as the result is stored, null when it do
   assert.ok(Date.now() - t2 < 2000, "an unknown message is not waited for");
 });
 
+test("POST /?wait= answers with the result once it is stored; without it, or in time, the answer is upstream's {id, message}", async () => {
+  const pid = await spawn();
+  const postWait = async (item: ReturnType<typeof messageItem>, wait?: number) => {
+    const res = await fetch(`${url}/${wait === undefined ? "" : `?wait=${wait}`}`, {
+      method: "POST",
+      body: item.encode(),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  const plain = messageItem(pid, "p", "Echo");
+  assert.deepEqual(await postWait(plain), { status: 200, body: { id: plain.id, message: "" } });
+  const slow = messageItem(pid, "s", "Slow", [{ name: "Ms", value: "400" }]);
+  const early = await postWait(slow, 50);
+  assert.deepEqual(
+    early,
+    { status: 200, body: { id: slow.id, message: "" } },
+    "not stored in 50 ms",
+  );
+  const waited = messageItem(pid, "w", "Slow", [{ name: "Ms", value: "300" }]);
+  const t = Date.now();
+  const r = await postWait(waited, 10_000);
+  assert.equal(r.status, 200);
+  assert.equal(r.body.id, waited.id);
+  const result = r.body.result as { "Item-Id": string; Data: string; Nonce: string };
+  assert.equal(result["Item-Id"], waited.id);
+  assert.ok(result.Data.endsWith(":w"), `the message's own result: ${JSON.stringify(result)}`);
+  assert.ok(Date.now() - t >= 250, "answered after the apply, not before");
+  const stored = await getJson(`${url}/result/${pid}/${waited.id}`);
+  assert.deepEqual(stored.body, result, "what it answered is what is stored");
+  const refused = await postWait(waited, 10_000);
+  assert.equal(refused.status, 400, "a second copy is still refused");
+  assert.equal(refused.body.error, "err_duplicate_item");
+  const client = new HymxClient({ url, signer: new EthereumSigner(CLIENT_KEY) });
+  const sent = await client.messageAndWait({ pid, action: "Echo", data: "c" });
+  assert.equal(sent.result["Item-Id"], sent.id);
+  assert.ok(sent.result.Data.endsWith(":c"));
+});
+
 test("a VM that takes batches gets messages that arrive together in fewer calls, applied in nonce order", async () => {
   const r = await post(
     url,

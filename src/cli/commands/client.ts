@@ -150,15 +150,18 @@ export function registerClient(program: Command, ctx: () => CliContext): void {
         },
       ) => {
         const c = client(o);
-        const id = await c.message({
+        const message = {
           pid,
           action: o.action,
           tags: parseTags(o.tag),
           secrets: secretsOf(o),
           data: o.data,
-        });
-        if (!o.wait) return o.json ? printJson({ id }) : console.log(id);
-        const r = await c.waitResult(pid, id);
+        };
+        if (!o.wait) {
+          const id = await c.message(message);
+          return o.json ? printJson({ id }) : console.log(id);
+        }
+        const { result: r } = await c.messageAndWait(message);
         printResult(r, o.json);
         if (r.Error) process.exitCode = 1;
       },
