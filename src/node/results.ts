@@ -8,7 +8,7 @@ type Waiter = (result: VmmResult | null) => void;
 
 /**
  * Results as they are stored, for readers that wait instead of polling (`GET /result/...?wait=`,
- * AO's `/result/:msg`, `vmdocker result --wait`). A reader subscribes before it reads the store,
+ * `POST /?wait=`, AO's `/result/:msg`, `vmdocker result|send --wait`). A reader subscribes before it reads the store,
  * so a result stored in between is not missed.
  */
 export class ResultFeed {
