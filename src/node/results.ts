@@ -8,8 +8,8 @@ type Waiter = (result: VmmResult | null) => void;
 
 /**
  * Results as they are stored, for readers that wait instead of polling (`GET /result/...?wait=`,
- * `POST /?wait=`, AO's `/result/:msg`, `vmdocker result|send --wait`). A reader subscribes before it reads the store,
- * so a result stored in between is not missed.
+ * `POST /?wait=`, AO's `/result/:msg`, `vmdocker result|send --wait`). A reader subscribes
+ * before it reads the store, so a result stored in between is not missed.
  */
 export class ResultFeed {
   private readonly waiting = new Map<string, Set<Waiter>>();
