@@ -1,4 +1,5 @@
 import { silentLogger, type Logger } from "../log.js";
+import type { DataItem } from "../protocol/data-item.js";
 import type { Cryptor } from "../protocol/ecies.js";
 import { DATA_PROTOCOL, VARIANT } from "../protocol/hymx.js";
 import type { Signer } from "../protocol/signers.js";
@@ -6,6 +7,7 @@ import type { Store } from "../store/types.js";
 import type { VmRegistry, VmResult } from "../vm/contract.js";
 import { RegistryVm } from "../vm/core/registry.js";
 import { TokenVm } from "../vm/core/token.js";
+import { admitAssignment } from "./assignments.js";
 import { Checkpoints, type Snapshot } from "./checkpoints.js";
 import { Delivery } from "./delivery.js";
 import { ProcessReads, type DryRunMessage } from "./dry-run.js";
@@ -90,6 +92,7 @@ export class HymxNode {
       signer,
       isLocal: (pid) => procs.has(pid),
       submitLocal: (raw) => this.submit(raw),
+      assignLocal: (item) => this.assign(item),
       remote: this.remoteOutbox,
       work: procs.work,
       log,
@@ -177,6 +180,16 @@ export class HymxNode {
     const { nonce, timestamp } = await this.scheduler.commitMessage(state, item);
     this.runner.applyLater(state, { nonce, item, timestamp });
     return { id: item.id };
+  }
+
+  /**
+   * An assignment from a process's result (delivery only): checked (assignments.ts), committed at
+   * the target's next nonce like a message, then applied. Throws ProtocolError.
+   */
+  private async assign(item: DataItem): Promise<void> {
+    const state = await admitAssignment(this.deps.store, this.procs, item);
+    const { nonce, timestamp } = await this.scheduler.commitMessage(state, item);
+    this.runner.applyLater(state, { nonce, item, timestamp });
   }
 
   /**

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { DataItem } from "../protocol/data-item.js";
 import { baseTags, type VmmResult } from "../protocol/hymx.js";
 import type { Signer } from "../protocol/signers.js";
@@ -94,10 +95,36 @@ export function spawnedNotice(
   );
 }
 
+/** One entry of a result's `Assignments` (AO's `ao.assign`): the message `Message` to each of `Processes`. */
+const AssignmentSchema = z.object({ Processes: z.array(z.string()), Message: z.string() });
+
+/**
+ * The item that puts the message `msgId`, which the node holds, into the schedule of process
+ * `target` (AO's assignment of an existing message; the target evaluates the message itself, see
+ * assignments.ts). Type=Assignment (a VM's tags cannot set Type, and POST / refuses the type, so
+ * only a result makes one), Process and Message tags, no data, no anchor: the same assignment
+ * has the same signed content, so the scheduler's content dedupe takes it once per target.
+ */
+export function assignmentItem(target: string, msgId: string, signer: Signer): DataItem {
+  return DataItem.sign(
+    {
+      target,
+      data: "",
+      tags: [
+        ...baseTags("Assignment"),
+        { name: "Process", value: target },
+        { name: "Message", value: msgId },
+      ],
+    },
+    signer,
+  );
+}
+
 /**
  * Everything a result sends, signed, in delivery order: its messages (to process ids), then for
- * each spawn the child's Process item and the parent's Spawned notice. These are committed with
- * the result (the durable outbox), so a crash can neither lose nor repeat one.
+ * each spawn the child's Process item and the parent's Spawned notice, then an assignment item
+ * per (Message, process id) of its `Assignments` (malformed entries are skipped). These are
+ * committed with the result (the durable outbox), so a crash can neither lose nor repeat one.
  */
 export function outboxEntries(pid: string, result: VmmResult, signer: Signer): OutboxEntry[] {
   const entries: OutboxEntry[] = [];
@@ -110,6 +137,13 @@ export function outboxEntries(pid: string, result: VmmResult, signer: Signer): O
     const child = outgoingSpawn(pid, result, s, signer);
     add("spawn", child.tag("Scheduler") ?? signer.address, child);
     add("message", pid, spawnedNotice(pid, result, s, child.id, signer));
+  }
+  for (const a of result.Assignments ?? []) {
+    const parsed = AssignmentSchema.safeParse(a);
+    if (!parsed.success) continue;
+    for (const target of new Set(parsed.data.Processes))
+      if (PROCESS_ID.test(target))
+        add("assignment", target, assignmentItem(target, parsed.data.Message, signer));
   }
   return entries;
 }

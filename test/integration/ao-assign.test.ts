@@ -1,0 +1,179 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
+import { HymxClient } from "../../src/client/client.js";
+import { DataItem } from "../../src/protocol/data-item.js";
+import { EthereumSigner } from "../../src/protocol/signers.js";
+import { aoModule, aoSpawnTags, evalLua, evalUntil, plain } from "../helpers/ao.js";
+import { CLIENT_KEY } from "../helpers/echo-vm.js";
+import { testClient } from "../helpers/engine.js";
+
+// AO's assignments: process A's handler assigns every Hello it receives to B (which takes them:
+// an assignable) and to C (which does not, as aos refuses an assignment no assignable matches).
+// B evaluates each message itself (its id, signer and Target A) exactly once, with the node killed
+// -9 twice while messages are on their way; duplicates, unknown ids and assignments back to the
+// message's own process are refused with a logged reason.
+const HELLOS = 30;
+const script = fileURLToPath(new URL("../helpers/ao-node.js", import.meta.url));
+const docker = testClient();
+const signer = new EthereumSigner(CLIENT_KEY);
+let mod: { id: string; file: string };
+
+before(async () => {
+  mod = await aoModule(docker, signer);
+});
+
+interface Child {
+  child: ChildProcess;
+  url: string;
+}
+
+/** The node in its own process (so it can be killed -9); its log lines are added to `log`. */
+function startChild(base: string, port: string, redis: string, log: string[]): Promise<Child> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script], {
+      env: {
+        ...process.env,
+        BASE_DIR: base,
+        PORT: port,
+        REDIS_URL: redis,
+        CHECKPOINT_INTERVAL: "2",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      log.push(...d.toString().split("\n"));
+      const url = /URL (\S+)/.exec(out)?.[1];
+      if (url) resolve({ child, url });
+    });
+    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("exit", (code, signal) => reject(new Error(`node exited ${code ?? signal}: ${out}`)));
+  });
+}
+
+/** How many distinct Hello ids B evaluated, and how many of them more than once: "n/twice". */
+const tally = `local n, twice = 0, 0
+  for _, v in pairs(Got or {}) do n = n + 1 if v ~= 1 then twice = twice + 1 end end
+  return n .. "/" .. twice`;
+
+async function kill(node: Child): Promise<void> {
+  node.child.kill("SIGKILL");
+  await new Promise((r) => node.child.once("exit", r));
+}
+
+for (const storeKind of ["sqlite", "redis"] as const) {
+  test(`${storeKind}: Assign hands a message A received to B, exactly once across kill -9; C without an assignable refuses it; duplicates and unknown ids are refused`, async () => {
+    const base = mkdtempSync(join(tmpdir(), "vmd-assign-"));
+    mkdirSync(join(base, "mod"));
+    copyFileSync(mod.file, join(base, "mod", basename(mod.file)));
+    let redisUrl = "";
+    if (storeKind === "redis") {
+      redisUrl = `redis://127.0.0.1:${process.env.VMDOCKER_REDIS_PORT ?? 6379}/12`;
+      const r = new Redis(redisUrl);
+      await r.flushdb();
+      r.disconnect();
+    }
+    const log: string[] = [];
+    let node = await startChild(base, ":0", redisUrl, log);
+    const port = new URL(node.url).port;
+    const pids: string[] = [];
+    try {
+      const client = new HymxClient({ url: node.url, signer });
+      const scheduler = (await client.info()).Node["Acc-Id"];
+      const spawnOne = async (name: string) => {
+        const pid = await client.submit(
+          DataItem.sign(
+            { tags: aoSpawnTags(mod.id, scheduler, [{ name: "Name", value: name }]) },
+            signer,
+          ),
+        );
+        assert.equal((await client.waitResult(pid, pid, 120_000)).Error, "");
+        pids.push(pid);
+        return pid;
+      };
+      const [a, b, c] = [await spawnOne("a"), await spawnOne("b"), await spawnOne("c")];
+      const counting = `Handlers.add("hello", "Hello", function(m)
+          Got = Got or {}; Got[m.Id] = (Got[m.Id] or 0) + 1
+          Last = m.Id .. " " .. m.Target .. " " .. m.From .. " " .. m.Owner .. " " .. m.Data
+        end)`;
+      await evalLua(client, b, `ao.addAssignable("hellos", { Action = "Hello" })\n${counting}`);
+      await evalLua(client, c, counting);
+      await evalLua(
+        client,
+        a,
+        `Handlers.add("assign", "Hello", function(m) Assign({ Processes = { "${b}", "${c}" }, Message = m.Id }) end)`,
+      );
+
+      // One Hello, looked at closely: B sees the message itself, as AO shows an assignment.
+      const first = await client.message({ pid: a, action: "Hello", data: "hi 0" });
+      const last = await evalUntil(client, b, "Last or 'none'", (t) => t !== "none");
+      assert.equal(last, `${first} ${a} ${signer.address} ${signer.address} hi 0`);
+
+      // The rest in two bursts, each cut short by kill -9 while A's results and their
+      // assignments are on their way.
+      const sent = [first];
+      for (const burst of [1, 2]) {
+        for (let i = 0; i < HELLOS / 2; i++)
+          sent.push(await client.message({ pid: a, action: "Hello", data: `hi ${burst}.${i}` }));
+        await kill(node);
+        node = await startChild(base, `:${port}`, redisUrl, log);
+      }
+      const all = `${sent.length}/0`;
+      assert.equal(await evalUntil(client, b, tally, (t) => t === all, 300_000), all);
+
+      // A duplicate, an unknown id, a message back to its own process and a target that is no
+      // process here are refused; the Hello after them shows delivery went past them.
+      const unknown = "u".repeat(43);
+      await evalLua(
+        client,
+        a,
+        `Assign({ Processes = { "${b}" }, Message = "${first}" })
+         Assign({ Processes = { "${b}" }, Message = "${unknown}" })
+         Assign({ Processes = { "${a}" }, Message = "${first}" })
+         Assign({ Processes = { "${"x".repeat(43)}" }, Message = "${first}" })`,
+      );
+      sent.push(await client.message({ pid: a, action: "Hello", data: "after" }));
+      const more = `${sent.length}/0`;
+      assert.equal(await evalUntil(client, b, tally, (t) => t === more, 120_000), more);
+      assert.equal(plain((await evalLua(client, b, `Got["${first}"]`)).Data), "1");
+      const refused = log.filter((l) => l.includes("assignment refused"));
+      assert.ok(
+        refused.some((l) => l.includes("err_message_not_found") && l.includes(unknown)),
+        refused.join("\n"),
+      );
+      assert.ok(
+        refused.some((l) => l.includes("err_invalid_assignment")),
+        refused.join("\n"),
+      );
+      assert.ok(
+        refused.some((l) => l.includes("err_process_not_found")),
+        refused.join("\n"),
+      );
+
+      // C evaluated each assignment and refused it: no handler ran, nothing in its Inbox.
+      assert.equal(
+        plain((await evalLua(client, c, "tostring(Got) .. '/' .. #Inbox")).Data),
+        "nil/0",
+      );
+      const res = await fetch(`${node.url}/results/${c}?sort=DESC&limit=5`);
+      const outputs = ((await res.json()) as { edges: { node: { Output: unknown } }[] }).edges;
+      assert.ok(
+        outputs.some((e) =>
+          plain(JSON.stringify(e.node.Output)).includes("Assignment is not trusted"),
+        ),
+        JSON.stringify(outputs),
+      );
+    } finally {
+      node.child.kill("SIGKILL");
+      for (const pid of pids)
+        await docker.removeContainer(`hymatrix_${pid}`, { force: true }).catch(() => {});
+    }
+  });
+}
