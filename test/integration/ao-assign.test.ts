@@ -137,6 +137,7 @@ for (const storeKind of ["sqlite", "redis"] as const) {
         `Assign({ Processes = { "${b}" }, Message = "${first}" })
          Assign({ Processes = { "${b}" }, Message = "${unknown}" })
          Assign({ Processes = { "${a}" }, Message = "${first}" })
+         Assign({ Processes = { "${b}" }, Message = "${c}" })
          Assign({ Processes = { "${"x".repeat(43)}" }, Message = "${first}" })`,
       );
       sent.push(await client.message({ pid: a, action: "Hello", data: "after" }));
@@ -148,14 +149,35 @@ for (const storeKind of ["sqlite", "redis"] as const) {
         refused.some((l) => l.includes("err_message_not_found") && l.includes(unknown)),
         refused.join("\n"),
       );
+      const invalid = refused.filter((l) => l.includes("err_invalid_assignment"));
       assert.ok(
-        refused.some((l) => l.includes("err_invalid_assignment")),
+        invalid.some((l) => l.includes(`${first} is in ${a}'s schedule already`)),
+        refused.join("\n"),
+      );
+      assert.ok(
+        invalid.some((l) => l.includes(`${c} is a spawn`)),
         refused.join("\n"),
       );
       assert.ok(
         refused.some((l) => l.includes("err_process_not_found")),
         refused.join("\n"),
       );
+
+      // Nobody but a result assigns: POST / refuses an assignment item, whoever signed it.
+      const forged = DataItem.sign(
+        {
+          target: b,
+          tags: [
+            { name: "Data-Protocol", value: "ao" },
+            { name: "Variant", value: "ao.TN.1" },
+            { name: "Type", value: "Assignment" },
+            { name: "Process", value: b },
+            { name: "Message", value: first },
+          ],
+        },
+        signer,
+      );
+      await assert.rejects(client.submit(forged), /err_invalid_type/);
 
       // C evaluated each assignment and refused it: no handler ran, nothing in its Inbox.
       assert.equal(
