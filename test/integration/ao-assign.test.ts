@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
 import { before, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { Redis } from "ioredis";
 import { HymxClient } from "../../src/client/client.js";
 import { DataItem } from "../../src/protocol/data-item.js";
 import { EthereumSigner } from "../../src/protocol/signers.js";
-import { aoModule, aoSpawnTags, evalLua, evalUntil, plain } from "../helpers/ao.js";
+import { aoModule, evalLua, evalUntil, plain } from "../helpers/ao.js";
+import { aoChildBase, killAoChild, spawnAoProcess, startAoChild } from "../helpers/ao-child.js";
 import { CLIENT_KEY } from "../helpers/echo-vm.js";
 import { testClient } from "../helpers/engine.js";
 
@@ -19,7 +14,6 @@ import { testClient } from "../helpers/engine.js";
 // -9 twice while messages are on their way; duplicates, unknown ids and assignments back to the
 // message's own process are refused with a logged reason.
 const HELLOS = 30;
-const script = fileURLToPath(new URL("../helpers/ao-node.js", import.meta.url));
 const docker = testClient();
 const signer = new EthereumSigner(CLIENT_KEY);
 let mod: { id: string; file: string };
@@ -28,75 +22,23 @@ before(async () => {
   mod = await aoModule(docker, signer);
 });
 
-interface Child {
-  child: ChildProcess;
-  url: string;
-}
-
-/** The node in its own process (so it can be killed -9); its log lines are added to `log`. */
-function startChild(base: string, port: string, redis: string, log: string[]): Promise<Child> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script], {
-      env: {
-        ...process.env,
-        BASE_DIR: base,
-        PORT: port,
-        REDIS_URL: redis,
-        CHECKPOINT_INTERVAL: "2",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      log.push(...d.toString().split("\n"));
-      const url = /URL (\S+)/.exec(out)?.[1];
-      if (url) resolve({ child, url });
-    });
-    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    child.on("exit", (code, signal) => reject(new Error(`node exited ${code ?? signal}: ${out}`)));
-  });
-}
-
 /** How many distinct Hello ids B evaluated, and how many of them more than once: "n/twice". */
 const tally = `local n, twice = 0, 0
   for _, v in pairs(Got or {}) do n = n + 1 if v ~= 1 then twice = twice + 1 end end
   return n .. "/" .. twice`;
 
-async function kill(node: Child): Promise<void> {
-  node.child.kill("SIGKILL");
-  await new Promise((r) => node.child.once("exit", r));
-}
-
 for (const storeKind of ["sqlite", "redis"] as const) {
   test(`${storeKind}: Assign hands a message A received to B, exactly once across kill -9; C without an assignable refuses it; duplicates and unknown ids are refused`, async () => {
-    const base = mkdtempSync(join(tmpdir(), "vmd-assign-"));
-    mkdirSync(join(base, "mod"));
-    copyFileSync(mod.file, join(base, "mod", basename(mod.file)));
-    let redisUrl = "";
-    if (storeKind === "redis") {
-      redisUrl = `redis://127.0.0.1:${process.env.VMDOCKER_REDIS_PORT ?? 6379}/12`;
-      const r = new Redis(redisUrl);
-      await r.flushdb();
-      r.disconnect();
-    }
+    const { base, redisUrl } = await aoChildBase(mod.file, storeKind, 14);
     const log: string[] = [];
-    let node = await startChild(base, ":0", redisUrl, log);
+    let node = await startAoChild(base, ":0", redisUrl, log);
     const port = new URL(node.url).port;
     const pids: string[] = [];
     try {
       const client = new HymxClient({ url: node.url, signer });
-      const scheduler = (await client.info()).Node["Acc-Id"];
       const spawnOne = async (name: string) => {
-        const pid = await client.submit(
-          DataItem.sign(
-            { tags: aoSpawnTags(mod.id, scheduler, [{ name: "Name", value: name }]) },
-            signer,
-          ),
-        );
-        assert.equal((await client.waitResult(pid, pid, 120_000)).Error, "");
-        pids.push(pid);
-        return pid;
+        pids.push(await spawnAoProcess(client, signer, mod.id, name));
+        return pids.at(-1)!;
       };
       const [a, b, c] = [await spawnOne("a"), await spawnOne("b"), await spawnOne("c")];
       const counting = `Handlers.add("hello", "Hello", function(m)
@@ -122,8 +64,8 @@ for (const storeKind of ["sqlite", "redis"] as const) {
       for (const burst of [1, 2]) {
         for (let i = 0; i < HELLOS / 2; i++)
           sent.push(await client.message({ pid: a, action: "Hello", data: `hi ${burst}.${i}` }));
-        await kill(node);
-        node = await startChild(base, `:${port}`, redisUrl, log);
+        await killAoChild(node);
+        node = await startAoChild(base, `:${port}`, redisUrl, log);
       }
       const all = `${sent.length}/0`;
       assert.equal(await evalUntil(client, b, tally, (t) => t === all, 300_000), all);
