@@ -105,6 +105,17 @@ for (const storeKind of ["sqlite", "redis"] as const) {
         refused.join("\n"),
       );
 
+      // Assignables by name: added, replaced, removed; a pattern matches as a handler's does.
+      const assignables = await evalLua(
+        client,
+        b,
+        `ao.addAssignable("x", { Action = "Nope" }); ao.addAssignable("x", { Action = "Other" })
+         local n = #ao.assignables; ao.removeAssignable("x")
+         return n .. "/" .. #ao.assignables .. "/" .. tostring(ao.isAssignable({ Action = "Hello", Tags = {} }))
+           .. "/" .. tostring(ao.isAssignable({ Action = "Other", Tags = {} }))`,
+      );
+      assert.equal(plain(assignables.Data), "2/1/true/false");
+
       // Nobody but a result assigns: POST / refuses an assignment item, whoever signed it.
       const forged = DataItem.sign(
         {
