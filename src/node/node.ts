@@ -15,6 +15,7 @@ import { Intake } from "./intake.js";
 import type { ModuleCatalog } from "./modules.js";
 import { LocalNetwork, type Network } from "./network.js";
 import { RemoteOutbox } from "./outbox.js";
+import { assignmentContentKey, PROCESS_ID } from "./outgoing.js";
 import { ProcessTable } from "./processes.js";
 import { ResultFeed } from "./results.js";
 import { ProcessRunner } from "./runner.js";
@@ -190,6 +191,15 @@ export class HymxNode {
     const state = await admitAssignment(this.deps.store, this.procs, item);
     const { nonce, timestamp } = await this.scheduler.commitMessage(state, item);
     this.runner.applyLater(state, { nonce, item, timestamp });
+  }
+
+  /**
+   * The id of the assignment that put message `msgId` into process `pid`'s schedule (its result
+   * is the process's result of that message), or null.
+   */
+  async assignmentOf(pid: string, msgId: string): Promise<string | null> {
+    if (!PROCESS_ID.test(pid)) return null;
+    return this.deps.store.contentOwner(assignmentContentKey(pid, msgId, this.deps.signer));
   }
 
   /**

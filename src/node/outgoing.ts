@@ -1,8 +1,9 @@
 import { z } from "zod";
-import { DataItem } from "../protocol/data-item.js";
+import { fromB64Url, toB64Url } from "../protocol/base64url.js";
+import { DataItem, itemDeepHash } from "../protocol/data-item.js";
 import { baseTags, type VmmResult } from "../protocol/hymx.js";
 import type { Signer } from "../protocol/signers.js";
-import type { Tag } from "../protocol/tags.js";
+import { encodeTags, type Tag } from "../protocol/tags.js";
 import type { OutboxEntry } from "../store/types.js";
 
 type ResultMessage = NonNullable<VmmResult["Messages"]>[number];
@@ -98,6 +99,12 @@ export function spawnedNotice(
 /** One entry of a result's `Assignments` (AO's `ao.assign`): the message `Message` to each of `Processes`. */
 const AssignmentSchema = z.object({ Processes: z.array(z.string()), Message: z.string() });
 
+const assignmentTagList = (target: string, msgId: string): Tag[] => [
+  ...baseTags("Assignment"),
+  { name: "Process", value: target },
+  { name: "Message", value: msgId },
+];
+
 /**
  * The item that puts the message `msgId`, which the node holds, into the schedule of process
  * `target` (AO's assignment of an existing message; the target evaluates the message itself, see
@@ -106,17 +113,24 @@ const AssignmentSchema = z.object({ Processes: z.array(z.string()), Message: z.s
  * has the same signed content, so the scheduler's content dedupe takes it once per target.
  */
 export function assignmentItem(target: string, msgId: string, signer: Signer): DataItem {
-  return DataItem.sign(
-    {
-      target,
-      data: "",
-      tags: [
-        ...baseTags("Assignment"),
-        { name: "Process", value: target },
-        { name: "Message", value: msgId },
-      ],
-    },
-    signer,
+  return DataItem.sign({ target, data: "", tags: assignmentTagList(target, msgId) }, signer);
+}
+
+/**
+ * The content key (store/content-index.ts) of `assignmentItem(target, msgId, signer)`, computed
+ * without signing: finds the assignment of a message to a process through `Store.contentOwner`.
+ * `target` must be a process id (PROCESS_ID).
+ */
+export function assignmentContentKey(target: string, msgId: string, signer: Signer): string {
+  return toB64Url(
+    itemDeepHash({
+      signatureType: signer.signatureType,
+      owner: signer.owner,
+      target: fromB64Url(target, "target"),
+      anchor: Buffer.alloc(0),
+      tagsBytes: encodeTags(assignmentTagList(target, msgId)),
+      data: Buffer.alloc(0),
+    }),
   );
 }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
+import { connect } from "@permaweb/aoconnect";
 import { HymxClient } from "../../src/client/client.js";
 import { DataItem } from "../../src/protocol/data-item.js";
 import { EthereumSigner } from "../../src/protocol/signers.js";
@@ -132,19 +133,27 @@ for (const storeKind of ["sqlite", "redis"] as const) {
       );
       await assert.rejects(client.submit(forged), /err_invalid_type/);
 
-      // C evaluated each assignment and refused it: no handler ran, nothing in its Inbox.
+      // AO's result of the message under each process (aoconnect, as a user reads it): A's own,
+      // B's evaluation of the assignment, and C's refusal, which ran no handler.
+      const ao = connect({
+        MODE: "legacy",
+        MU_URL: node.url,
+        CU_URL: node.url,
+        GATEWAY_URL: node.url,
+      }) as unknown as { result(a: object): Promise<Record<string, unknown>> };
+      const of = (process: string) => ao.result({ message: first, process });
+      assert.equal((await of(a))["From-Process"], a);
+      const atB = await of(b);
+      assert.equal(atB["From-Process"], b);
+      assert.notEqual(atB["Item-Id"], first, "B's result is its assignment's");
+      const atC = await of(c);
+      assert.match(plain(JSON.stringify(atC.Output)), /Assignment is not trusted/);
       assert.equal(
         plain((await evalLua(client, c, "tostring(Got) .. '/' .. #Inbox")).Data),
         "nil/0",
       );
-      const res = await fetch(`${node.url}/results/${c}?sort=DESC&limit=5`);
-      const outputs = ((await res.json()) as { edges: { node: { Output: unknown } }[] }).edges;
-      assert.ok(
-        outputs.some((e) =>
-          plain(JSON.stringify(e.node.Output)).includes("Assignment is not trusted"),
-        ),
-        JSON.stringify(outputs),
-      );
+      const never = await fetch(`${node.url}/result/${sent[1]}?process-id=${a.replace(/^./, "_")}`);
+      assert.equal(never.status, 404, "a process that never had the message has no result of it");
     } finally {
       node.child.kill("SIGKILL");
       for (const pid of pids)
