@@ -1,15 +1,14 @@
 import assert from "node:assert/strict";
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { assignmentContentKey, assignmentItem, outboxEntries } from "../../src/node/outgoing.js";
+import { toB64Url } from "../../src/protocol/base64url.js";
 import type { VmmResult } from "../../src/protocol/hymx.js";
 import { ArweaveSigner, EthereumSigner } from "../../src/protocol/signers.js";
 import { contentKeyOf } from "../../src/store/content-index.js";
 
-const A = "A".repeat(43);
-const B = "B".repeat(43);
-const C = "C".repeat(43);
-const MSG = "M".repeat(43);
+const id = () => toB64Url(randomBytes(32));
+const [A, B, C, MSG] = [id(), id(), id(), id()];
 
 const result = (assignments: unknown[]): VmmResult =>
   ({
@@ -27,7 +26,7 @@ const result = (assignments: unknown[]): VmmResult =>
   }) as VmmResult;
 
 test("the same assignment signed twice has one content key, which is found without signing (Ethereum and Arweave keys)", () => {
-  const jwk = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({
+  const jwk = generateKeyPairSync("rsa", { modulusLength: 4096 }).privateKey.export({
     format: "jwk",
   });
   for (const signer of [new EthereumSigner(`0x${"42".repeat(32)}`), new ArweaveSigner(jwk)]) {
