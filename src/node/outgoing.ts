@@ -96,8 +96,15 @@ export function spawnedNotice(
   );
 }
 
-/** One entry of a result's `Assignments` (AO's `ao.assign`): the message `Message` to each of `Processes`. */
-const AssignmentSchema = z.object({ Processes: z.array(z.string()), Message: z.string() });
+/**
+ * One entry of a result's `Assignments` (AO's `ao.assign`): the message `Message` to each of
+ * `Processes`. A Message that could be no id at all (not short printable ASCII, which a tag could
+ * not carry either) makes the entry malformed; an id-shaped unknown one is refused at delivery.
+ */
+const AssignmentSchema = z.object({
+  Processes: z.array(z.string()),
+  Message: z.string().regex(/^[\x21-\x7e]{1,256}$/),
+});
 
 const assignmentTagList = (target: string, msgId: string): Tag[] => [
   ...baseTags("Assignment"),

@@ -49,6 +49,7 @@ test("a result's Assignments become one outbox entry per (message, process id); 
       { Processes: [B, C, B, "not-a-process"], Message: MSG },
       { Processes: B, Message: MSG },
       { Message: MSG },
+      { Processes: [B], Message: "\ud800".repeat(5000) },
       "junk",
     ]),
     signer,
