@@ -53,9 +53,16 @@ export function registerAoRoutes(app: FastifyInstance, node: HymxNode): void {
       const notFound = () => reply.code(404).send({ error: "err_result_not_found" });
       // Like a CU, answer once the message is evaluated: wait (bounded) for a known message's result.
       const at = await store.locate(req.params.msgid);
-      // A result is asked for under its own process only (AO's process-id is required).
-      if (!at || (pid !== undefined && at.pid !== pid)) return notFound();
-      const r = await node.results.read(req.params.msgid, 30_000);
+      if (!at) return notFound();
+      let id = req.params.msgid;
+      // Under another process, the result is that process's evaluation of the message assigned
+      // to it (AO's result of an assignment); a message it never had is not found.
+      if (pid !== undefined && at.pid !== pid) {
+        const assigned = await node.assignmentOf(pid, id);
+        if (!assigned) return notFound();
+        id = assigned;
+      }
+      const r = await node.results.read(id, 30_000);
       return r ? aoResult(r) : notFound();
     },
   );

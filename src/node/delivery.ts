@@ -15,6 +15,8 @@ export interface DeliveryDeps {
   isLocal: (pid: string) => boolean;
   /** POST / on this node (intake, scheduler), for items to local processes and local spawns. */
   submitLocal: (raw: Uint8Array) => Promise<unknown>;
+  /** Schedules an assignment item on its target (never through POST /, which refuses them). */
+  assignLocal: (item: DataItem) => Promise<unknown>;
   remote: RemoteOutbox;
   /** Counts deliveries for `settled()`. */
   work: WorkCounter;
@@ -37,7 +39,9 @@ const TRY_LATER = new Set(["err_process_stopped"]);
  * targets (and spawns this node schedules) go through this node's own intake; the others to the
  * node the registry names (RemoteOutbox, retried on hymx's schedule). After a crash, `redeliver`
  * sends what is still pending: the very same signed items, which the receiving intake takes
- * once (a second copy is refused as a duplicate and counts as delivered).
+ * once (a second copy is refused as a duplicate and counts as delivered). Assignments go to the
+ * scheduler of this node only; one it refuses (an unknown message, a target elsewhere) is logged
+ * and dropped.
  */
 export class Delivery {
   private tail: Promise<void> = Promise.resolve();
@@ -66,7 +70,7 @@ export class Delivery {
       const item = DataItem.fromJSON(e.item);
       const local =
         e.kind === "spawn" ? e.target === this.deps.signer.address : this.deps.isLocal(e.target);
-      if (!local) {
+      if (!local && e.kind !== "assignment") {
         this.deps.remote.send(e.pid, item, {
           scheduler: e.kind === "spawn" ? e.target : undefined,
           delivered: () => this.done(e),
@@ -74,13 +78,15 @@ export class Delivery {
         continue;
       }
       try {
-        await this.deps.submitLocal(item.encode());
+        if (e.kind === "assignment") await this.deps.assignLocal(item);
+        else await this.deps.submitLocal(item.encode());
         await this.done(e);
       } catch (err) {
         const code = err instanceof ProtocolError ? err.code : "";
         if (ALREADY_THERE.has(code)) await this.done(e);
         else if (!TRY_LATER.has(code)) {
-          this.deps.log.warn("local delivery failed; the item is dropped", {
+          const what = e.kind === "assignment" ? "assignment refused" : "local delivery failed";
+          this.deps.log.warn(`${what}; the item is dropped`, {
             pid: e.pid,
             target: e.target,
             error: String(err),

@@ -1,4 +1,5 @@
 import { silentLogger, type Logger } from "../log.js";
+import type { DataItem } from "../protocol/data-item.js";
 import type { Cryptor } from "../protocol/ecies.js";
 import { DATA_PROTOCOL, VARIANT } from "../protocol/hymx.js";
 import type { Signer } from "../protocol/signers.js";
@@ -6,6 +7,7 @@ import type { Store } from "../store/types.js";
 import type { VmRegistry, VmResult } from "../vm/contract.js";
 import { RegistryVm } from "../vm/core/registry.js";
 import { TokenVm } from "../vm/core/token.js";
+import { admitAssignment } from "./assignments.js";
 import { Checkpoints, type Snapshot } from "./checkpoints.js";
 import { Delivery } from "./delivery.js";
 import { ProcessReads, type DryRunMessage } from "./dry-run.js";
@@ -13,6 +15,7 @@ import { Intake } from "./intake.js";
 import type { ModuleCatalog } from "./modules.js";
 import { LocalNetwork, type Network } from "./network.js";
 import { RemoteOutbox } from "./outbox.js";
+import { assignmentContentKey, PROCESS_ID } from "./outgoing.js";
 import { ProcessTable } from "./processes.js";
 import { ResultFeed } from "./results.js";
 import { ProcessRunner } from "./runner.js";
@@ -90,6 +93,7 @@ export class HymxNode {
       signer,
       isLocal: (pid) => procs.has(pid),
       submitLocal: (raw) => this.submit(raw),
+      assignLocal: (item) => this.assign(item),
       remote: this.remoteOutbox,
       work: procs.work,
       log,
@@ -177,6 +181,25 @@ export class HymxNode {
     const { nonce, timestamp } = await this.scheduler.commitMessage(state, item);
     this.runner.applyLater(state, { nonce, item, timestamp });
     return { id: item.id };
+  }
+
+  /**
+   * An assignment from a process's result (delivery only): checked (assignments.ts), committed at
+   * the target's next nonce like a message, then applied. Throws ProtocolError.
+   */
+  private async assign(item: DataItem): Promise<void> {
+    const state = await admitAssignment(this.deps.store, this.procs, item);
+    const { nonce, timestamp } = await this.scheduler.commitMessage(state, item);
+    this.runner.applyLater(state, { nonce, item, timestamp });
+  }
+
+  /**
+   * The id of the assignment that put message `msgId` into process `pid`'s schedule (its result
+   * is the process's result of that message), or null.
+   */
+  async assignmentOf(pid: string, msgId: string): Promise<string | null> {
+    if (!PROCESS_ID.test(pid)) return null;
+    return this.deps.store.contentOwner(assignmentContentKey(pid, msgId, this.deps.signer));
   }
 
   /**

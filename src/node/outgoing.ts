@@ -1,7 +1,9 @@
-import { DataItem } from "../protocol/data-item.js";
+import { z } from "zod";
+import { fromB64Url, toB64Url } from "../protocol/base64url.js";
+import { DataItem, itemDeepHash } from "../protocol/data-item.js";
 import { baseTags, type VmmResult } from "../protocol/hymx.js";
 import type { Signer } from "../protocol/signers.js";
-import type { Tag } from "../protocol/tags.js";
+import { encodeTags, type Tag } from "../protocol/tags.js";
 import type { OutboxEntry } from "../store/types.js";
 
 type ResultMessage = NonNullable<VmmResult["Messages"]>[number];
@@ -95,9 +97,55 @@ export function spawnedNotice(
 }
 
 /**
+ * One entry of a result's `Assignments` (AO's `ao.assign`): the message `Message` to each of
+ * `Processes`. A Message that could be no id at all (not short printable ASCII, which a tag could
+ * not carry either) makes the entry malformed; an id-shaped unknown one is refused at delivery.
+ */
+const AssignmentSchema = z.object({
+  Processes: z.array(z.string()),
+  Message: z.string().regex(/^[\x21-\x7e]{1,256}$/),
+});
+
+const assignmentTagList = (target: string, msgId: string): Tag[] => [
+  ...baseTags("Assignment"),
+  { name: "Process", value: target },
+  { name: "Message", value: msgId },
+];
+
+/**
+ * The item that puts the message `msgId`, which the node holds, into the schedule of process
+ * `target` (AO's assignment of an existing message; the target evaluates the message itself, see
+ * assignments.ts). Type=Assignment (a VM's tags cannot set Type, and POST / refuses the type, so
+ * only a result makes one), Process and Message tags, no data, no anchor: the same assignment
+ * has the same signed content, so the scheduler's content dedupe takes it once per target.
+ */
+export function assignmentItem(target: string, msgId: string, signer: Signer): DataItem {
+  return DataItem.sign({ target, data: "", tags: assignmentTagList(target, msgId) }, signer);
+}
+
+/**
+ * The content key (store/content-index.ts) of `assignmentItem(target, msgId, signer)`, computed
+ * without signing: finds the assignment of a message to a process through `Store.contentOwner`.
+ * `target` must be a process id (PROCESS_ID).
+ */
+export function assignmentContentKey(target: string, msgId: string, signer: Signer): string {
+  return toB64Url(
+    itemDeepHash({
+      signatureType: signer.signatureType,
+      owner: signer.owner,
+      target: fromB64Url(target, "target"),
+      anchor: Buffer.alloc(0),
+      tagsBytes: encodeTags(assignmentTagList(target, msgId)),
+      data: Buffer.alloc(0),
+    }),
+  );
+}
+
+/**
  * Everything a result sends, signed, in delivery order: its messages (to process ids), then for
- * each spawn the child's Process item and the parent's Spawned notice. These are committed with
- * the result (the durable outbox), so a crash can neither lose nor repeat one.
+ * each spawn the child's Process item and the parent's Spawned notice, then an assignment item
+ * per (Message, process id) of its `Assignments` (malformed entries are skipped). These are
+ * committed with the result (the durable outbox), so a crash can neither lose nor repeat one.
  */
 export function outboxEntries(pid: string, result: VmmResult, signer: Signer): OutboxEntry[] {
   const entries: OutboxEntry[] = [];
@@ -110,6 +158,13 @@ export function outboxEntries(pid: string, result: VmmResult, signer: Signer): O
     const child = outgoingSpawn(pid, result, s, signer);
     add("spawn", child.tag("Scheduler") ?? signer.address, child);
     add("message", pid, spawnedNotice(pid, result, s, child.id, signer));
+  }
+  for (const a of result.Assignments ?? []) {
+    const parsed = AssignmentSchema.safeParse(a);
+    if (!parsed.success) continue;
+    for (const target of new Set(parsed.data.Processes))
+      if (PROCESS_ID.test(target))
+        add("assignment", target, assignmentItem(target, parsed.data.Message, signer));
   }
   return entries;
 }

@@ -8,6 +8,7 @@ import type { OutboxEntry, Store } from "../store/types.js";
 import { VmGoneError, type VmRegistry, type VmResult } from "../vm/contract.js";
 import { REGISTRY_FORMAT } from "../vm/core/registry.js";
 import { TOKEN_FORMAT } from "../vm/core/token.js";
+import { assignedMeta, isAssignment } from "./assignments.js";
 import type { Snapshot } from "./checkpoints.js";
 import type { ModuleCatalog } from "./modules.js";
 import { outboxEntries } from "./outgoing.js";
@@ -277,11 +278,31 @@ export class ProcessRunner {
    */
   private async applyRun(state: ProcessState, run: Committed[], mode: ApplyMode): Promise<void> {
     const metas = run.map((c) => itemMeta(state.pid, c.item, c.nonce, c.timestamp, "Message"));
-    const outs = run.length > 1 ? await this.applyBatch(state, run[0]!.nonce, metas) : null;
+    const lost = await this.assigned(state.pid, run, metas);
+    const outs =
+      run.length > 1 && lost.size === 0 ? await this.applyBatch(state, run[0]!.nonce, metas) : null;
     for (let i = 0; i < run.length; i++) {
-      const out = outs?.[i] ?? (await this.applyMeta(state, run[i]!.nonce, metas[i]!));
+      const out = lost.has(i)
+        ? { Error: `the assigned message ${run[i]!.item.tag("Message")} is not in the store` }
+        : (outs?.[i] ?? (await this.applyMeta(state, run[i]!.nonce, metas[i]!)));
       this.record(state, run[i]!, metas[i]!, out, mode);
     }
+  }
+
+  /**
+   * Puts the assigned message's own Meta in place of each assignment in `run` (assignments.ts);
+   * answers the positions whose message the store does not hold (they record an Error).
+   */
+  private async assigned(pid: string, run: Committed[], metas: Meta[]): Promise<Set<number>> {
+    const lost = new Set<number>();
+    for (let i = 0; i < run.length; i++) {
+      const c = run[i]!;
+      if (!isAssignment(c.item, this.deps.signer.address)) continue;
+      const meta = await assignedMeta(this.deps.store, pid, c.item, c.nonce, c.timestamp);
+      if (meta) metas[i] = meta;
+      else lost.add(i);
+    }
+    return lost;
   }
 
   private record(
@@ -305,7 +326,8 @@ export class ProcessRunner {
     const result: VmmResult = {
       Nonce: String(c.nonce),
       Timestamp: String(c.timestamp),
-      "Item-Id": meta["Item-Id"],
+      // The scheduled item's id (an assignment's own, not its message's: a result per schedule entry).
+      "Item-Id": c.item.id,
       "From-Process": pid,
       "Pushed-For": meta["Pushed-For"] || meta["Item-Id"],
       Messages: messages,

@@ -167,6 +167,11 @@ export const MetaSchema = z.object({
   Params: z.record(z.string(), z.string()),
   /** base64url (no padding) of the raw item data. */
   Data: z.string(),
+  /**
+   * The message's own target, given only when it is not `Pid`: a message assigned to this
+   * process (AO's assignment; aos tells one by `msg.Target ~= ao.id`).
+   */
+  Target: z.string().optional(),
 });
 export type Meta = z.infer<typeof MetaSchema>;
 

@@ -121,7 +121,8 @@ export function aoMessage(
     Id: str(m["Item-Id"]),
     Owner: owner,
     From: from || str(m["From-Process"]) || owner,
-    Target: str(m.Pid),
+    // An assigned message keeps its own Target (another process): AO's mark of an assignment.
+    Target: str(m.Target) || str(m.Pid),
     Tags: tags,
     Data: data,
     Timestamp: String(m.Timestamp ?? 0),

@@ -6,14 +6,15 @@ export type StoredItem = BundleItemJson & { id: string };
 
 /**
  * A node-signed item a result emitted, waiting in the durable outbox until it is delivered: a
- * message to a process, or a spawn (its target is then the scheduler's address).
+ * message to a process, a spawn (its target is then the scheduler's address), or an assignment
+ * of a message the node holds to a process (its target; see node/assignments.ts).
  */
 export interface OutboxEntry {
   /** The signed item's id (a redelivery after a crash sends the very same item). */
   id: string;
   /** The process whose result emitted it. */
   pid: string;
-  kind: "message" | "spawn";
+  kind: "message" | "spawn" | "assignment";
   target: string;
   item: StoredItem;
 }

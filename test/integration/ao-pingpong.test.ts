@@ -1,22 +1,15 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
 import { before, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { Redis } from "ioredis";
 import { HymxClient } from "../../src/client/client.js";
-import { DataItem } from "../../src/protocol/data-item.js";
 import { EthereumSigner } from "../../src/protocol/signers.js";
-import { aoModule, aoSpawnTags, evalLua, plain } from "../helpers/ao.js";
+import { aoModule, evalLua, plain } from "../helpers/ao.js";
+import { aoChildBase, killAoChild, spawnAoProcess, startAoChild } from "../helpers/ao-child.js";
 import { CLIENT_KEY } from "../helpers/echo-vm.js";
 import { testClient } from "../helpers/engine.js";
 
 // Two AO processes play ping-pong (1,000 messages: 500 Pings, 500 Pongs) through the node's durable
 // outbox while the node is killed with kill -9 twice: every Ping and every Pong arrives exactly once.
 const ROUNDS = 500;
-const script = fileURLToPath(new URL("../helpers/ao-node.js", import.meta.url));
 const docker = testClient();
 const signer = new EthereumSigner(CLIENT_KEY);
 let mod: { id: string; file: string };
@@ -24,33 +17,6 @@ let mod: { id: string; file: string };
 before(async () => {
   mod = await aoModule(docker, signer);
 });
-
-function startChild(
-  base: string,
-  port: string,
-  redis: string,
-): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script], {
-      env: {
-        ...process.env,
-        BASE_DIR: base,
-        PORT: port,
-        REDIS_URL: redis,
-        CHECKPOINT_INTERVAL: "2",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const url = /URL (\S+)/.exec(out)?.[1];
-      if (url) resolve({ child, url });
-    });
-    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    child.on("exit", (code, signal) => reject(new Error(`node exited ${code ?? signal}: ${out}`)));
-  });
-}
 
 /** A's progress: the nonce of its newest result (each Pong is one), read while the node may be down. */
 async function progress(url: string, pid: string): Promise<number> {
@@ -73,32 +39,15 @@ async function until(what: string, ok: () => Promise<boolean>, timeoutMs: number
 
 for (const storeKind of ["sqlite", "redis"] as const) {
   test(`${storeKind}: ${ROUNDS * 2} messages of ping-pong between two AO processes, none lost or doubled, with the node killed -9 twice`, async () => {
-    const base = mkdtempSync(join(tmpdir(), "vmd-pp-"));
-    mkdirSync(join(base, "mod"));
-    copyFileSync(mod.file, join(base, "mod", basename(mod.file)));
-    let redisUrl = "";
-    if (storeKind === "redis") {
-      redisUrl = `redis://127.0.0.1:${process.env.VMDOCKER_REDIS_PORT ?? 6379}/11`;
-      const r = new Redis(redisUrl);
-      await r.flushdb();
-      r.disconnect();
-    }
-    let node = await startChild(base, ":0", redisUrl);
+    const { base, redisUrl } = await aoChildBase(mod.file, storeKind, 11);
+    let node = await startAoChild(base, ":0", redisUrl);
     const port = new URL(node.url).port;
     const pids: string[] = [];
     try {
       const client = new HymxClient({ url: node.url, signer });
-      const scheduler = (await client.info()).Node["Acc-Id"];
       const spawnOne = async (name: string) => {
-        const pid = await client.submit(
-          DataItem.sign(
-            { tags: aoSpawnTags(mod.id, scheduler, [{ name: "Name", value: name }]) },
-            signer,
-          ),
-        );
-        assert.equal((await client.waitResult(pid, pid, 120_000)).Error, "");
-        pids.push(pid);
-        return pid;
+        pids.push(await spawnAoProcess(client, signer, mod.id, name));
+        return pids.at(-1)!;
       };
       const a = await spawnOne("pinger");
       const b = await spawnOne("ponger");
@@ -125,9 +74,8 @@ for (const storeKind of ["sqlite", "redis"] as const) {
           async () => (await progress(node.url, a)) >= start + at,
           300_000,
         );
-        node.child.kill("SIGKILL");
-        await new Promise((r) => node.child.once("exit", r));
-        node = await startChild(base, `:${port}`, redisUrl);
+        await killAoChild(node);
+        node = await startAoChild(base, `:${port}`, redisUrl);
       }
       const done = async () => Number(plain((await evalLua(client, a, "Pongs")).Data)) >= ROUNDS;
       await until(`${ROUNDS} pongs`, () => done().catch(() => false), 600_000);

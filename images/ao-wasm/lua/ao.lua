@@ -6,6 +6,8 @@ local ao = {
   id = old.id or "",
   _module = old._module or "",
   authorities = old.authorities or {},
+  -- Patterns of the assigned messages this process takes (aos: none, so every assignment is refused).
+  assignables = old.assignables or {},
   reference = old.reference or 0,
   outbox = old.outbox or { Output = {}, Messages = {}, Spawns = {}, Assignments = {} },
   env = old.env or {},
@@ -207,6 +209,52 @@ function ao.assign(assignment)
   assert(type(assignment.Processes) == "table", "ao.assign: Processes must be a list of ids")
   assert(type(assignment.Message) == "string", "ao.assign: Message must be an id")
   table.insert(ao.outbox.Assignments, assignment)
+end
+
+--- Is the message an assignment (a message sent to another process, assigned to this one)?
+function ao.isAssignment(msg)
+  return msg.Target ~= ao.id
+end
+
+--- Takes assigned messages that match `spec` (a pattern as Handlers use: an Action, a table of
+-- fields, a function). ao.addAssignable(spec) or ao.addAssignable(name, spec); a name given again
+-- replaces its pattern.
+function ao.addAssignable(...)
+  local name, spec = nil, ...
+  if select("#", ...) > 1 then
+    name, spec = ...
+    assert(type(name) == "string", "ao.addAssignable(name, spec): the name must be a string")
+  end
+  for _, a in ipairs(ao.assignables) do
+    if name ~= nil and a.name == name then
+      a.pattern = spec
+      return name
+    end
+  end
+  table.insert(ao.assignables, { name = name, pattern = spec })
+  return name or #ao.assignables
+end
+
+--- Removes an assignable by its name or its position; an unknown one is ignored.
+function ao.removeAssignable(key)
+  local at = type(key) == "number" and key or nil
+  if type(key) == "string" then
+    for i, a in ipairs(ao.assignables) do
+      if a.name == key then at = i end
+    end
+  else
+    assert(type(key) == "number", "ao.removeAssignable(key): a name or a position")
+  end
+  if at and ao.assignables[at] then table.remove(ao.assignables, at) end
+end
+
+--- Does an assigned message match one of the process's assignables?
+function ao.isAssignable(msg)
+  local utils = require(".utils")
+  for _, a in ipairs(ao.assignables) do
+    if utils.matchesSpec(msg, a.pattern) then return true end
+  end
+  return false
 end
 
 --- Is the message from an authority of this process (its Authority tags and its scheduler)?

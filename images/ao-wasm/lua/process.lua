@@ -179,6 +179,12 @@ function process.handle(msg, env)
     print("Message is not trusted: From " .. tostring(msg.From) .. ", signed by " .. tostring(msg.Owner))
     return ao.result({ Output = output({ print = true }) })
   end
+  -- An assignment runs only if the process added an assignable it matches (aos's rule).
+  if ao.isAssignment(msg) and not ao.isAssignable(msg) then
+    if msg.From ~= ao.id then Send({ Target = msg.From, Data = "Assignment is not trusted by this process!" }) end
+    print("Assignment is not trusted: " .. tostring(msg.Id) .. " to " .. tostring(msg.Target) .. " from " .. tostring(msg.From))
+    return ao.result({ Output = output({ print = true }) })
+  end
 
   Handlers.add("_eval", function(m) return m.Action == "Eval" and m.From == Owner end, require(".eval")(ao))
   if msg.Id == env.Process.Id then
