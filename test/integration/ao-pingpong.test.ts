@@ -39,7 +39,7 @@ async function until(what: string, ok: () => Promise<boolean>, timeoutMs: number
 
 for (const storeKind of ["sqlite", "redis"] as const) {
   test(`${storeKind}: ${ROUNDS * 2} messages of ping-pong between two AO processes, none lost or doubled, with the node killed -9 twice`, async () => {
-    const { base, redisUrl } = await aoChildBase(mod.file, storeKind, 11);
+    const { base, redisUrl } = await aoChildBase(mod.file, storeKind, 15);
     let node = await startAoChild(base, ":0", redisUrl);
     const port = new URL(node.url).port;
     const pids: string[] = [];

@@ -9,7 +9,7 @@ import { RedisStore } from "../../src/store/redis.js";
 import { SqliteStore } from "../../src/store/sqlite.js";
 import type { Store } from "../../src/store/types.js";
 
-const REDIS_URL = `redis://127.0.0.1:${process.env.VMDOCKER_REDIS_PORT ?? 6379}/12`;
+const REDIS_URL = `redis://127.0.0.1:${process.env.VMDOCKER_REDIS_PORT ?? 6379}/8`;
 
 const entry = (id: string, owner: string, tags: [string, string][], target = ""): IndexedItem => ({
   id,
