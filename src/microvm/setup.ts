@@ -75,6 +75,81 @@ export async function preflight(env: MicrovmEnv, plan: SetupPlan): Promise<void>
   await chooseVmm(env, plan);
 }
 
+export interface AllocationRequest {
+  id: string;
+  network: "bridge" | "user";
+  hostPort: number | null;
+  vcpu: number;
+  memMib: number;
+  model: string;
+  kernel: string;
+  initrd: string | null;
+  rootfs: string;
+  vmm: "qemu" | "firecracker";
+  accel: "kvm" | "tcg";
+}
+
+/**
+ * Allocates address and port under the lock and writes everything the instance needs to boot:
+ * record, gateway token, disk, seed, VMM config, bridge and TAP. Pushes its own undo step (the
+ * instance's destroy) onto `undo` first thing.
+ * @throws VmdError err_instance_exists / err_ip_pool_full / err_port_taken / err_port_pool_full
+ */
+export async function allocateInstance(
+  env: MicrovmEnv,
+  a: AllocationRequest,
+  undo: { what: string; fn: () => Promise<unknown> }[],
+): Promise<InstanceRecord> {
+  const p = instancePaths(env, a.id);
+  const record = await withLock(allocationLock(env), async () => {
+    if (instanceExists(env, a.id))
+      throw new VmdError(
+        "err_instance_exists",
+        `instance ${a.id} exists already`,
+        "pick another --instance",
+      );
+    const all = others(env);
+    const bridge = a.network === "bridge";
+    if (a.hostPort !== null) await checkRequestedPort(a.hostPort, all);
+    const ports = a.hostPort !== null ? [a.hostPort] : [];
+    ports.push(...(await pickPorts(env, all, (bridge ? 1 : 2) - ports.length)));
+    const guestIp = bridge ? pickGuestIp(env, all) : USER_NET.guestIp;
+    const hash = createHash("sha256").update(`${env.stateRoot}/${a.id}`).digest("hex");
+    const r: InstanceRecord = {
+      id: a.id,
+      vmm: a.vmm,
+      accel: a.accel,
+      network: a.network,
+      guestIp,
+      guestMac: macForIp(guestIp),
+      gatewayIp: bridge ? env.bridgeAddr.ip : USER_NET.gatewayIp,
+      prefix: bridge ? env.subnet.prefix : USER_NET.prefix,
+      tapName: bridge ? tapName(a.id, hash) : "",
+      hostPort: ports[0]!,
+      sshPort: bridge ? 0 : ports[1]!,
+      vcpu: a.vcpu,
+      memMib: a.memMib,
+      model: a.model,
+      kernel: a.kernel,
+      initrd: a.initrd ?? "",
+      rootfs: a.rootfs,
+      diskFormat: a.vmm === "qemu" ? "qcow2" : "raw",
+      desired: "running",
+      supervisor: systemdRuns() ? "systemd" : "own",
+      createdAt: new Date().toISOString(),
+    };
+    undo.push({ what: "removing the instance", fn: () => destroyInstance(env, a.id) });
+    mkdirSync(p.stateDir, { recursive: true, mode: 0o700 });
+    writeInstance(env, r);
+    if (bridge) await ensureBridge(env);
+    return r;
+  });
+  writeToken(p, randomBytes(32).toString("base64url"));
+  await writeInstanceFiles(env, record, a.rootfs);
+  if (record.network === "bridge") await ensureTap(env, record.tapName);
+  return record;
+}
+
 /**
  * Creates, boots and provisions an instance; returns it once its gateway answers /health through
  * the proxy. `timeoutS` bounds boot and provisioning each.
@@ -109,61 +184,25 @@ export async function setupInstance(
   const undo: { what: string; fn: () => Promise<unknown> }[] = [];
   const task = progress.task(`instance ${plan.id}`);
   try {
-    const record = await withLock(allocationLock(env), async () => {
-      if (instanceExists(env, plan.id))
-        throw new VmdError(
-          "err_instance_exists",
-          `instance ${plan.id} exists already`,
-          "pick another --instance",
-        );
-      const all = others(env);
-      const bridge = plan.network === "bridge";
-      if (plan.hostPort !== null) await checkRequestedPort(plan.hostPort, all);
-      const ports = plan.hostPort !== null ? [plan.hostPort] : [];
-      ports.push(...(await pickPorts(env, all, (bridge ? 1 : 2) - ports.length)));
-      const guestIp = bridge ? pickGuestIp(env, all) : USER_NET.guestIp;
-      const r: InstanceRecord = {
+    task.update("address, port, disk, seed and VMM config", 0.05);
+    const record = await allocateInstance(
+      env,
+      {
         id: plan.id,
-        vmm: choice.vmm,
-        accel: choice.accel,
         network: plan.network,
-        guestIp,
-        guestMac: macForIp(guestIp),
-        gatewayIp: bridge ? env.bridgeAddr.ip : USER_NET.gatewayIp,
-        prefix: bridge ? env.subnet.prefix : USER_NET.prefix,
-        tapName: bridge
-          ? tapName(
-              plan.id,
-              createHash("sha256").update(`${env.stateRoot}/${plan.id}`).digest("hex"),
-            )
-          : "",
-        hostPort: ports[0]!,
-        sshPort: bridge ? 0 : ports[1]!,
+        hostPort: plan.hostPort,
         vcpu: plan.vcpu,
         memMib: plan.memMib,
         model: plan.provision.model,
         kernel: images.kernel,
-        initrd: images.initrd ?? "",
+        initrd: images.initrd,
         rootfs: images.rootfs,
-        diskFormat: choice.vmm === "qemu" ? "qcow2" : "raw",
-        desired: "running",
-        supervisor: systemdRuns() ? "systemd" : "own",
-        createdAt: new Date().toISOString(),
-      };
-      undo.push({ what: "removing the instance", fn: () => destroyInstance(env, plan.id) });
-      mkdirSync(p.stateDir, { recursive: true, mode: 0o700 });
-      writeInstance(env, r);
-      if (bridge) {
-        task.update("bridge, NAT and TAP", 0.05);
-        await ensureBridge(env);
-      }
-      return r;
-    });
-    writeToken(p, randomBytes(32).toString("base64url"));
+        vmm: choice.vmm,
+        accel: choice.accel,
+      },
+      undo,
+    );
     writeProvisionOptions(p, { ...raw, instance: plan.id });
-    task.update("disk, seed and VMM config", 0.1);
-    await writeInstanceFiles(env, record, images.rootfs);
-    if (record.network === "bridge") await ensureTap(env, record.tapName);
 
     task.update(`booting (${choice.vmm}, ${choice.accel})`, 0.15);
     const tBoot = Date.now();

@@ -54,6 +54,46 @@ async function chroot(tree: string, args: string[], what: string): Promise<void>
   await runOrThrow("chroot", [tree, ...args], what, "build as root on Debian (vm-ctl prepare)");
 }
 
+/** `apt-get install` inside the tree (the host's network and resolver; /proc mounted for it). */
+async function aptInstall(tree: string, packages: string[], task: Task): Promise<void> {
+  task.update(`apt-get install ${packages.join(" ")} in the guest's tree`, 0.5);
+  copyFileSync("/etc/resolv.conf", join(tree, "etc", "resolv.conf"));
+  await runOrThrow(
+    "mount",
+    ["--bind", "/proc", join(tree, "proc")],
+    "mounting /proc",
+    "run as root",
+  );
+  try {
+    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+    const hint = "check that Debian's mirror is reachable, or pass --skip-browser-install";
+    await runOrThrow(
+      "chroot",
+      [tree, "apt-get", "update", "-q"],
+      "apt-get update in the tree",
+      hint,
+      { env },
+    );
+    let lines = 0;
+    await runOrThrow(
+      "chroot",
+      [tree, "apt-get", "install", "-y", "-q", "--no-install-recommends", ...packages],
+      `apt-get install ${packages.join(" ")}`,
+      hint,
+      {
+        env,
+        onLine: () =>
+          task.update(
+            `apt-get install ${packages.join(" ")}`,
+            Math.min(0.69, 0.5 + ++lines / 2000),
+          ),
+      },
+    );
+  } finally {
+    await run("umount", ["-l", join(tree, "proc")]);
+  }
+}
+
 /** Unpacks a tar into `dir`. */
 async function untar(tar: string, dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
@@ -169,10 +209,9 @@ export async function buildRootfs(
   out: string,
   task: Task,
 ): Promise<string[]> {
-  await debootstrapRootfs(tree, inputs.mirror, task, [
-    ...GUEST_PACKAGES,
-    ...(inputs.browser ? BROWSER_PACKAGES : []),
-  ]);
+  await debootstrapRootfs(tree, inputs.mirror, task, GUEST_PACKAGES);
+  // debootstrap cannot resolve Chromium's dependencies (alternatives); apt in the tree can.
+  if (inputs.browser) await aptInstall(tree, BROWSER_PACKAGES, task);
   task.update("installing Node 24 and OpenClaw", 0.7);
   install(inputs.nodeBinary, tree, GUEST_NODE, 0o755);
   await untar(inputs.openclawTar, join(tree, "opt", "openclaw"));

@@ -42,7 +42,7 @@ export function startProxy(opts: {
       server.off("error", reject);
       server.on("error", (err) => opts.log?.(`proxy: ${err.message}`));
       resolve({
-        address: `${opts.listenHost}:${opts.listenPort}`,
+        address: `${opts.listenHost}:${(server.address() as { port: number }).port}`,
         close: () =>
           new Promise<void>((done) => {
             for (const s of sockets) s.destroy();

@@ -72,7 +72,7 @@ export function qemuArgs(spec: VmSpec, restore?: string, tscKhz: number | null =
     );
     args.push(
       "-netdev",
-      `user,id=net0,restrict=off${fwd.join("")}`,
+      `user,id=net0${fwd.join("")}`,
       "-device",
       `virtio-net-device,netdev=net0,mac=${spec.net.mac}`,
     );
