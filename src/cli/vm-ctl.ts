@@ -384,6 +384,9 @@ program
       id,
       restart: o.restart,
       proxy: o.proxy,
+      ...(Number(process.env.VMDEMO_STOP_TIMEOUT) > 0
+        ? { stopGraceS: Number(process.env.VMDEMO_STOP_TIMEOUT) }
+        : {}),
       log: (l) => console.log(l),
     });
     process.exit(code);

@@ -33,27 +33,37 @@ function need(body: Record<string, unknown>, field: string, type: "string" | "nu
   const v = body[field];
   if (v === undefined) throw new Fault(`missing field \`${field}\``);
   if (typeof v !== type || (type === "number" && !Number.isInteger(v)))
-    throw new Fault(`invalid type for \`${field}\`: expected ${type === "number" ? "integer" : type}`);
+    throw new Fault(
+      `invalid type for \`${field}\`: expected ${type === "number" ? "integer" : type}`,
+    );
 }
 
 function preBoot(what: string) {
   if (state !== "Not started")
-    throw new Fault(`The requested operation is not supported after starting the microVM. (${what})`);
+    throw new Fault(
+      `The requested operation is not supported after starting the microVM. (${what})`,
+    );
   configured = true;
 }
 
 function handle(method: string, path: string, body: unknown): { status: number; json?: unknown } {
   const b = isObj(body) ? body : {};
   if (method === "GET" && path === "/")
-    return { status: 200, json: { app_name: "Firecracker", id, state, vmm_version: "1.10.1-fake" } };
-  if (method === "GET" && path === "/version") return { status: 200, json: { firecracker_version: "1.10.1-fake" } };
+    return {
+      status: 200,
+      json: { app_name: "Firecracker", id, state, vmm_version: "1.10.1-fake" },
+    };
+  if (method === "GET" && path === "/version")
+    return { status: 200, json: { firecracker_version: "1.10.1-fake" } };
   if (method !== "GET" && !isObj(body)) throw new Fault("Request body is not a JSON object");
   if (method === "PUT" && path === "/machine-config") {
     preBoot("machine-config");
     need(b, "vcpu_count", "number");
     need(b, "mem_size_mib", "number");
     if ((b.vcpu_count as number) < 1 || (b.vcpu_count as number) > 32)
-      throw new Fault("The vCPU number is invalid! The vCPU number can only be 1 or an even number when SMT is enabled.");
+      throw new Fault(
+        "The vCPU number is invalid! The vCPU number can only be 1 or an even number when SMT is enabled.",
+      );
     config.machine = b;
     return { status: 204 };
   }
@@ -63,7 +73,9 @@ function handle(method: string, path: string, body: unknown): { status: number; 
     if (!existsSync(b.kernel_image_path as string))
       throw new Fault(`The kernel file cannot be opened: No such file or directory (os error 2)`);
     if (b.initrd_path !== undefined && !existsSync(b.initrd_path as string))
-      throw new Fault(`The initrd file cannot be opened due to invalid path or invalid permissions.`);
+      throw new Fault(
+        `The initrd file cannot be opened due to invalid path or invalid permissions.`,
+      );
     config.boot = b;
     return { status: 204 };
   }
@@ -72,7 +84,8 @@ function handle(method: string, path: string, body: unknown): { status: number; 
     preBoot("drives");
     need(b, "drive_id", "string");
     need(b, "is_root_device", "boolean");
-    if (b.drive_id !== drive[1]) throw new Fault("The id from the path does not match the id from the body!");
+    if (b.drive_id !== drive[1])
+      throw new Fault("The id from the path does not match the id from the body!");
     need(b, "path_on_host", "string");
     need(b, "is_read_only", "boolean");
     if (!existsSync(b.path_on_host as string))
@@ -84,7 +97,8 @@ function handle(method: string, path: string, body: unknown): { status: number; 
     preBoot("network-interfaces");
     need(b, "iface_id", "string");
     need(b, "host_dev_name", "string");
-    if (b.iface_id !== nic[1]) throw new Fault("The id from the path does not match the id from the body!");
+    if (b.iface_id !== nic[1])
+      throw new Fault("The id from the path does not match the id from the body!");
     return { status: 204 };
   }
   if (method === "PUT" && path === "/entropy") {
@@ -106,14 +120,17 @@ function handle(method: string, path: string, body: unknown): { status: number; 
       return { status: 204 };
     }
     if (b.action_type === "FlushMetrics") return { status: 204 };
-    throw new Fault(`unknown variant \`${String(b.action_type)}\`, expected one of \`FlushMetrics\`, \`InstanceStart\`, \`SendCtrlAltDel\``);
+    throw new Fault(
+      `unknown variant \`${String(b.action_type)}\`, expected one of \`FlushMetrics\`, \`InstanceStart\`, \`SendCtrlAltDel\``,
+    );
   }
   if (method === "PATCH" && path === "/vm") {
     need(b, "state", "string");
     if (state === "Not started") throw new Fault("The microVM has not been started.");
     if (b.state === "Paused") state = "Paused";
     else if (b.state === "Resumed") state = "Running";
-    else throw new Fault(`unknown variant \`${String(b.state)}\`, expected \`Paused\` or \`Resumed\``);
+    else
+      throw new Fault(`unknown variant \`${String(b.state)}\`, expected \`Paused\` or \`Resumed\``);
     return { status: 204 };
   }
   if (method === "PUT" && path === "/snapshot/create") {
@@ -121,14 +138,20 @@ function handle(method: string, path: string, body: unknown): { status: number; 
     need(b, "mem_file_path", "string");
     if (b.snapshot_type !== undefined && b.snapshot_type !== "Full" && b.snapshot_type !== "Diff")
       throw new Fault("invalid snapshot_type");
-    if (state !== "Paused") throw new Fault("Cannot create a snapshot of a microVM that is not paused.");
-    writeFileSync(b.snapshot_path as string, JSON.stringify({ id, machine: config.machine, boot: config.boot }));
+    if (state !== "Paused")
+      throw new Fault("Cannot create a snapshot of a microVM that is not paused.");
+    writeFileSync(
+      b.snapshot_path as string,
+      JSON.stringify({ id, machine: config.machine, boot: config.boot }),
+    );
     writeFileSync(b.mem_file_path as string, Buffer.alloc(4096, 7));
     return { status: 204 };
   }
   if (method === "PUT" && path === "/snapshot/load") {
     if (state !== "Not started" || configured)
-      throw new Fault("Loading a microVM snapshot not allowed after configuring boot-specific resources.");
+      throw new Fault(
+        "Loading a microVM snapshot not allowed after configuring boot-specific resources.",
+      );
     need(b, "snapshot_path", "string");
     const backend = b.mem_backend;
     if ((backend === undefined) === (b.mem_file_path === undefined))
@@ -136,13 +159,18 @@ function handle(method: string, path: string, body: unknown): { status: number; 
     if (isObj(backend)) {
       need(backend, "backend_type", "string");
       need(backend, "backend_path", "string");
-      if (!existsSync(backend.backend_path as string)) throw new Fault("Cannot open the memory file: No such file or directory (os error 2)");
+      if (!existsSync(backend.backend_path as string))
+        throw new Fault("Cannot open the memory file: No such file or directory (os error 2)");
     }
-    if (!existsSync(b.snapshot_path as string)) throw new Fault("Cannot open snapshot file: No such file or directory (os error 2)");
+    if (!existsSync(b.snapshot_path as string))
+      throw new Fault("Cannot open snapshot file: No such file or directory (os error 2)");
     state = b.resume_vm === true ? "Running" : "Paused";
     return { status: 204 };
   }
-  return { status: 400, json: { fault_message: `Invalid request method and/or path: ${method} ${path}.` } };
+  return {
+    status: 400,
+    json: { fault_message: `Invalid request method and/or path: ${method} ${path}.` },
+  };
 }
 
 function record(entry: Record<string, unknown>) {
@@ -163,7 +191,13 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
       if (FAIL === `${method} ${path}`) throw new Fault(`injected failure of ${method} ${path}`);
       answer = handle(method, path, body);
     } catch (err) {
-      answer = { status: 400, json: { fault_message: err instanceof SyntaxError ? `Invalid JSON: ${err.message}` : (err as Error).message } };
+      answer = {
+        status: 400,
+        json: {
+          fault_message:
+            err instanceof SyntaxError ? `Invalid JSON: ${err.message}` : (err as Error).message,
+        },
+      };
     }
     record({ method, path, body: body ?? null, status: answer.status });
     if (answer.json === undefined) {
@@ -171,7 +205,10 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
       return res.end();
     }
     const text = JSON.stringify(answer.json);
-    res.writeHead(answer.status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+    res.writeHead(answer.status, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(text),
+    });
     res.end(text);
   });
 });

@@ -16,7 +16,8 @@ const dir = mkdtempSync(join(tmpdir(), "vmd-fc-"));
 const fake = fileURLToPath(new URL("../helpers/fake-firecracker.js", import.meta.url));
 const binary = join(dir, "firecracker");
 writeFileSync(binary, `#!/bin/sh\nexec ${process.execPath} ${fake} "$@"\n`, { mode: 0o755 });
-for (const f of ["vmlinux", "initrd.img", "rootfs.ext4", "seed.img"]) writeFileSync(join(dir, f), `${f} bytes`);
+for (const f of ["vmlinux", "initrd.img", "rootfs.ext4", "seed.img"])
+  writeFileSync(join(dir, f), `${f} bytes`);
 const log = join(dir, "api.jsonl");
 process.env.FAKE_FC_LOG = log;
 
@@ -43,13 +44,19 @@ const driver = new FirecrackerDriver(binary);
 type Call = { method: string; path: string; body: unknown; status: number };
 function calls(): Call[] {
   if (!existsSync(log)) return [];
-  const all = readFileSync(log, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Call);
+  const all = readFileSync(log, "utf8")
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Call);
   rmSync(log);
   // The driver polls GET / until the socket answers; one poll is what matters.
   return all.filter((c, i) => !(c.method === "GET" && c.path === "/" && all[i - 1]?.path === "/"));
 }
 const exited = (child: { exitCode: number | null; once: (e: "exit", f: () => void) => void }) =>
-  new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once("exit", () => resolve())));
+  new Promise<void>((resolve) =>
+    child.exitCode !== null ? resolve() : child.once("exit", () => resolve()),
+  );
 
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -58,23 +65,42 @@ test("set-up: machine config, boot source, drives, network interface, entropy, I
   try {
     assert.deepEqual(calls(), [
       { method: "GET", path: "/", body: null, status: 200 },
-      { method: "PUT", path: "/machine-config", body: { vcpu_count: 2, mem_size_mib: 1024, smt: false }, status: 204 },
+      {
+        method: "PUT",
+        path: "/machine-config",
+        body: { vcpu_count: 2, mem_size_mib: 1024, smt: false },
+        status: 204,
+      },
       {
         method: "PUT",
         path: "/boot-source",
-        body: { kernel_image_path: spec.kernel, boot_args: spec.bootArgs, initrd_path: spec.initrd },
+        body: {
+          kernel_image_path: spec.kernel,
+          boot_args: spec.bootArgs,
+          initrd_path: spec.initrd,
+        },
         status: 204,
       },
       {
         method: "PUT",
         path: "/drives/rootfs",
-        body: { drive_id: "rootfs", path_on_host: spec.disks[0]!.path, is_root_device: true, is_read_only: false },
+        body: {
+          drive_id: "rootfs",
+          path_on_host: spec.disks[0]!.path,
+          is_root_device: true,
+          is_read_only: false,
+        },
         status: 204,
       },
       {
         method: "PUT",
         path: "/drives/seed",
-        body: { drive_id: "seed", path_on_host: spec.disks[1]!.path, is_root_device: false, is_read_only: true },
+        body: {
+          drive_id: "seed",
+          path_on_host: spec.disks[1]!.path,
+          is_root_device: false,
+          is_read_only: true,
+        },
         status: 204,
       },
       {
@@ -103,9 +129,15 @@ test("set-up: machine config, boot source, drives, network interface, entropy, I
 
     // a pre-boot call after the start is refused the way Firecracker refuses it
     await assert.rejects(
-      firecrackerCall(spec.controlSocket, "PUT", "/machine-config", { vcpu_count: 4, mem_size_mib: 64 }),
+      firecrackerCall(spec.controlSocket, "PUT", "/machine-config", {
+        vcpu_count: 4,
+        mem_size_mib: 64,
+      }),
       (e: unknown) =>
-        e instanceof VmdError && /HTTP 400\): The requested operation is not supported after starting the microVM/.test(e.message),
+        e instanceof VmdError &&
+        /HTTP 400\): The requested operation is not supported after starting the microVM/.test(
+          e.message,
+        ),
     );
     calls();
 
@@ -120,7 +152,11 @@ test("set-up: machine config, boot source, drives, network interface, entropy, I
         {
           method: "PUT",
           path: "/snapshot/create",
-          body: { snapshot_type: "Full", snapshot_path: join(dirOf, "vmstate"), mem_file_path: join(dirOf, "memory") },
+          body: {
+            snapshot_type: "Full",
+            snapshot_path: join(dirOf, "vmstate"),
+            mem_file_path: join(dirOf, "memory"),
+          },
           status: 204,
         },
         { method: "PATCH", path: "/vm", body: { state: "Resumed" }, status: 204 },
@@ -128,7 +164,10 @@ test("set-up: machine config, boot source, drives, network interface, entropy, I
     );
     assert.equal(snap.memoryBytes, 4096);
     assert.equal(readFileSync(join(dirOf, "disk"), "utf8"), "disk at snapshot time");
-    assert.deepEqual((await driver.listSnapshots(spec)).map((s) => s.name), ["before-upgrade"]);
+    assert.deepEqual(
+      (await driver.listSnapshots(spec)).map((s) => s.name),
+      ["before-upgrade"],
+    );
 
     // stop: Ctrl-Alt-Del, and Firecracker exits with the guest
     await driver.requestShutdown(spec);
@@ -144,7 +183,10 @@ test("set-up: machine config, boot source, drives, network interface, entropy, I
 
 test("restore: a fresh Firecracker loads the snapshot (state + memory file) and resumes; the disk comes back", async () => {
   writeFileSync(spec.disks[0]!.path, "disk changed after the snapshot");
-  const child = await driver.launch(spec, { logFile: join(dir, "vmm.log"), restore: "before-upgrade" });
+  const child = await driver.launch(spec, {
+    logFile: join(dir, "vmm.log"),
+    restore: "before-upgrade",
+  });
   try {
     const dirOf = join(spec.snapshotDir, "before-upgrade");
     assert.deepEqual(calls(), [
@@ -166,7 +208,10 @@ test("restore: a fresh Firecracker loads the snapshot (state + memory file) and 
     child.kill("SIGKILL");
     await exited(child);
   }
-  await assert.rejects(driver.launch(spec, { logFile: join(dir, "vmm.log"), restore: "nope" }), /no snapshot nope/);
+  await assert.rejects(
+    driver.launch(spec, { logFile: join(dir, "vmm.log"), restore: "nope" }),
+    /no snapshot nope/,
+  );
   await driver.deleteSnapshot(spec, "before-upgrade");
   assert.deepEqual(await driver.listSnapshots(spec), []);
   calls();
@@ -180,20 +225,27 @@ test("an error reply stops the set-up with Firecracker's fault message, and the 
       (e: unknown) =>
         e instanceof VmdError &&
         e.code === "err_firecracker_api" &&
-        e.message === "Firecracker refused PUT /drives/seed (HTTP 400): injected failure of PUT /drives/seed",
+        e.message ===
+          "Firecracker refused PUT /drives/seed (HTTP 400): injected failure of PUT /drives/seed",
     );
   } finally {
     delete process.env.FAKE_FC_FAIL;
   }
   const seen = calls().map((c) => `${c.method} ${c.path} ${c.status}`);
   assert.deepEqual(seen.slice(-2), ["PUT /drives/rootfs 204", "PUT /drives/seed 400"]);
-  assert.ok(!seen.some((s) => s.startsWith("PUT /actions")), "no InstanceStart after a failed step");
+  assert.ok(
+    !seen.some((s) => s.startsWith("PUT /actions")),
+    "no InstanceStart after a failed step",
+  );
   // the killed process no longer answers
   await new Promise((r) => setTimeout(r, 300));
   await assert.rejects(firecrackerCall(spec.controlSocket, "GET", "/"), /API socket/);
   // a kernel path Firecracker cannot open is refused with its own words
   await assert.rejects(
-    driver.launch({ ...spec, kernel: join(dir, "missing-vmlinux") }, { logFile: join(dir, "vmm.log") }),
+    driver.launch(
+      { ...spec, kernel: join(dir, "missing-vmlinux") },
+      { logFile: join(dir, "vmm.log") },
+    ),
     /boot-source \(HTTP 400\): The kernel file cannot be opened/,
   );
   calls();

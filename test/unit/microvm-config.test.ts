@@ -86,7 +86,10 @@ test("bad variables and ids are refused with the variable's name and a valid val
     );
   refuses({ BASE_PORT: "80" }, /BASE_PORT=80/);
   refuses({ SUBNET_CIDR: "172.16.0.5/24" }, /host bits/);
-  refuses({ BRIDGE_ADDR: "10.0.0.1/24" }, /BRIDGE_ADDR=10.0.0.1\/24 is not an address of SUBNET_CIDR/);
+  refuses(
+    { BRIDGE_ADDR: "10.0.0.1/24" },
+    /BRIDGE_ADDR=10.0.0.1\/24 is not an address of SUBNET_CIDR/,
+  );
   refuses({ BRIDGE_NAME: "a-name-much-too-long" }, /BRIDGE_NAME/);
   for (const id of ["My-Bot", "a b", "../x", "x;rm", "", "a".repeat(49)])
     assert.throws(() => checkInstanceId(id), /instance id|no instance id/);
@@ -94,9 +97,9 @@ test("bad variables and ids are refused with the variable's name and a valid val
 });
 
 test("env files are parsed, never run: quoting round-trips and shell syntax stays text", () => {
-  const values = { A: "plain", B: "it's $(rm -rf /) `x` ; | & \"q\"", C: "" };
+  const values = { A: "plain", B: 'it\'s $(rm -rf /) `x` ; | & "q"', C: "" };
   assert.deepEqual(parseEnvFile(formatEnvFile(values)), values);
-  assert.deepEqual(parseEnvFile("# c\n\nexport X=1\nY=\"a b\"\n"), { X: "1", Y: "a b" });
+  assert.deepEqual(parseEnvFile('# c\n\nexport X=1\nY="a b"\n'), { X: "1", Y: "a b" });
   assert.throws(() => parseEnvFile("X=$(id)\n", "f"), /f:1: unquoted special characters/);
   assert.throws(() => parseEnvFile("rm -rf /\n", "f"), /not KEY=value/);
   assert.throws(() => formatEnvFile({ X: "a\nB=1" }), /spans lines/);
@@ -117,9 +120,15 @@ test("instance records round-trip and a tampered record is refused, not trusted"
 });
 
 test("guest addresses: lowest free, never the bridge's; a full pool says how to grow it", () => {
-  const env = microvmEnv({ STATE_ROOT: "/tmp/x", SUBNET_CIDR: "10.1.0.0/29", BRIDGE_ADDR: "10.1.0.1/29" });
+  const env = microvmEnv({
+    STATE_ROOT: "/tmp/x",
+    SUBNET_CIDR: "10.1.0.0/29",
+    BRIDGE_ADDR: "10.1.0.1/29",
+  });
   assert.equal(pickGuestIp(env, []), "10.1.0.2");
-  const used = ["10.1.0.2", "10.1.0.3", "10.1.0.5"].map((ip, i) => record(`v${i}`, { guestIp: ip }));
+  const used = ["10.1.0.2", "10.1.0.3", "10.1.0.5"].map((ip, i) =>
+    record(`v${i}`, { guestIp: ip }),
+  );
   assert.equal(pickGuestIp(env, used), "10.1.0.4");
   const full = ["2", "3", "4", "5", "6"].map((n) => record(`f${n}`, { guestIp: `10.1.0.${n}` }));
   assert.throws(
@@ -131,19 +140,33 @@ test("guest addresses: lowest free, never the bridge's; a full pool says how to 
       /larger network/.test(e.hint ?? ""),
   );
   // user-mode instances take no bridge address
-  assert.equal(pickGuestIp(env, [record("u", { network: "user", guestIp: "10.1.0.2" })]), "10.1.0.2");
+  assert.equal(
+    pickGuestIp(env, [record("u", { network: "user", guestIp: "10.1.0.2" })]),
+    "10.1.0.2",
+  );
   assert.equal(macForIp("172.16.0.2"), "06:fc:ac:10:00:02");
 });
 
 test("ports: instances' and bound ports are skipped; a requested taken port is refused", async () => {
-  const proxy = await startProxy({ listenHost: "127.0.0.1", listenPort: 0, targetHost: "127.0.0.1", targetPort: 9 });
+  const proxy = await startProxy({
+    listenHost: "127.0.0.1",
+    listenPort: 0,
+    targetHost: "127.0.0.1",
+    targetPort: 9,
+  });
   const taken = Number(proxy.address.split(":")[1]);
   try {
     const env = microvmEnv({ STATE_ROOT: "/tmp/x", BASE_PORT: String(taken) });
     const [a, b] = await pickPorts(env, [record("o", { hostPort: taken + 1 })], 2);
-    assert.ok(a! > taken + 1 && b! > a!, `${a}, ${b} skip ${taken} (bound) and ${taken + 1} (an instance's)`);
+    assert.ok(
+      a! > taken + 1 && b! > a!,
+      `${a}, ${b} skip ${taken} (bound) and ${taken + 1} (an instance's)`,
+    );
     await assert.rejects(checkRequestedPort(taken, []), /in use by another program/);
-    await assert.rejects(checkRequestedPort(taken + 1, [record("o", { hostPort: taken + 1 })]), /instance o's port/);
+    await assert.rejects(
+      checkRequestedPort(taken + 1, [record("o", { hostPort: taken + 1 })]),
+      /instance o's port/,
+    );
   } finally {
     await proxy.close();
   }

@@ -122,7 +122,10 @@ function readManifest(dir: string): Manifest | null {
 }
 
 /** The kernel and initramfs built from Debian's current linux-image-amd64 (cached). */
-async function builtKernel(env: MicrovmEnv, progress: Progress) {
+export async function builtKernel(
+  env: MicrovmEnv,
+  progress: Progress,
+): Promise<{ vmlinux: string; initrd: string }> {
   const task = progress.task("guest kernel");
   const pkg = await currentKernelPackage();
   const initInput = readFileSync(join(guestFilesDir(), "initrd-init"), "utf8");

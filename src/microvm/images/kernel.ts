@@ -15,7 +15,7 @@ import { VmdError } from "../../errors.js";
 import type { Task } from "../../progress.js";
 import { run, runOrThrow } from "../../sys/exec.js";
 
-/** Modules the guest needs before its root filesystem is mounted (and the power button). */
+/** Modules the guest needs before its root filesystem is mounted, and the power button (ACPI button and the evdev events systemd-logind and the test guest read). */
 export const INITRD_MODULES = [
   "virtio_mmio",
   "virtio_blk",
@@ -23,6 +23,7 @@ export const INITRD_MODULES = [
   "ext4",
   "virtio_rng",
   "button",
+  "evdev",
 ];
 
 export interface KernelPackage {

@@ -37,9 +37,7 @@ export async function openclawPackage(
   if (!existsSync(join(prefix, "node_modules", "openclaw", "openclaw.mjs"))) {
     task.update(`npm install openclaw@${version} (about 650 MB)`, 0.1);
     mkdirSync(prefix, { recursive: true });
-    await npmInstall(prefix, `openclaw@${version}`, "installing OpenClaw", [
-      "--ignore-scripts",
-    ]);
+    await npmInstall(prefix, `openclaw@${version}`, "installing OpenClaw", ["--ignore-scripts"]);
   }
   // The package finishes its own install steps on its first run (a read-only image cannot): run it
   // once here with the image's Node.
