@@ -19,6 +19,7 @@ import { agentsScenario } from "./scenarios/agents.js";
 import { applyScenario } from "./scenarios/apply.js";
 import { checkpointScenario } from "./scenarios/checkpoint.js";
 import { densityScenario } from "./scenarios/density.js";
+import { microvmScenario } from "./scenarios/microvm.js";
 import { moduleLoadScenario } from "./scenarios/module-load.js";
 import { spawnScenario } from "./scenarios/spawn.js";
 import { throughputScenario } from "./scenarios/throughput.js";
@@ -31,6 +32,7 @@ const SCENARIOS: Scenario[] = [
   densityScenario,
   agentsScenario,
   moduleLoadScenario,
+  microvmScenario,
 ];
 
 const program = new Command("bench")
