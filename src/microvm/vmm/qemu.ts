@@ -20,10 +20,16 @@ export function hostTscKhz(cpuinfo = readFileSync("/proc/cpuinfo", "utf8")): num
   return m ? Math.round(Number(m[1]) * 1000) : null;
 }
 
-/** The command line for `spec` (pure). `restore` names an internal snapshot to resume from. */
+/**
+ * The command line for `spec` (pure). `restore` names an internal snapshot to resume from.
+ * Emulated guests get `tsc=reliable`: their vCPUs' TSCs look unsynchronised to the kernel's check,
+ * which then falls back to jiffies, and a jiffies clock loses time whenever the host is busy (the
+ * guest's clock ran at a third of real time on a loaded host). The TSC under TCG is the host's.
+ */
 export function qemuArgs(spec: VmSpec, restore?: string, tscKhz: number | null = null): string[] {
   const tcg = spec.accel === "tcg";
-  const append = [spec.bootArgs, ...(tcg && tscKhz ? [`tsc_early_khz=${tscKhz}`] : [])].join(" ");
+  const timing = tcg ? [...(tscKhz ? [`tsc_early_khz=${tscKhz}`] : []), "tsc=reliable"] : [];
+  const append = [spec.bootArgs, ...timing].join(" ");
   const args = [
     "-name",
     `vmdemo-${spec.id},process=vmdemo-${spec.id}`,
