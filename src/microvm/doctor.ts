@@ -92,7 +92,7 @@ export async function microvmDoctor(env: MicrovmEnv, builtKernel?: string): Prom
     tool("bridge", "bridge", "iproute2"),
     tool("iptables", "iptables", "iptables"),
   );
-  let tun = false;
+  let tun: boolean;
   try {
     accessSync("/dev/net/tun", constants.R_OK | constants.W_OK);
     tun = true;

@@ -106,7 +106,7 @@ export async function startInstance(env: MicrovmEnv, id: string, o: StartOptions
 
 /** Kills whatever still runs for an instance (a VMM left by a dead supervisor). */
 function killLeftovers(p: InstancePaths): void {
-  let socket = "";
+  let socket: string;
   try {
     socket = readSpec(p).controlSocket;
   } catch {

@@ -47,7 +47,7 @@ async function systemdActive(unit: string): Promise<boolean> {
 /** The status of one instance, probing /health through its proxy when it runs. */
 export async function botStatus(env: MicrovmEnv, r: InstanceRecord): Promise<BotStatus> {
   const p = instancePaths(env, r.id);
-  let socket = "";
+  let socket: string;
   try {
     socket = readSpec(p).controlSocket;
   } catch {

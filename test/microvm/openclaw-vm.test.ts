@@ -86,7 +86,7 @@ const healthy = async () => ((await status()).health === "ok" ? true : null);
 /** Every process's command line, scanned for the secrets while the test runs. */
 function scanCommandLines(secrets: string[]): void {
   for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    let cmdline = "";
+    let cmdline: string;
     try {
       cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
     } catch {
