@@ -2,7 +2,6 @@ import { type ChildProcess } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { microvmEnv, type MicrovmEnv } from "../../src/microvm/env.js";
-import { builtKernel } from "../../src/microvm/images/base.js";
 import { startInstance, stopInstance } from "../../src/microvm/lifecycle.js";
 import { healthOk } from "../../src/microvm/net/health.js";
 import { instancePaths } from "../../src/microvm/paths.js";
@@ -19,7 +18,7 @@ import { silentProgress } from "../../src/progress.js";
 import { run } from "../../src/sys/exec.js";
 import { FakeLlm } from "../../test/helpers/fake-llm.js";
 import { FakeTelegram } from "../../test/helpers/fake-telegram.js";
-import { testInitrd } from "../../test/helpers/microvm-guest.js";
+import { testGuestImages } from "../../test/helpers/microvm-guest.js";
 import { freePort } from "../../test/helpers/ports.js";
 import type { BenchContext } from "../lib/context.js";
 import type { Scenario } from "../lib/scenario.js";
@@ -124,13 +123,7 @@ interface Guest {
 
 /** The small test guest (busybox instead of OpenClaw): the same kernel, seed, VMM and network. */
 async function smallGuest(env: MicrovmEnv): Promise<Guest> {
-  const kernel = await builtKernel(env, silentProgress);
-  const cache = join(env.imageCache, "test");
-  mkdirSync(cache, { recursive: true });
-  const initrd = await testInitrd(kernel.initrd, cache);
-  const rootfs = join(cache, "empty-rootfs.ext4");
-  if ((await run("test", ["-s", rootfs])).code !== 0)
-    await run("mkfs.ext4", ["-q", "-F", "-L", "test-root", rootfs, "32M"]);
+  const images = await testGuestImages(env);
   await allocateInstance(
     env,
     {
@@ -140,9 +133,7 @@ async function smallGuest(env: MicrovmEnv): Promise<Guest> {
       vcpu: 1,
       memMib: 192,
       model: "none",
-      kernel: kernel.vmlinux,
-      initrd,
-      rootfs,
+      ...images,
       vmm: "qemu",
       accel: "tcg",
     },

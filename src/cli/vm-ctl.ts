@@ -25,7 +25,7 @@ import { botStatus, listBots, type BotStatus } from "../microvm/status.js";
 import { listSnapshots, restoreSnapshot, takeSnapshot } from "../microvm/snapshots.js";
 import { runSupervisor } from "../microvm/supervisor.js";
 import { unitFiles } from "../microvm/units.js";
-import { formatError, printJson, table } from "./output.js";
+import { formatError, printChecks, printJson, table } from "./output.js";
 import { terminalProgress } from "./progress.js";
 import { exitQuietlyOnClosedPipe, hideSecretsFromPs, positiveSeconds } from "./vm-common.js";
 
@@ -246,16 +246,7 @@ program
   .description("Which VMM this host gets and why, and every requirement with its fix")
   .option("--json", "print the checks as JSON")
   .action(async (o: { json?: boolean }) => {
-    const checks = await microvmDoctor(env());
-    if (o.json) printJson(checks);
-    else
-      console.log(
-        table(
-          ["REQUIREMENT", "STATUS", "DETAIL", "FIX"],
-          checks.map((k) => [k.requirement, k.status, k.detail, k.fix]),
-        ),
-      );
-    if (checks.some((c) => c.status === "missing")) process.exitCode = 1;
+    printChecks(await microvmDoctor(env()), o.json);
   });
 
 program

@@ -2,14 +2,9 @@
 // same allocation vm-setup uses (lock, address, port, disk, seed, VMM config, bridge, TAP), without
 // booting or provisioning. Run as `node microvm-fixture.js create <id> <bridge|user> [memMib]`,
 // inside the test's network namespace for bridge mode; prints the instance record as JSON.
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import { microvmEnv } from "../../src/microvm/env.js";
-import { builtKernel } from "../../src/microvm/images/base.js";
 import { allocateInstance } from "../../src/microvm/setup.js";
-import { silentProgress } from "../../src/progress.js";
-import { run, runOrThrow } from "../../src/sys/exec.js";
-import { testInitrd } from "./microvm-guest.js";
+import { testGuestImages } from "./microvm-guest.js";
 
 const [verb, id, network = "bridge", mem = "192"] = process.argv.slice(2);
 if (verb !== "create" || !id || (network !== "bridge" && network !== "user")) {
@@ -17,18 +12,7 @@ if (verb !== "create" || !id || (network !== "bridge" && network !== "user")) {
   process.exit(2);
 }
 const env = microvmEnv();
-const kernel = await builtKernel(env, silentProgress);
-const cache = join(env.imageCache, "test");
-mkdirSync(cache, { recursive: true });
-const initrd = await testInitrd(kernel.initrd, cache);
-const rootfs = join(cache, "empty-rootfs.ext4");
-if ((await run("test", ["-s", rootfs])).code !== 0)
-  await runOrThrow(
-    "mkfs.ext4",
-    ["-q", "-F", "-L", "test-root", rootfs, "32M"],
-    "mkfs",
-    "e2fsprogs",
-  );
+const images = await testGuestImages(env);
 const undo: { what: string; fn: () => Promise<unknown> }[] = [];
 try {
   const record = await allocateInstance(
@@ -40,9 +24,7 @@ try {
       vcpu: 1,
       memMib: Number(mem),
       model: "test/none",
-      kernel: kernel.vmlinux,
-      initrd,
-      rootfs,
+      ...images,
       vmm: "qemu",
       accel: "tcg",
     },

@@ -14,8 +14,12 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import type { MicrovmEnv } from "../../src/microvm/env.js";
+import { builtKernel } from "../../src/microvm/images/base.js";
 import { packCpio } from "../../src/microvm/images/initrd.js";
+import { silentProgress } from "../../src/progress.js";
 import { hashParts } from "../../src/runtime/images/inputs.js";
+import { runOrThrow } from "../../src/sys/exec.js";
 
 const INIT = `#!/bin/busybox sh
 bb=/bin/busybox
@@ -83,4 +87,23 @@ export async function testInitrd(baseInitrd: string, cacheDir: string): Promise<
   copyFileSync(`${out}.part`, out);
   rmSync(`${out}.part`);
   return out;
+}
+
+/** Kernel, test initramfs and an empty root disk for the test guest (built or cached). */
+export async function testGuestImages(
+  env: MicrovmEnv,
+): Promise<{ kernel: string; initrd: string; rootfs: string }> {
+  const kernel = await builtKernel(env, silentProgress);
+  const cache = join(env.imageCache, "test");
+  mkdirSync(cache, { recursive: true });
+  const initrd = await testInitrd(kernel.initrd, cache);
+  const rootfs = join(cache, "empty-rootfs.ext4");
+  if (!existsSync(rootfs))
+    await runOrThrow(
+      "mkfs.ext4",
+      ["-q", "-F", "-L", "test-root", rootfs, "32M"],
+      "mkfs",
+      "e2fsprogs",
+    );
+  return { kernel: kernel.vmlinux, initrd, rootfs };
 }

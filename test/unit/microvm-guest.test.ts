@@ -15,12 +15,12 @@ import { hostNameservers, seedFiles } from "../../src/microvm/guest/seed.js";
 import { macForIp } from "../../src/microvm/net/cidr.js";
 import { natRules, tapName } from "../../src/microvm/net/host-net.js";
 import { instancePaths } from "../../src/microvm/paths.js";
-import type { InstanceRecord } from "../../src/microvm/state.js";
 import { unitFiles } from "../../src/microvm/units.js";
 import { bootArgs, specFor } from "../../src/microvm/vmspec.js";
 import { firecrackerConfig } from "../../src/microvm/vmm/firecracker.js";
 import { hostTscKhz, qemuArgs } from "../../src/microvm/vmm/qemu.js";
 import { OPENCLAW_VERSION } from "../../src/runtime/images/sources.js";
+import { testRecord } from "../helpers/microvm-record.js";
 
 const base: RawSetupOptions = {
   instance: "my-bot",
@@ -189,29 +189,7 @@ test("the first-boot seed is NoCloud (cloud-init reads it) plus the vmdemo/ file
   );
 });
 
-const rec: InstanceRecord = {
-  id: "my-bot",
-  vmm: "qemu",
-  accel: "tcg",
-  network: "bridge",
-  guestIp: "172.16.0.2",
-  guestMac: macForIp("172.16.0.2"),
-  gatewayIp: "172.16.0.1",
-  prefix: 24,
-  tapName: "fc-my-bot",
-  hostPort: 18890,
-  sshPort: 0,
-  vcpu: 2,
-  memMib: 2048,
-  model: "m/x",
-  kernel: "/img/vmlinux",
-  initrd: "/img/initrd.img",
-  rootfs: "/img/rootfs.ext4",
-  diskFormat: "qcow2",
-  desired: "running",
-  supervisor: "own",
-  createdAt: "2026-11-30T00:00:00.000Z",
-};
+const rec = testRecord("my-bot", { model: "m/x" });
 
 test("QEMU: microvm with the timer devices, virtio-mmio disks and net, QMP, TCG or KVM", () => {
   const env = microvmEnv({ STATE_ROOT: "/s", FC_ROOT: "/f" });

@@ -2,6 +2,7 @@
 // systemd EnvironmentFile, 0600), its openclaw.json, and its systemd service. The gateway binds the
 // guest's port 18789 on all guest interfaces ("lan") with token auth; secrets reach it through the
 // environment and `${VAR}` references in the config, never through a command line.
+import { customProviderModel } from "../../runtimes/openclaw-config.js";
 import { GUEST_COMPILE_CACHE, GUEST_NODE, GUEST_OPENCLAW } from "../images/rootfs.js";
 
 export const GATEWAY_PORT = 18789;
@@ -81,17 +82,7 @@ export function openclawConfig(inputs: ProvisionInputs): Json {
           baseUrl: inputs.providerBaseUrl,
           api: "openai-completions",
           ...(keyVar ? { apiKey: `\${${keyVar}}` } : {}),
-          models: [
-            {
-              id,
-              name: id,
-              reasoning: false,
-              input: ["text"],
-              cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 },
-              contextWindow: 32000,
-              maxTokens: 4096,
-            },
-          ],
+          models: [customProviderModel(id)],
         },
       },
     };

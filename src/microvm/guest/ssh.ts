@@ -1,10 +1,9 @@
 // SSH into a guest (OpenSSH's client): root with the key at SSH_KEY_PATH, and the guest's host key
 // checked strictly against the one vm-setup put in its seed (no trust on first use).
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { VmdError } from "../../errors.js";
-import { runOrThrow, type RunResult } from "../../sys/exec.js";
+import { run, runOrThrow, type RunResult } from "../../sys/exec.js";
 import type { MicrovmEnv } from "../env.js";
 import { writePrivate } from "../envfile.js";
 import type { InstancePaths } from "../paths.js";
@@ -86,44 +85,7 @@ export function sshRun(
     onLine?: (l: string) => void;
   } = {},
 ): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child: ChildProcess = spawn("ssh", [...sshArgs(env, r, p), command], {
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    let pending = "";
-    const lines = (chunk: string) => {
-      if (!opts.onLine) return;
-      pending += chunk;
-      const parts = pending.split("\n");
-      pending = parts.pop() ?? "";
-      for (const l of parts) opts.onLine(l);
-    };
-    child.stdout!.setEncoding("utf8").on("data", (c: string) => {
-      stdout += c;
-      lines(c);
-    });
-    child.stderr!.setEncoding("utf8").on("data", (c: string) => {
-      stderr += c;
-      lines(c);
-    });
-    const timer = opts.timeoutMs
-      ? setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs)
-      : undefined;
-    child.stdin!.on("error", () => {});
-    if (typeof opts.input === "string") child.stdin!.end(opts.input);
-    else if (opts.input) opts.input.pipe(child.stdin!);
-    else child.stdin!.end();
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      resolve({ code: 127, stdout, stderr: err.message });
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 255 : 1), stdout, stderr });
-    });
-  });
+  return run("ssh", [...sshArgs(env, r, p), command], { input: opts.input ?? "", ...opts });
 }
 
 /**
