@@ -214,7 +214,7 @@ test("pause and resume", async () => {
   );
 });
 
-test("stop powers the guest off and stays stopped across a host restart; running ones come back", async () => {
+test("stop powers the guest off and stays stopped across a host restart; running ones come back; restart", async () => {
   ok(await vmCtl("stop", "a"), "stop a");
   const a = await bot("a");
   assert.equal(a.state, "stopped");
@@ -240,6 +240,11 @@ test("stop powers the guest off and stays stopped across a host restart; running
   assert.equal((await bot("a")).state, "stopped", "a stayed stopped");
   ok(await vmCtl("start", "a", "--timeout", "600"), "start a");
   assert.equal((await bot("a")).health, "ok");
+  const beforeRestart = (await bot("a")).pid;
+  ok(await vmCtl("restart", "a", "--timeout", "600"), "restart a");
+  const restarted = await bot("a");
+  assert.equal(restarted.health, "ok");
+  assert.notEqual(restarted.pid, beforeRestart, "restart ran a new VMM");
 });
 
 test("destroy leaves no TAP, no process, no state; the last one takes the bridge and NAT away", async () => {
