@@ -78,6 +78,7 @@ const program = new Command("vm-setup")
     "--timeout <seconds>",
     "limit for boot and for provisioning, each (default 300 with KVM, 2400 emulated)",
   )
+  .option("--keep-on-failure", "leave a failed instance in place for inspection (no rollback)")
   .option("--json", "print the instance as JSON")
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride()
@@ -96,13 +97,16 @@ Example:
 
 try {
   program.parse(process.argv);
-  const o = program.opts<RawSetupOptions & { json?: boolean; timeout?: string }>();
+  const o = program.opts<
+    RawSetupOptions & { json?: boolean; timeout?: string; keepOnFailure?: boolean }
+  >();
   const env = microvmEnv();
   const r = await setupInstance(
     env,
     o,
     terminalProgress(),
     o.timeout === undefined ? null : positiveSeconds("--timeout", o.timeout),
+    !!o.keepOnFailure,
   );
   for (const w of r.warnings) console.error(`vm-setup: warning: ${w}`);
   const rec = r.record;

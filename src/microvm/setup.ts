@@ -12,7 +12,7 @@ import { checkRequestedPort, pickGuestIp, pickPorts } from "./alloc.js";
 import type { MicrovmEnv } from "./env.js";
 import { planSetup, type RawSetupOptions, type SetupPlan } from "./flags.js";
 import { provisionGuest } from "./guest/provision.js";
-import { waitForSsh } from "./guest/ssh.js";
+import { sshRun, waitForSsh } from "./guest/ssh.js";
 import { checkUserImages, resolveBaseImages } from "./images/base.js";
 import {
   destroyInstance,
@@ -25,7 +25,7 @@ import { withLock } from "./lock.js";
 import { macForIp } from "./net/cidr.js";
 import { waitHealthy } from "./net/health.js";
 import { checkBridgeAllowed, ensureBridge, ensureTap, tapName } from "./net/host-net.js";
-import { allocationLock, instancePaths } from "./paths.js";
+import { allocationLock, instancePaths, type InstancePaths } from "./paths.js";
 import { supervisorPid } from "./run-state.js";
 import { chooseVmm } from "./select.js";
 import {
@@ -73,6 +73,20 @@ export async function preflight(env: MicrovmEnv, plan: SetupPlan): Promise<void>
   if (plan.hostPort !== null) await checkRequestedPort(plan.hostPort, all);
   if (plan.network === "bridge") pickGuestIp(env, all);
   await chooseVmm(env, plan);
+}
+
+/** What the gateway looks like from inside the guest (for an error message); never throws. */
+async function guestHealth(env: MicrovmEnv, r: InstanceRecord, p: InstancePaths): Promise<string> {
+  const res = await sshRun(
+    env,
+    r,
+    p,
+    `printf '/health %s, ' "$(curl -s -o /dev/null -m 5 -w '%{http_code}' http://127.0.0.1:18789/health)"; printf 'on ${r.guestIp} %s, ' "$(curl -s -o /dev/null -m 5 -w '%{http_code}' http://${r.guestIp}:18789/health)"; printf 'service %s, restarts %s' "$(systemctl is-active openclaw-${r.id})" "$(systemctl show -p NRestarts --value openclaw-${r.id})"`,
+    { timeoutMs: 60_000 },
+  );
+  return res.code === 0
+    ? res.stdout.trim()
+    : `not reachable over SSH (${res.stderr.trim().split("\n").at(-1) ?? ""})`;
 }
 
 export interface AllocationRequest {
@@ -152,13 +166,15 @@ export async function allocateInstance(
 
 /**
  * Creates, boots and provisions an instance; returns it once its gateway answers /health through
- * the proxy. `timeoutS` bounds boot and provisioning each.
+ * the proxy. `timeoutS` bounds boot and provisioning each. `keepOnFailure` skips the rollback, so a
+ * failed instance can be inspected (and destroyed by hand).
  */
 export async function setupInstance(
   env: MicrovmEnv,
   raw: RawSetupOptions,
   progress: Progress,
   timeoutS: number | null,
+  keepOnFailure = false,
 ): Promise<SetupResult> {
   const t0 = Date.now();
   const plan = planSetup(raw);
@@ -220,7 +236,16 @@ export async function setupInstance(
       task.update(l.slice(0, 60), 0.6),
     );
     task.update("health through the proxy", 0.95);
-    await waitHealthy(record.hostPort, 120_000, { stillAlive: alive, what: `instance ${plan.id}` });
+    await waitHealthy(record.hostPort, timeoutMs, {
+      stillAlive: alive,
+      what: `instance ${plan.id}`,
+    }).catch(async (err: unknown) => {
+      throw new VmdError(
+        "err_health_timeout",
+        `${errorMessage(err)}; in the guest: ${await guestHealth(env, record, p)}`,
+        `vm-ctl logs ${plan.id} (guest) and vm-ctl logs ${plan.id} host`,
+      );
+    });
     const provS = (Date.now() - tProv) / 1000;
     task.done(
       `up on 127.0.0.1:${record.hostPort} (boot ${bootS.toFixed(0)} s, provision ${provS.toFixed(0)} s)`,
@@ -238,6 +263,13 @@ export async function setupInstance(
     };
   } catch (err) {
     task.fail(errorMessage(err));
+    if (keepOnFailure) {
+      if (undo.length)
+        progress.info(
+          `kept ${plan.id} for inspection (vm-ctl status/logs/shell ${plan.id}); remove it with vm-ctl destroy ${plan.id} --force`,
+        );
+      throw err;
+    }
     for (const u of undo.reverse()) {
       try {
         const problems = await u.fn();

@@ -118,6 +118,8 @@ Environment=HOME=/home/openclaw NODE_COMPILE_CACHE=${GUEST_COMPILE_CACHE}
 ExecStart=${GUEST_NODE} ${GUEST_OPENCLAW} gateway --bind lan --port ${GATEWAY_PORT}
 Restart=always
 RestartSec=2
+# An idle gateway drains in seconds; the guest powers off well within the host's grace period.
+TimeoutStopSec=30
 NoNewPrivileges=yes
 ProtectSystem=full
 PrivateTmp=yes
