@@ -49,15 +49,13 @@ while true; do $bb sleep 3600; done
 `;
 
 const FETCH = `#!/bin/sh
-echo "Content-Type: text/plain"
-echo
+printf 'Content-Type: text/plain\\r\\n\\r\\n'
 url=$(echo "$QUERY_STRING" | /bin/busybox sed 's/^url=//')
 if out=$(/bin/busybox timeout 5 /bin/busybox wget -q -O - "$url" 2>&1); then echo "FETCH-OK $out"; else echo "FETCH-FAILED $out"; fi
 `;
 
 const COUNTER = `#!/bin/sh
-echo "Content-Type: text/plain"
-echo
+printf 'Content-Type: text/plain\\r\\n\\r\\n'
 n=$(( $(/bin/busybox cat /tmp/counter) + 1 ))
 echo "$n" >/tmp/counter
 echo "$n"
