@@ -106,7 +106,7 @@ class BareQemu {
 
   async kill(): Promise<void> {
     const c = this.child;
-    if (!c || c.exitCode !== null) return;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       c.once("exit", () => resolve());
       c.kill("SIGKILL");

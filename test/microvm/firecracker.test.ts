@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,9 +54,11 @@ function calls(): Call[] {
   // The driver polls GET / until the socket answers; one poll is what matters.
   return all.filter((c, i) => !(c.method === "GET" && c.path === "/" && all[i - 1]?.path === "/"));
 }
-const exited = (child: { exitCode: number | null; once: (e: "exit", f: () => void) => void }) =>
+const exited = (child: ChildProcess) =>
   new Promise<void>((resolve) =>
-    child.exitCode !== null ? resolve() : child.once("exit", () => resolve()),
+    child.exitCode !== null || child.signalCode !== null
+      ? resolve()
+      : child.once("exit", () => resolve()),
   );
 
 after(() => rmSync(dir, { recursive: true, force: true }));
