@@ -16,8 +16,11 @@ import { markdown, svgChart, updateReadme, type Run } from "./lib/report.js";
 import type { Scenario } from "./lib/scenario.js";
 import type { Row } from "./lib/stats.js";
 import { agentsScenario } from "./scenarios/agents.js";
+import { aoScenario } from "./scenarios/ao.js";
+import { graphqlScenario } from "./scenarios/graphql.js";
 import { applyScenario } from "./scenarios/apply.js";
 import { checkpointScenario } from "./scenarios/checkpoint.js";
+import { dashboardScenario } from "./scenarios/dashboard.js";
 import { densityScenario } from "./scenarios/density.js";
 import { microvmScenario } from "./scenarios/microvm.js";
 import { moduleLoadScenario } from "./scenarios/module-load.js";
@@ -31,7 +34,10 @@ const SCENARIOS: Scenario[] = [
   checkpointScenario,
   densityScenario,
   agentsScenario,
+  dashboardScenario,
   moduleLoadScenario,
+  aoScenario,
+  graphqlScenario,
   microvmScenario,
 ];
 

@@ -25,4 +25,27 @@ export function prepare() {
     "-p",
     "tsconfig.json",
   ]);
+  step(process.execPath, [join(root, "scripts", "build-dashboard.mjs")]);
+}
+
+/**
+ * Debian's Chromium for the dashboard's browser tests and benchmark (playwright-core drives it;
+ * `npx playwright install` cannot download here). Installed once, with a fresh package list only
+ * when the first try fails.
+ */
+export function ensureChromium() {
+  if (existsSync("/usr/bin/chromium")) return;
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const install = () =>
+    spawnSync("apt-get", ["install", "-y", "--no-install-recommends", "chromium"], {
+      stdio: "inherit",
+      env,
+    }).status === 0;
+  console.log("installing Debian's chromium (for the dashboard's browser tests)");
+  if (install()) return;
+  step("apt-get", ["update"], { env });
+  if (!install()) {
+    console.error("apt-get install chromium failed: install it by hand (apt-get install chromium)");
+    process.exit(1);
+  }
 }

@@ -4,9 +4,10 @@
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
-import { cli, prepare, root, step } from "./prepare.mjs";
+import { cli, ensureChromium, prepare, root, step } from "./prepare.mjs";
 
 prepare();
+ensureChromium();
 step(process.execPath, [cli, "host", "setup"]);
 step(process.execPath, [cli, "images", "build"]);
 step(process.execPath, [join(root, "dist", "src", "cli", "vm-ctl.js"), "prepare"]);

@@ -13,8 +13,8 @@ import { interleaved, now, summarize } from "../lib/stats.js";
 
 const CONCURRENCY = 16;
 
-/** Runs `jobs` with at most CONCURRENCY in flight. */
-async function bounded(jobs: (() => Promise<void>)[]): Promise<void> {
+/** Runs `jobs` with at most CONCURRENCY (16) in flight. */
+export async function bounded(jobs: (() => Promise<void>)[]): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < jobs.length) await jobs[next++]!();

@@ -1,6 +1,15 @@
 import { VmdError } from "../errors.js";
 import type { HealthReport } from "../runtimes/agent/wire.js";
-import type { TaskRecord } from "./hub/store.js";
+import { sseEvents } from "../sys/sse.js";
+import type { TaskMetrics } from "./hub/metrics.js";
+import type { TaskRecord, TaskSummary } from "./hub/store.js";
+
+/** A query string from the defined values of `q`. */
+export function searchParams(q: Record<string, string | number | undefined>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== "") p.set(k, String(v));
+  return p.toString();
+}
 
 export interface AgentView {
   name: string;
@@ -15,7 +24,7 @@ export interface AgentView {
 export class HubClient {
   constructor(
     readonly url: string,
-    private readonly token: string,
+    readonly token: string,
   ) {}
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -83,6 +92,16 @@ export class HubClient {
       `/agents/${encodeURIComponent(name)}/tasks?limit=${limit}`,
     );
   }
+  /** A page of every agent's tasks (GET /tasks); `query` holds agent, status, offset, limit. */
+  listTasks(query: Record<string, string | number | undefined>) {
+    return this.call<{ total: number; offset: number; limit: number; tasks: TaskSummary[] }>(
+      "GET",
+      `/tasks?${searchParams(query)}`,
+    );
+  }
+  metrics(query: Record<string, string | number | undefined>) {
+    return this.call<TaskMetrics>("GET", `/tasks/metrics?${searchParams(query)}`);
+  }
   task(id: string) {
     return this.call<TaskRecord>("GET", `/tasks/${id}`);
   }
@@ -120,21 +139,4 @@ export class HubClient {
   }
 }
 
-/** The hub's server-sent events (`event:` and a JSON `data:` line per block) as they arrive. */
-export async function* sseEvents(
-  body: ReadableStream<Uint8Array>,
-): AsyncGenerator<{ event: string; data: unknown }> {
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (event && data !== undefined) yield { event, data: JSON.parse(data) as unknown };
-    }
-  }
-}
+export { sseEvents } from "../sys/sse.js";

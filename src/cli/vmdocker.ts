@@ -9,6 +9,7 @@ import { registerClient } from "./commands/client.js";
 import { registerUp } from "./commands/up.js";
 import { registerHub } from "./commands/hub.js";
 import { registerOpenclaw } from "./commands/openclaw.js";
+import { registerAo } from "./commands/ao.js";
 import { formatError } from "./output.js";
 
 const program = new Command("vmdocker")
@@ -35,6 +36,7 @@ registerNode(program, ctx);
 registerClient(program, ctx);
 registerHub(program, ctx);
 registerOpenclaw(program, ctx);
+registerAo(program, ctx);
 
 try {
   await program.parseAsync(process.argv);

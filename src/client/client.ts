@@ -26,6 +26,15 @@ export class HymxClient {
     return this.opts.signer.address;
   }
 
+  /** The node's base URL (no trailing slash). */
+  get url(): string {
+    return this.base;
+  }
+
+  get signer(): Signer {
+    return this.opts.signer;
+  }
+
   private async request(path: string, init: RequestInit = {}): Promise<Response> {
     let res: Response;
     try {
@@ -160,5 +169,23 @@ export class HymxClient {
       `/results/${pid}?limit=${limit}`,
     );
     return r.edges.map((e) => e.node);
+  }
+
+  /** A process's current nonce (-1: the node does not know it). */
+  async nonce(pid: string): Promise<number> {
+    return Number(await this.getJson<number | string>(`/nonce/${pid}`));
+  }
+
+  /** AO's `/results` page: results with their cursors, `from` (exclusive) onwards in `sort` order. */
+  async aoResults(
+    pid: string,
+    q: { sort: "ASC" | "DESC"; limit: number; from?: string },
+  ): Promise<{ cursor: string; node: VmmResult }[]> {
+    const params = new URLSearchParams({ sort: q.sort, limit: String(q.limit) });
+    if (q.from) params.set("from", q.from);
+    const r = await this.getJson<{ edges: { cursor: string; node: VmmResult }[] }>(
+      `/results/${pid}?${params}`,
+    );
+    return r.edges;
   }
 }

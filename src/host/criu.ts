@@ -1,9 +1,9 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { VmdError } from "../errors.js";
 import type { Task } from "../progress.js";
-import { debianMirror, ensurePackages } from "../sys/apt.js";
+import { downloadDebianSource, ensurePackages } from "../sys/apt.js";
 import { run, runOrThrow } from "../sys/exec.js";
 import type { StatePaths } from "./paths.js";
 import { cannotInstallReason, detectPlatform } from "../sys/platform.js";
@@ -126,36 +126,13 @@ export async function installCriu(paths: StatePaths, task: Task): Promise<void> 
   let tarball = usableTarball(dir);
   if (!tarball) {
     task.update(`fetching CRIU >= ${MIN_CRIU_TEXT} source from Debian`, 0.2);
-    const listFile = join(dir, `${SOURCE_SUITE}-src.list`);
-    const lists = join(dir, "lists");
-    mkdirSync(join(lists, "partial"), { recursive: true });
-    writeFileSync(listFile, `deb-src ${debianMirror()} ${SOURCE_SUITE} main\n`);
-    const opts = [
-      "-o",
-      `Dir::Etc::sourcelist=${listFile}`,
-      "-o",
-      "Dir::Etc::sourceparts=-",
-      "-o",
-      `Dir::State::Lists=${lists}`,
-    ];
-    const hint = `check that Debian's mirror is reachable, or install CRIU >= ${MIN_CRIU_TEXT} by hand`;
-    await runOrThrow(
-      "apt-get",
-      [...opts, "update"],
-      `apt-get update (${SOURCE_SUITE} sources)`,
-      hint,
-      {
-        onLine,
-      },
-    );
-    // The orig tarball arrives even where the Debian packaging part does not unpack; ignore that exit code.
-    await run("apt-get", [...opts, "source", "--download-only", "criu"], { cwd: dir, onLine });
+    await downloadDebianSource("criu", SOURCE_SUITE, dir, onLine);
     tarball = usableTarball(dir);
     if (!tarball)
       throw new VmdError(
         "err_criu_missing",
         `Debian's criu >= ${MIN_CRIU_TEXT} source tarball could not be fetched`,
-        hint,
+        `check that Debian's mirror is reachable, or install CRIU >= ${MIN_CRIU_TEXT} by hand`,
       );
   }
   const version = /^criu_([\d.]+)\.orig/.exec(tarball)![1]!;

@@ -11,6 +11,7 @@ import type { Signer } from "../protocol/signers.js";
 import type { Tag } from "../protocol/tags.js";
 import type { DockerClient } from "../runtime/docker/client.js";
 import { ARCHIVE_FORMAT, DEFAULT_START_COMMAND, IMAGE_SOURCE, VMDOCKER_FORMAT } from "./check.js";
+import { aoModuleTags } from "./ao.js";
 import { writeModuleFile } from "./write.js";
 
 export type ImageSource =
@@ -30,6 +31,8 @@ export interface ModuleBuildOptions {
   startCommand?: string;
   sandboxAgent?: string;
   openclawVersion?: string;
+  /** An AO module (AO's tags, see ao.ts) instead of a plain vmdocker one. */
+  ao?: boolean;
 }
 
 export interface BuiltModule {
@@ -160,18 +163,25 @@ export async function buildModule(
     );
     exportTask.done(`${(raw / 1e6).toFixed(1)} MB → ${(length / 1e6).toFixed(1)} MB gzip`);
 
-    const tags = moduleTags({
-      moduleFormat: VMDOCKER_FORMAT,
-      tags: [
-        { name: "Sandbox-Agent", value: opts.sandboxAgent ?? "shell" },
-        { name: "Openclaw-Version", value: opts.openclawVersion ?? DEFAULT_OPENCLAW_VERSION },
-        { name: "Start-Command", value: opts.startCommand ?? DEFAULT_START_COMMAND },
-        { name: "Image-Name", value: image.name },
-        { name: "Image-ID", value: image.id },
-        { name: "Image-Source", value: IMAGE_SOURCE },
-        { name: "Image-Archive-Format", value: ARCHIVE_FORMAT },
-      ],
-    });
+    const extension = [
+      { name: "Sandbox-Agent", value: opts.sandboxAgent ?? "shell" },
+      ...(opts.ao
+        ? []
+        : [
+            {
+              name: "Openclaw-Version",
+              value: opts.openclawVersion ?? DEFAULT_OPENCLAW_VERSION,
+            },
+          ]),
+      { name: "Start-Command", value: opts.startCommand ?? DEFAULT_START_COMMAND },
+      { name: "Image-Name", value: image.name },
+      { name: "Image-ID", value: image.id },
+      { name: "Image-Source", value: IMAGE_SOURCE },
+      { name: "Image-Archive-Format", value: ARCHIVE_FORMAT },
+    ];
+    const tags = opts.ao
+      ? aoModuleTags(extension)
+      : moduleTags({ moduleFormat: VMDOCKER_FORMAT, tags: extension });
     const signTask = progress.task("sign + write module");
     const { id, file } = await writeModuleFile(
       opts.outDir,

@@ -2,8 +2,6 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { ProtocolError } from "../protocol/errors.js";
 import type { VmmResult } from "../protocol/hymx.js";
-import { readModuleTags } from "../module/load.js";
-import type { ModuleCatalog } from "./modules.js";
 import type { HymxNode } from "./node.js";
 
 /** hymx's results cursor: base64url of {"timestamp","ordinate":nonce,"cron","sort"}. */
@@ -45,22 +43,12 @@ const DryRunSchema = z.object({
   Tags: z.array(z.object({ name: z.string(), value: z.string() })).optional(),
 });
 
-const GraphQlSchema = z.object({
-  query: z.string(),
-  variables: z.record(z.string(), z.unknown()).optional(),
-});
-
 /**
  * What AO's JS client (aoconnect, legacy mode, MU_URL and CU_URL = this node) needs beyond hymx:
- * `/result/:msg?process-id=`, `/results` with from/to/sort/limit, `/dry-run`, `/state/:pid`, and the
- * gateway GraphQL lookups its spawn makes (module tags; this node's Scheduler-Location).
+ * `/result/:msg?process-id=`, `/results` with from/to/sort/limit, `/dry-run` and `/state/:pid`
+ * (the gateway's GraphQL is graphql.ts).
  */
-export function registerAoRoutes(
-  app: FastifyInstance,
-  node: HymxNode,
-  modules: ModuleCatalog,
-  nodeUrl: string,
-): void {
+export function registerAoRoutes(app: FastifyInstance, node: HymxNode): void {
   const store = node.store;
 
   app.get<{
@@ -130,41 +118,4 @@ export function registerAoRoutes(
   app.get<{ Params: { pid: string } }>("/state/:pid", async (req, reply) =>
     reply.type("application/octet-stream").send(await node.state(req.params.pid)),
   );
-
-  app.post("/graphql", async (req) => {
-    const body = Buffer.isBuffer(req.body)
-      ? JSON.parse(req.body.toString("utf8") || "{}")
-      : req.body;
-    const gql = GraphQlSchema.safeParse(body);
-    if (!gql.success) throw new ProtocolError("err_invalid_params");
-    const vars = gql.data.variables ?? {};
-    const edges: { node: Record<string, unknown> }[] = [];
-    const ids = (vars.transactionIds ?? vars.ids) as string[] | undefined;
-    if (Array.isArray(ids)) {
-      for (const id of ids) {
-        const file = modules.file(id);
-        if (!file) continue;
-        edges.push({
-          node: { id, owner: { address: "" }, tags: await readModuleTags(file), block: null },
-        });
-      }
-    }
-    const owners = (vars.owners ?? vars.owner ?? []) as string[] | string;
-    const ownerList = Array.isArray(owners) ? owners : [owners];
-    if (/Scheduler-Location/.test(gql.data.query) && ownerList.includes(node.address)) {
-      edges.push({
-        node: {
-          id: node.address,
-          owner: { address: node.address },
-          tags: [
-            { name: "Data-Protocol", value: "ao" },
-            { name: "Type", value: "Scheduler-Location" },
-            { name: "Url", value: nodeUrl },
-            { name: "Time-To-Live", value: "3600000" },
-          ],
-        },
-      });
-    }
-    return { data: { transactions: { pageInfo: { hasNextPage: false }, edges } } };
-  });
 }

@@ -7,12 +7,15 @@ import type { Store } from "../store/types.js";
 import type { VmRegistry } from "../vm/contract.js";
 import { REGISTRY_FORMAT, registryFactory } from "../vm/core/registry.js";
 import { TOKEN_FORMAT, tokenFactory } from "../vm/core/token.js";
+import { NodeActivity } from "./activity.js";
 import { adminToken, buildAdmin } from "./admin.js";
 import { listenAddress, type NodeConfig } from "./config.js";
 import { bootstrapCore } from "./core-bootstrap.js";
 import { buildHttp } from "./http.js";
+import { prepareGatewayIndex } from "./graphql-index.js";
 import { loadNodeSigner } from "./identity.js";
 import { ModuleCatalog } from "./modules.js";
+import { registerProcessRoutes } from "./process-list.js";
 import { HymxNode } from "./node.js";
 import { hasCapSysResource } from "../sys/kernel.js";
 import type { DockerClient } from "../runtime/docker/client.js";
@@ -102,8 +105,9 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
     await containers.pool.sweep();
     opts.vms.mount(VMDOCKER_VM_FORMAT, containers.factory);
   }
+  const activity = new NodeActivity();
   const node = new HymxNode({
-    store,
+    store: activity.watch(store),
     signer,
     vms: opts.vms,
     modules,
@@ -121,13 +125,22 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
     });
   }
 
+  const extraItem = await prepareGatewayIndex({
+    store,
+    baseDir: opts.baseDir,
+    signer,
+    url: cfg.nodeURL,
+    log: opts.log,
+  });
   const http = buildHttp({
     node,
     modules,
     vms: opts.vms,
     nodeInfo: { Name: cfg.nodeName, Desc: cfg.nodeDesc, URL: cfg.nodeURL, Role: "main" },
     maxBodyBytes: cfg.maxBodyBytes,
+    extraItem,
   });
+  registerProcessRoutes(http, { node, modules, activity, checkpointKind: cfg.checkpointKind });
   let admin: FastifyInstance | undefined;
   let adminUrl: string | undefined;
   let token: string | undefined;
@@ -136,6 +149,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
     if (cfg.adminPort) {
       token = adminToken(cfg.adminToken, join(dataDir, "admin-token"));
       admin = buildAdmin(node, token);
+      activity.watchAdmin(admin);
       adminUrl = await listen(admin, cfg.adminPort, "the admin");
       opts.log(
         `admin API on ${adminUrl} (Authorization: Bearer <token from ${cfg.adminToken ? "adminToken" : join(dataDir, "admin-token")}>)`,

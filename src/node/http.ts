@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { ProtocolError } from "../protocol/errors.js";
 import { RedirectError, type HymxNode } from "./node.js";
 import { registerAoRoutes } from "./ao.js";
+import { registerGraphql, type GraphqlSources } from "./graphql.js";
 import type { ModuleCatalog } from "./modules.js";
 import type { VmRegistry } from "../vm/contract.js";
 
@@ -11,6 +12,8 @@ export interface HttpOptions {
   vms: VmRegistry;
   nodeInfo: { Name: string; Desc: string; URL: string; Role: string };
   maxBodyBytes: number;
+  /** Signed items the gateway GraphQL serves from outside the store (modules, scheduler location). */
+  extraItem?: GraphqlSources["extraItem"];
 }
 
 const bad = (reply: FastifyReply, code: string, status = 400) =>
@@ -59,7 +62,8 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
     async (req) => (await store.result(req.params.msgid)) ?? null,
   );
 
-  registerAoRoutes(app, node, opts.modules, opts.nodeInfo.URL);
+  registerAoRoutes(app, node);
+  registerGraphql(app, { store, extraItem: opts.extraItem });
 
   app.get<{ Params: { msgid: string } }>("/message/:msgid", async (req) => {
     const at = await store.locate(req.params.msgid);

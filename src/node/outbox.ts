@@ -5,8 +5,21 @@ import type { Network } from "./network.js";
 /** hymx's delivery back-off between attempts, in seconds. */
 export const RETRY_SCHEDULE = [0, 0.5, 1, 3, 5, 10, 20, 50, 80];
 
+/** How an item is routed and what to do once it arrived. */
+export interface SendOptions {
+  /** A spawn: POST it to this scheduler's node (else: to the nodes serving the item's target). */
+  scheduler?: string;
+  /** Called once the item arrived (a 200, or already there). */
+  delivered?: () => Promise<void> | void;
+}
+
+interface Queued {
+  item: DataItem;
+  opts: SendOptions;
+}
+
 interface Queue {
-  items: DataItem[];
+  items: Queued[];
   running: boolean;
   wake?: () => void;
 }
@@ -30,11 +43,11 @@ export class RemoteOutbox {
     return [...this.queues.values()].reduce((n, q) => n + q.items.length, 0);
   }
 
-  send(from: string, item: DataItem): void {
-    const key = `${from}→${item.targetId}`;
+  send(from: string, item: DataItem, opts: SendOptions = {}): void {
+    const key = `${from}→${opts.scheduler ? `spawn@${opts.scheduler}` : item.targetId}`;
     const q = this.queues.get(key) ?? { items: [], running: false };
     this.queues.set(key, q);
-    q.items.push(item);
+    q.items.push({ item, opts });
     if (!q.running) void this.drain(q);
   }
 
@@ -46,7 +59,7 @@ export class RemoteOutbox {
   private async drain(q: Queue): Promise<void> {
     q.running = true;
     while (q.items.length > 0) {
-      const item = q.items[0]!;
+      const { item, opts } = q.items[0]!;
       let delivered = false;
       for (let attempt = 0; attempt < this.schedule.length && !delivered; attempt++) {
         if (attempt > 0) {
@@ -60,21 +73,29 @@ export class RemoteOutbox {
           });
           q.wake = undefined;
         }
-        delivered = await this.attempt(item);
+        delivered = await this.attempt(item, opts.scheduler);
       }
       if (!delivered)
-        this.log("giving up delivering a message", { id: item.id, target: item.targetId });
+        this.log("giving up delivering a message until the node restarts", {
+          id: item.id,
+          target: item.targetId,
+        });
+      else
+        await Promise.resolve(opts.delivered?.()).catch((err: unknown) =>
+          this.log("marking a delivered message failed", { id: item.id, error: String(err) }),
+        );
       q.items.shift();
     }
     q.running = false;
   }
 
-  private async attempt(item: DataItem): Promise<boolean> {
+  private async attempt(item: DataItem, scheduler?: string): Promise<boolean> {
     let nodes: NodeRecord[];
     try {
-      nodes = (await this.network().nodesOf(item.targetId)).filter(
-        (n) => n["Acc-Id"] !== this.self && n.URL,
-      );
+      const serving = scheduler
+        ? [await this.network().node(scheduler)].filter((n): n is NodeRecord => !!n)
+        : await this.network().nodesOf(item.targetId);
+      nodes = serving.filter((n) => n["Acc-Id"] !== this.self && n.URL);
     } catch {
       return false;
     }
@@ -91,7 +112,13 @@ export class RemoteOutbox {
         if (res.status === 200) return true;
         const answer = (await res.json().catch(() => null)) as
           { error?: string } | NodeRecord | NodeRecord[] | null;
-        if (res.status === 400 && (answer as { error?: string })?.error === "err_duplicate_item")
+        const refused = (answer as { error?: string })?.error;
+        if (
+          res.status === 400 &&
+          (refused === "err_duplicate_item" ||
+            refused === "err_sequence_too_low" ||
+            refused === "err_process_already_exist")
+        )
           return true;
         if (res.status === 308 && answer)
           for (const n of Array.isArray(answer) ? answer : [answer])

@@ -1,11 +1,16 @@
 // The in-instance side of the /vmm protocol (vmdocker_agent's server): POST-only routes on :8080,
 // case-insensitive JSON keys, `result` as a JSON string, failures as HTTP 400.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { Runtime, RuntimeFactory, Tag } from "./runtime.js";
+import { RuntimeAnswerError, type Runtime, type RuntimeFactory, type Tag } from "./runtime.js";
+import { aoRuntime } from "./ao-runtime.js";
 import { openclawRuntime } from "./openclaw-runtime.js";
 import { testRuntime } from "./test-runtime.js";
 
-const RUNTIMES: Record<string, RuntimeFactory> = { test: testRuntime, openclaw: openclawRuntime };
+const RUNTIMES: Record<string, RuntimeFactory> = {
+  test: testRuntime,
+  openclaw: openclawRuntime,
+  ao: aoRuntime,
+};
 
 /** Go's JSON decoding matches keys case-insensitively: `meta`, `Meta` and `META` are one key. */
 function field(obj: unknown, name: string): unknown {
@@ -41,10 +46,11 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 
 export function createRuntimeServer(runtimeType: string) {
   let runtime: Runtime | null = null;
-  const make = (tags: Record<string, string>, state?: string) => {
+  const make = (body: unknown, state?: string) => {
     const factory = RUNTIMES[runtimeType];
     if (!factory) throw new Error(`runtime type not supported: ${runtimeType}`);
-    return factory({ tags, state });
+    const request = body && typeof body === "object" ? (body as Record<string, unknown>) : {};
+    return factory({ tags: tagMap(field(body, "tags")), state, request });
   };
   return createServer(async (req, res) => {
     if (req.method === "OPTIONS") {
@@ -68,24 +74,35 @@ export function createRuntimeServer(runtimeType: string) {
         case "/vmm/spawn":
           if (runtime) return send(res, 400, { status: "error", msg: "runtime is not nil" });
           try {
-            runtime = await make(tagMap(field(body, "tags")));
+            runtime = await make(body);
           } catch (err) {
             return send(res, 400, { error: `create runtime failed: ${(err as Error).message}` });
           }
-          return send(res, 200, { status: "ok" });
-        case "/vmm/apply": {
+          return send(res, 200, {
+            status: "ok",
+            ...(runtime.spawnResult ? { result: JSON.stringify(runtime.spawnResult) } : {}),
+          });
+        case "/vmm/apply":
+        case "/vmm/dryrun": {
           if (!runtime) return send(res, 400, { status: "error", msg: "runtime is nil" });
           const meta = (field(body, "meta") ?? {}) as Record<string, unknown>;
           const params = (field(body, "params") ?? field(meta, "Params") ?? {}) as Record<
             string,
             string
           >;
+          const from = String(field(body, "from") ?? "");
+          const dry = req.url === "/vmm/dryrun";
+          if (dry && !runtime.dryrun)
+            return send(res, 400, { error: "err_dryrun_unsupported", status: "error" });
           try {
-            const result = await runtime.apply(String(field(body, "from") ?? ""), meta, params);
+            const result = dry
+              ? await runtime.dryrun!(from, meta, params)
+              : await runtime.apply(from, meta, params);
             return send(res, 200, { status: "ok", result: JSON.stringify(result) });
           } catch (err) {
+            if (err instanceof RuntimeAnswerError) return send(res, 400, { error: err.message });
             return send(res, 400, {
-              error: `apply failed: runtime apply failed: ${(err as Error).message}`,
+              error: `${dry ? "dry-run" : "apply"} failed: runtime apply failed: ${(err as Error).message}`,
             });
           }
         }
@@ -99,7 +116,7 @@ export function createRuntimeServer(runtimeType: string) {
         case "/vmm/restore":
           if (runtime) return send(res, 400, { status: "error", msg: "runtime is not nil" });
           try {
-            runtime = await make(tagMap(field(body, "tags")), String(field(body, "state") ?? ""));
+            runtime = await make(body, String(field(body, "state") ?? ""));
           } catch (err) {
             return send(res, 400, { error: `restore runtime failed: ${(err as Error).message}` });
           }

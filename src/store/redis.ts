@@ -1,15 +1,25 @@
 import { Redis } from "ioredis";
 import type { VmmResult } from "../protocol/hymx.js";
 import { connectRedis } from "./redis-connect.js";
-import type { ResultsQuery, Store, StoredItem } from "./types.js";
+import {
+  assignedAt,
+  indexEntry,
+  type IndexedItem,
+  type ItemPage,
+  type ItemQuery,
+} from "./item-index.js";
+import { queueIndex, RedisItemIndex } from "./redis-index.js";
+import type { OutboxEntry, ResultsQuery, Store, StoredItem } from "./types.js";
 
 /** Redis with hymx's key schema (spec §2.5), so an upstream node's data is readable and vice versa. */
 export class RedisStore implements Store {
   readonly kind = "redis" as const;
   private readonly redis: Redis;
+  private readonly index: RedisItemIndex;
 
   constructor(private readonly url: string) {
     this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+    this.index = new RedisItemIndex(this.redis);
   }
 
   /** Connects once, failing fast with the fix when nothing answers at the URL. */
@@ -44,13 +54,21 @@ export class RedisStore implements Store {
     item: StoredItem,
     assignment: StoredItem,
   ): Promise<void> {
-    await this.redis
+    const tx = this.redis
       .multi()
       .rpush(`p:msgs:${pid}`, JSON.stringify(item))
       .rpush(`p:assign:${pid}`, JSON.stringify(assignment))
       .hset("m:index", item.id, `${pid}:${nonce}`)
-      .set(`p:nonce:${pid}`, String(nonce))
-      .exec();
+      .set(`p:nonce:${pid}`, String(nonce));
+    await queueIndex(tx, indexEntry(item, assignedAt(assignment))).exec();
+  }
+
+  async indexItems(items: IndexedItem[]): Promise<void> {
+    await this.index.add(items);
+  }
+
+  async queryItems(query: ItemQuery): Promise<ItemPage> {
+    return this.index.query(query);
   }
 
   async messageByNonce(pid: string, nonce: number): Promise<StoredItem | null> {
@@ -70,14 +88,33 @@ export class RedisStore implements Store {
     return { pid: v.slice(0, at), nonce: Number(v.slice(at + 1)) };
   }
 
-  async saveResult(pid: string, result: VmmResult): Promise<void> {
+  async saveResult(pid: string, result: VmmResult, outbox: OutboxEntry[] = []): Promise<void> {
     const { Cache: cache, ...stored } = result;
     const id = stored["Item-Id"];
     const known = await this.redis.hexists("m:result", id);
     const tx = this.redis.multi().hset("m:result", id, JSON.stringify(stored));
     if (!known) tx.rpush(`m:results:${pid}`, id);
+    // The outbox: ids in commit order (a list) and the entries by id.
+    for (const e of outbox)
+      tx.hsetnx("outbox:entries", e.id, JSON.stringify(e)).rpush("outbox:order", e.id);
     for (const [k, v] of Object.entries(cache ?? {})) tx.set(`cache:${pid}:${k}`, v);
     await tx.exec();
+  }
+
+  async pendingOutbox(): Promise<OutboxEntry[]> {
+    const ids = await this.redis.lrange("outbox:order", 0, -1);
+    if (ids.length === 0) return [];
+    const seen = new Set<string>();
+    const raw = await this.redis.hmget("outbox:entries", ...ids);
+    return raw.flatMap((r, i) => {
+      if (r === null || seen.has(ids[i]!)) return [];
+      seen.add(ids[i]!);
+      return [JSON.parse(r) as OutboxEntry];
+    });
+  }
+
+  async outboxDone(id: string): Promise<void> {
+    await this.redis.multi().hdel("outbox:entries", id).lrem("outbox:order", 0, id).exec();
   }
 
   async result(msgId: string): Promise<VmmResult | null> {

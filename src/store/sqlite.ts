@@ -2,7 +2,15 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { VmmResult } from "../protocol/hymx.js";
-import type { ResultsQuery, Store, StoredItem } from "./types.js";
+import {
+  assignedAt,
+  indexEntry,
+  type IndexedItem,
+  type ItemPage,
+  type ItemQuery,
+} from "./item-index.js";
+import { SqliteItemIndex } from "./sqlite-index.js";
+import type { OutboxEntry, ResultsQuery, Store, StoredItem } from "./types.js";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS processes (pid TEXT PRIMARY KEY, nonce INTEGER NOT NULL, checkpoint TEXT);
@@ -14,6 +22,9 @@ CREATE TABLE IF NOT EXISTS results (
   id TEXT PRIMARY KEY, pid TEXT NOT NULL, seq INTEGER NOT NULL, nonce INTEGER NOT NULL, result TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS results_by_pid ON results (pid, seq);
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, entry TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS cache (pid TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (pid, key)) WITHOUT ROWID;
 `;
 
@@ -22,6 +33,7 @@ export class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
   private readonly db: Database.Database;
   private readonly stmt;
+  private readonly index: SqliteItemIndex;
 
   constructor(path: string) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -29,6 +41,7 @@ export class SqliteStore implements Store {
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
     this.db.exec(SCHEMA);
+    this.index = new SqliteItemIndex(this.db);
     const p = (sql: string) => this.db.prepare(sql);
     this.stmt = {
       nonce: p("SELECT nonce FROM processes WHERE pid = ?"),
@@ -45,6 +58,9 @@ export class SqliteStore implements Store {
       ),
       result: p("SELECT result FROM results WHERE id = ?"),
       resultCount: p("SELECT COUNT(*) AS n FROM results WHERE pid = ?"),
+      addOutbox: p("INSERT OR IGNORE INTO outbox (id, entry) VALUES (?, ?)"),
+      pendingOutbox: p("SELECT entry FROM outbox ORDER BY seq"),
+      outboxDone: p("DELETE FROM outbox WHERE id = ?"),
       setCache: p("INSERT OR REPLACE INTO cache (pid, key, value) VALUES (?, ?, ?)"),
       cache: p("SELECT value FROM cache WHERE pid = ? AND key = ?"),
       processes: p("SELECT pid FROM processes ORDER BY pid"),
@@ -73,7 +89,18 @@ export class SqliteStore implements Store {
         JSON.stringify(assignment),
       );
       this.stmt.upsertNonce.run(pid, nonce);
+      this.index.add(indexEntry(item, assignedAt(assignment)));
     })();
+  }
+
+  async indexItems(items: IndexedItem[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const item of items) this.index.add(item);
+    })();
+  }
+
+  async queryItems(query: ItemQuery): Promise<ItemPage> {
+    return this.index.query(query);
   }
 
   private row(pid: string, nonce: number) {
@@ -94,9 +121,10 @@ export class SqliteStore implements Store {
     return (this.stmt.locate.get(msgId) as { pid: string; nonce: number } | undefined) ?? null;
   }
 
-  async saveResult(pid: string, result: VmmResult): Promise<void> {
+  async saveResult(pid: string, result: VmmResult, outbox: OutboxEntry[] = []): Promise<void> {
     const { Cache: cache, ...stored } = result;
     this.db.transaction(() => {
+      for (const e of outbox) this.stmt.addOutbox.run(e.id, JSON.stringify(e));
       this.stmt.insertResult.run(
         stored["Item-Id"],
         pid,
@@ -107,6 +135,16 @@ export class SqliteStore implements Store {
       );
       for (const [k, v] of Object.entries(cache ?? {})) this.stmt.setCache.run(pid, k, v);
     })();
+  }
+
+  async pendingOutbox(): Promise<OutboxEntry[]> {
+    return (this.stmt.pendingOutbox.all() as { entry: string }[]).map(
+      (r) => JSON.parse(r.entry) as OutboxEntry,
+    );
+  }
+
+  async outboxDone(id: string): Promise<void> {
+    this.stmt.outboxDone.run(id);
   }
 
   async result(msgId: string): Promise<VmmResult | null> {

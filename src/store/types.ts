@@ -1,7 +1,22 @@
 import type { BundleItemJson } from "../protocol/data-item.js";
 import type { VmmResult } from "../protocol/hymx.js";
+import type { IndexedItem, ItemPage, ItemQuery } from "./item-index.js";
 
 export type StoredItem = BundleItemJson & { id: string };
+
+/**
+ * A node-signed item a result emitted, waiting in the durable outbox until it is delivered: a
+ * message to a process, or a spawn (its target is then the scheduler's address).
+ */
+export interface OutboxEntry {
+  /** The signed item's id (a redelivery after a crash sends the very same item). */
+  id: string;
+  /** The process whose result emitted it. */
+  pid: string;
+  kind: "message" | "spawn";
+  target: string;
+  item: StoredItem;
+}
 
 export interface ResultsQuery {
   /** Only results after this nonce (exclusive). */
@@ -21,14 +36,24 @@ export interface Store {
   readonly kind: "sqlite" | "redis";
   /** Current nonce of a process, or -1 when it is unknown. */
   nonce(pid: string): Promise<number>;
-  /** Appends the item at `nonce` (= current + 1; 0 for a spawn) with its assignment, atomically. */
+  /**
+   * Appends the item at `nonce` (= current + 1; 0 for a spawn) with its assignment, atomically;
+   * the item enters the gateway index in the same commit.
+   */
   append(pid: string, nonce: number, item: StoredItem, assignment: StoredItem): Promise<void>;
   messageByNonce(pid: string, nonce: number): Promise<StoredItem | null>;
   assignmentByNonce(pid: string, nonce: number): Promise<StoredItem | null>;
   /** Where a message sits: its process and nonce. */
   locate(msgId: string): Promise<{ pid: string; nonce: number } | null>;
-  /** Saves a result (Cache stripped) and its cache entries, atomically. */
-  saveResult(pid: string, result: VmmResult): Promise<void>;
+  /**
+   * Saves a result (Cache stripped), its cache entries and the outbox entries it emitted, in one
+   * commit: a crash leaves either all of them or none.
+   */
+  saveResult(pid: string, result: VmmResult, outbox?: OutboxEntry[]): Promise<void>;
+  /** Outbox entries not yet delivered, in the order they were committed. */
+  pendingOutbox(): Promise<OutboxEntry[]>;
+  /** Marks an outbox entry delivered (removes it). */
+  outboxDone(id: string): Promise<void>;
   result(msgId: string): Promise<VmmResult | null>;
   /** Results of a process in execution order. */
   results(pid: string, query: ResultsQuery): Promise<VmmResult[]>;
@@ -38,5 +63,9 @@ export interface Store {
   processes(): Promise<string[]>;
   setCheckpoint(pid: string, itemId: string): Promise<void>;
   checkpoint(pid: string): Promise<string | null>;
+  /** Adds items to the gateway index (modules, the scheduler's location); known ids are skipped. */
+  indexItems(items: IndexedItem[]): Promise<void>;
+  /** GraphQL `transactions` over the gateway index. */
+  queryItems(query: ItemQuery): Promise<ItemPage>;
   close(): Promise<void>;
 }

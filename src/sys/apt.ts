@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { VmdError } from "../errors.js";
 import { run, runOrThrow } from "./exec.js";
@@ -75,4 +75,38 @@ export function debianMirror(): string {
     if (m?.[1]) return m[1];
   }
   return "http://deb.debian.org/debian";
+}
+
+/**
+ * Downloads a Debian source package's files (the `.orig` tarball among them) into `dir` through a
+ * temporary source list for `suite`: nothing is added to the system's apt lists. Answers the names
+ * of the files in `dir` afterwards. `apt-get source` may fail to unpack the Debian part; only the
+ * files matter, so its exit code is not checked.
+ */
+export async function downloadDebianSource(
+  pkg: string,
+  suite: string,
+  dir: string,
+  onLine?: (l: string) => void,
+): Promise<string[]> {
+  mkdirSync(join(dir, "lists", "partial"), { recursive: true });
+  const listFile = join(dir, `${suite}-src.list`);
+  writeFileSync(listFile, `deb-src ${debianMirror()} ${suite} main\n`);
+  const opts = [
+    "-o",
+    `Dir::Etc::sourcelist=${listFile}`,
+    "-o",
+    "Dir::Etc::sourceparts=-",
+    "-o",
+    `Dir::State::Lists=${join(dir, "lists")}`,
+  ];
+  await runOrThrow(
+    "apt-get",
+    [...opts, "update"],
+    `apt-get update (${suite} sources)`,
+    "check that Debian's mirror is reachable",
+    { onLine },
+  );
+  await run("apt-get", [...opts, "source", "--download-only", pkg], { cwd: dir, onLine });
+  return readdirSync(dir);
 }

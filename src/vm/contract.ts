@@ -10,6 +10,21 @@ export interface Vm {
   checkpoint(): Promise<string>;
   restore(data: string): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Evaluates without effects: nothing kept, nothing sent (an AO process evaluates on a copy of its
+   * memory). Throws DryRunUnsupportedError when the VM cannot; VMs without it are not asked.
+   */
+  dryrun?(from: string, meta: Meta): Promise<VmResult>;
+  /** What the spawn itself produced (an AO process evaluates its spawn message), once spawned. */
+  spawnResult?: VmResult;
+}
+
+/** The VM (or its runtime) cannot evaluate a message without effects. */
+export class DryRunUnsupportedError extends Error {
+  constructor() {
+    super("err_dryrun_unsupported");
+    this.name = "DryRunUnsupportedError";
+  }
 }
 
 /**

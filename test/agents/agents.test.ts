@@ -25,6 +25,7 @@ let hub: ChildProcess;
 let hubLog = "";
 let apiPort: number;
 let wsPort: number;
+let dashboardPort: number;
 const created = new Set<string>();
 
 async function startHub(extra: string[] = []): Promise<void> {
@@ -39,6 +40,8 @@ async function startHub(extra: string[] = []): Promise<void> {
       String(apiPort),
       "--data-dir",
       dataDir,
+      "--dashboard-port",
+      String(dashboardPort),
       ...extra,
     ],
     { env: { ...process.env, HUB_TOKEN: token }, stdio: ["ignore", "pipe", "pipe"] },
@@ -81,6 +84,7 @@ function create(n: string, profile = "builder"): { seconds: number } {
 before(async () => {
   apiPort = await freePort();
   wsPort = await freePort();
+  dashboardPort = await freePort();
   await startHub();
 });
 
@@ -294,6 +298,10 @@ test("behind a TLS-intercepting proxy (this machine), HTTPS works in the agent o
 test("the hub's event stream (/events, for dashboards) needs the token and shows an agent connect and its task from queued to finished", async () => {
   const url = `http://127.0.0.1:${apiPort}/events`;
   assert.equal((await fetch(url)).status, 401);
+  // vmdocker hub serves the dashboard beside it, behind its own login.
+  const dashboard = `http://127.0.0.1:${dashboardPort}`;
+  assert.equal((await fetch(`${dashboard}/login`)).status, 200);
+  assert.equal((await fetch(`${dashboard}/api/events`)).status, 401);
   const stop = new AbortController();
   const res = await fetch(url, {
     headers: { authorization: `Bearer ${token}` },

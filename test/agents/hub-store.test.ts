@@ -119,6 +119,83 @@ for (const [kind, make] of stores) {
   });
 }
 
+for (const [kind, make] of stores) {
+  test(`${kind}: task pages across agents filter by agent and state, count them all, and feed task metrics`, async () => {
+    const s = await make();
+    try {
+      for (const a of ["p1", "p2"]) await s.addAgent({ name: a, profile: "builder", tokenHash: a });
+      const ids: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        const id = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
+        ids.push(id);
+        await s.addTask(id, i % 3 === 0 ? "p1" : "p2", { id, type: "exec", command: `echo ${i}` });
+      }
+      const t0 = Date.now();
+      // 0..9 succeed (100 ms each), 10..14 fail, 15..19 run, 20..29 stay queued.
+      for (let i = 0; i < 20; i++) {
+        await s.dispatched(ids[i]!);
+        await s.started(ids[i]!, t0);
+      }
+      for (let i = 0; i < 15; i++)
+        await s.finish(ids[i]!, {
+          status: i < 10 ? "succeeded" : "failed",
+          exitCode: i < 10 ? 0 : 2,
+          output: "x".repeat(100),
+          finishedAt: t0 + 100,
+        });
+
+      const all = await s.listTasks({ offset: 0, limit: 10 });
+      assert.equal(all.total, 30);
+      assert.deepEqual(
+        all.tasks.map((t) => t.id),
+        ids.slice(20).reverse(),
+        "newest first",
+      );
+      assert.equal(all.tasks[0]!.command, "echo 29");
+      assert.ok(!("output" in all.tasks[0]!), "pages carry no output");
+      const page3 = await s.listTasks({ offset: 20, limit: 10 });
+      assert.deepEqual(
+        page3.tasks.map((t) => t.id),
+        ids.slice(0, 10).reverse(),
+      );
+      const failed = await s.listTasks({ statuses: ["failed"], offset: 0, limit: 50 });
+      assert.equal(failed.total, 5);
+      assert.ok(failed.tasks.every((t) => t.status === "failed" && t.exitCode === 2));
+      const active = await s.listTasks({
+        statuses: ["queued", "dispatched", "running"],
+        offset: 0,
+        limit: 50,
+      });
+      assert.equal(active.total, 15);
+      const p1Running = await s.listTasks({
+        agent: "p1",
+        statuses: ["running"],
+        offset: 0,
+        limit: 50,
+      });
+      assert.deepEqual(
+        p1Running.tasks.map((t) => t.id),
+        [ids[18]!, ids[15]!],
+      );
+      assert.equal((await s.listTasks({ agent: "p1", offset: 0, limit: 1 })).total, 10);
+
+      assert.deepEqual(await s.countByStatus(), {
+        succeeded: 10,
+        failed: 5,
+        running: 5,
+        queued: 10,
+      });
+      const done = await s.finishedSince(t0 - 1000);
+      assert.equal(done.length, 15);
+      assert.ok(done.every((d) => d.durationMs === 100 && d.finishedAt === t0 + 100));
+      assert.equal(done.filter((d) => d.status === "succeeded").length, 10);
+      assert.equal((await s.finishedSince(t0 + 101)).length, 0);
+    } finally {
+      await s.close();
+    }
+  });
+}
+
 test("redis: a hub store that cannot connect fails at start with the fix", async () => {
   const s = new RedisHubStore("redis://127.0.0.1:9/0");
   await assert.rejects(s.connect(1000), /Redis at redis:\/\/127.0.0.1:9\/0 does not answer.*/);

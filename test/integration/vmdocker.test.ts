@@ -24,6 +24,7 @@ import { vmdocker, VMDOCKER_VM_FORMAT } from "../../src/vm/vmdocker/vm.js";
 import { CLIENT_KEY } from "../helpers/echo-vm.js";
 import { admin as callAdmin } from "../helpers/admin.js";
 import { testClient } from "../helpers/engine.js";
+import { buildTestModule } from "../helpers/test-module.js";
 import { filesHolding } from "../helpers/secrets.js";
 
 // End to end against the real engine: node → container → /vmm runtime (the `test` runtime image).
@@ -36,16 +37,7 @@ let moduleFile: string;
 let moduleTags: Tag[];
 
 before(async () => {
-  const mod = await buildModule(
-    docker,
-    {
-      source: { mode: "pull", image: IMAGES["runtime-test"] },
-      signer: new EthereumSigner(CLIENT_KEY),
-      outDir: join(base, "mod"),
-      startCommand: RUNTIME_START_COMMAND,
-    },
-    silentProgress,
-  );
+  const mod = await buildTestModule(docker, base);
   moduleId = mod.id;
   moduleFile = mod.file;
   moduleTags = mod.tags;

@@ -7,6 +7,7 @@ import { startNode, type RunningNode } from "../../src/node/app.js";
 import { loadConfig } from "../../src/node/config.js";
 import { VmRegistry, type VmFactory } from "../../src/vm/contract.js";
 import { getJson, messageItem, post, spawnItem, waitResult } from "../helpers/client.js";
+import { admin } from "../helpers/admin.js";
 import { ECHO_FORMAT, echoFactory, writeEchoModule } from "../helpers/echo-vm.js";
 
 /** The echo VM, counting how often any instance applies a message (replays included). */
@@ -167,5 +168,33 @@ test("a restart after a clean shutdown restores from the shutdown checkpoint and
     assert.equal((await getJson<number>(`${third.url}/nonce/${pid}`)).body, 6);
   } finally {
     await third.close();
+  }
+});
+
+test("admin stop of a process whose VM fails to close answers with that error (no hang); the process keeps running", async () => {
+  const base = mkdtempSync(join(tmpdir(), "vmd-stopfail-"));
+  const moduleId = await writeEchoModule(base);
+  const stubborn: VmFactory = async (env) => {
+    const vm = await echoFactory(env);
+    vm.close = async () => {
+      throw new Error("the instance would not stop");
+    };
+    return vm;
+  };
+  const running = await start(base, stubborn);
+  try {
+    const pid = (await post(running.url, spawnItem(moduleId, running.node.address))).body.id!;
+    await waitResult(running.url, pid, pid);
+    await send(running, pid, "a");
+    const answer = await Promise.race([
+      admin(running, "/admin/vms/stop", pid),
+      new Promise((r) => setTimeout(() => r("no answer after 10 s"), 10_000).unref()),
+    ]);
+    assert.deepEqual(answer, { error: "the instance would not stop" });
+    await assert.rejects(running.node.stopProcess(pid), /the instance would not stop/);
+    assert.ok(running.node.runningProcesses().includes(pid), "it is still listed as running");
+    assert.equal((await send(running, pid, "b")).Data, "2:b", "and still answers messages");
+  } finally {
+    await running.close();
   }
 });

@@ -1,10 +1,19 @@
 import { timingSafeEqual } from "node:crypto";
-import type { ServerResponse } from "node:http";
 import Fastify, { type FastifyInstance } from "fastify";
 import { z } from "zod";
 import { VmdError } from "../../errors.js";
+import { EventLog, openSse, streamLog } from "../../sys/sse.js";
 import type { Hub, HubEvent } from "./hub.js";
-import { FINISHED, type AgentRecord, type HubStore, type TaskRecord } from "./store.js";
+import { jsonErrorHandler } from "./http-errors.js";
+import { taskMetrics } from "./metrics.js";
+import { TASK_STATES } from "./states.js";
+import {
+  FINISHED,
+  type AgentRecord,
+  type HubStore,
+  type TaskRecord,
+  type TaskState,
+} from "./store.js";
 
 export const AGENT_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 
@@ -23,15 +32,44 @@ const NewTask = z
   })
   .catchall(z.unknown());
 
-function sse(raw: ServerResponse): (event: string, data: unknown) => void {
-  raw.writeHead(200, {
-    "content-type": "text/event-stream",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-  });
-  raw.write(": connected\n\n");
-  return (event, data) => raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-}
+/** `status=` takes states and two groups, comma-separated. */
+const STATE_GROUPS: Record<string, TaskState[]> = {
+  active: ["queued", "dispatched", "running"],
+  finished: [...FINISHED],
+};
+
+const int = (min: number, max: number, fallback: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const TaskListQuery = z.object({
+  agent: z.string().regex(AGENT_NAME, "an agent name").optional(),
+  status: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const out = new Set<TaskState>();
+      for (const part of (v ?? "").split(",").filter(Boolean)) {
+        const group = STATE_GROUPS[part];
+        if (group) group.forEach((g) => out.add(g));
+        else if ((TASK_STATES as readonly string[]).includes(part)) out.add(part as TaskState);
+        else {
+          ctx.addIssue({
+            code: "custom",
+            message: `${part} is not a state (${[...TASK_STATES, ...Object.keys(STATE_GROUPS)].join(", ")})`,
+          });
+          return z.NEVER;
+        }
+      }
+      return [...out];
+    }),
+  offset: int(0, 1e9, 0),
+  limit: int(1, 500, 50),
+});
+
+const MetricsQuery = z.object({
+  windowMs: int(60_000, 7 * 86_400_000, 3_600_000),
+  bucketMs: int(1000, 86_400_000, 60_000),
+});
 
 /**
  * The hub's HTTP API (bearer token on everything but /health): agents, tasks, a task's output as
@@ -44,6 +82,16 @@ export function buildHubApi(
   wsPort: () => number,
 ): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 8 * 2 ** 20 });
+  // Numbered, so a dashboard that reconnects with Last-Event-ID catches up; output chunks are
+  // passed on but not kept (a task's output has its own stream).
+  const events = new EventLog(2000);
+  const onEvent = (e: HubEvent) =>
+    e.type === "task.output" ? events.broadcast(e.type, e) : events.push(e.type, e);
+  hub.events.on("event", onEvent);
+  app.addHook("preClose", async () => events.end());
+  app.addHook("onClose", async () => {
+    hub.events.off("event", onEvent);
+  });
   const expected = Buffer.from(`Bearer ${token}`);
   app.addHook("onRequest", async (req, reply) => {
     if (req.url === "/health") return;
@@ -51,23 +99,11 @@ export function buildHubApi(
     if (got.length !== expected.length || !timingSafeEqual(got, expected))
       return reply.code(401).send({ error: "err_unauthorized", message: "bearer token required" });
   });
-  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
-    if (err instanceof VmdError) {
-      const status = err.code.startsWith("err_unknown")
-        ? 404
-        : err.code === "err_agent_exists"
-          ? 409
-          : 400;
-      return reply.code(status).send({ error: err.code, message: err.message, hint: err.hint });
-    }
-    if (err instanceof z.ZodError) {
-      const i = err.issues[0]!;
-      return reply
-        .code(400)
-        .send({ error: "err_invalid_params", message: `${i.path.join(".")}: ${i.message}` });
-    }
-    return reply.code(err.statusCode ?? 500).send({ error: "err_internal", message: err.message });
-  });
+  app.setErrorHandler(
+    jsonErrorHandler((code) =>
+      code.startsWith("err_unknown") ? 404 : code === "err_agent_exists" ? 409 : 400,
+    ),
+  );
 
   const agentView = (a: AgentRecord) => ({
     name: a.name,
@@ -86,6 +122,27 @@ export function buildHubApi(
     wsPort: wsPort(),
   }));
   app.get("/agents", async () => (await store.agents()).map(agentView));
+  /** Every agent's tasks, newest first, a page at a time; `status` filters (e.g. `active`, `failed`). */
+  app.get("/tasks", async (req) => {
+    const q = TaskListQuery.parse(req.query);
+    const page = await store.listTasks({
+      ...(q.agent ? { agent: q.agent } : {}),
+      statuses: q.status,
+      offset: q.offset,
+      limit: q.limit,
+    });
+    return { ...page, offset: q.offset, limit: q.limit };
+  });
+  /** Finished tasks over a window: rate, success ratio, p50/p95 duration, per bucket too. */
+  app.get("/tasks/metrics", async (req) => {
+    const q = MetricsQuery.parse(req.query);
+    const now = Date.now();
+    const [rows, states] = await Promise.all([
+      store.finishedSince(now - q.windowMs),
+      store.countByStatus(),
+    ]);
+    return taskMetrics(rows, states, now, q.windowMs, q.bucketMs);
+  });
   app.post("/agents", async (req, reply) => {
     const body = CreateAgent.parse(req.body);
     const token = await hub.register(body.name, body.profile);
@@ -180,7 +237,7 @@ export function buildHubApi(
       throw err;
     }
     reply.hijack();
-    const write = sse(reply.raw);
+    const write = openSse(reply.raw);
     out.write = write;
     req.raw.on("close", stop);
     if (FINISHED.has(first.status) && !early.length) {
@@ -197,10 +254,7 @@ export function buildHubApi(
   /** Every hub event (agents connecting, health, tasks), for dashboards. */
   app.get("/events", (req, reply) => {
     reply.hijack();
-    const write = sse(reply.raw);
-    const on = (e: HubEvent) => write(e.type, e);
-    hub.events.on("event", on);
-    req.raw.on("close", () => hub.events.off("event", on));
+    streamLog(req.raw, reply.raw, events);
   });
   return app;
 }

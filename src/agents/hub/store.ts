@@ -85,6 +85,33 @@ const toAgent = (r: AgentRow): AgentRecord => ({
   health: r.health ? (JSON.parse(r.health) as HealthReport) : null,
 });
 
+/** A page of tasks, newest first: every task, or those of one agent and/or in some states. */
+export interface TaskQuery {
+  agent?: string;
+  /** Empty or absent: every state. */
+  statuses?: TaskState[];
+  offset: number;
+  limit: number;
+}
+
+/** A task without its output and spec (what a list shows); `command` is an exec task's command. */
+export type TaskSummary = Omit<TaskRecord, "output" | "spec"> & {
+  type: string;
+  command: string | null;
+};
+
+export const summarize = (t: TaskRecord): TaskSummary => {
+  const { output: _o, spec, ...rest } = t;
+  return { ...rest, type: spec.type, command: spec.command ?? null };
+};
+
+/** A finished task as task metrics count it; `durationMs` from start (or creation) to finish. */
+export interface FinishedTask {
+  status: TaskState;
+  finishedAt: number;
+  durationMs: number;
+}
+
 export interface FinishFields {
   status: TaskState;
   exitCode: number | null;
@@ -113,6 +140,12 @@ export interface HubStore {
   started(id: string, at: number): Promise<void>;
   /** Records the outcome once; false when the task had already finished. */
   finish(id: string, o: FinishFields): Promise<boolean>;
+  /** A page of tasks (newest first) and how many match in all. */
+  listTasks(q: TaskQuery): Promise<{ total: number; tasks: TaskSummary[] }>;
+  /** Tasks finished at or after `since` (ms since the epoch), oldest first. */
+  finishedSince(since: number): Promise<FinishedTask[]>;
+  /** How many tasks are in each state. */
+  countByStatus(): Promise<Partial<Record<TaskState, number>>>;
   close(): Promise<void>;
 }
 
@@ -136,6 +169,9 @@ export class SqliteHubStore implements HubStore {
         finished_at INTEGER, exit_code INTEGER, output TEXT NOT NULL DEFAULT '', error TEXT,
         deliveries INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS tasks_agent ON tasks (agent, seq);
+      CREATE INDEX IF NOT EXISTS tasks_seq ON tasks (seq);
+      CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status, seq);
+      CREATE INDEX IF NOT EXISTS tasks_finished ON tasks (finished_at);
     `);
   }
 
@@ -231,6 +267,49 @@ export class SqliteHubStore implements HubStore {
       )
       .run(o.status, o.exitCode, o.output, o.error ?? null, o.startedAt ?? null, o.finishedAt, id);
     return r.changes === 1;
+  }
+
+  async listTasks(q: TaskQuery): Promise<{ total: number; tasks: TaskSummary[] }> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.agent !== undefined) {
+      where.push("agent = ?");
+      args.push(q.agent);
+    }
+    if (q.statuses?.length) {
+      where.push(`status IN (${q.statuses.map(() => "?").join(", ")})`);
+      args.push(...q.statuses);
+    }
+    const cond = where.length ? `WHERE ${where.join(" AND ")}` : "";
+    const { n } = this.db.prepare(`SELECT COUNT(*) AS n FROM tasks ${cond}`).get(...args) as {
+      n: number;
+    };
+    const rows = this.db
+      .prepare(
+        `SELECT id, agent, spec, status, created_at, dispatched_at, started_at, finished_at, exit_code, '' AS output, error, deliveries
+         FROM tasks ${cond} ORDER BY seq DESC LIMIT ? OFFSET ?`,
+      )
+      .all(...args, q.limit, q.offset) as TaskRow[];
+    return { total: n, tasks: rows.map((r) => summarize(toTask(r))) };
+  }
+
+  async finishedSince(since: number): Promise<FinishedTask[]> {
+    const rows = this.db
+      .prepare(
+        "SELECT status, finished_at, finished_at - COALESCE(started_at, created_at) AS d FROM tasks WHERE finished_at >= ? ORDER BY finished_at",
+      )
+      .all(since) as { status: TaskState; finished_at: number; d: number }[];
+    return rows.map((r) => ({ status: r.status, finishedAt: r.finished_at, durationMs: r.d }));
+  }
+
+  async countByStatus(): Promise<Partial<Record<TaskState, number>>> {
+    const rows = this.db
+      .prepare("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status")
+      .all() as {
+      status: TaskState;
+      n: number;
+    }[];
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
   async close(): Promise<void> {

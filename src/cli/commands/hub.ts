@@ -7,6 +7,14 @@ import {
   startHub,
   type RunningHub,
 } from "../../agents/hub/start.js";
+import { ProfileCatalog } from "../../agents/profiles.js";
+import {
+  DEFAULT_DASHBOARD_PORT,
+  startDashboard,
+  type RunningDashboard,
+} from "../../dashboard/server.js";
+import { redisPort } from "../../host/redis.js";
+import { packageRoot } from "../../package-root.js";
 import type { DockerClient } from "../../runtime/docker/client.js";
 import type { StatePaths } from "../../host/paths.js";
 import type { CliContext } from "../context.js";
@@ -17,7 +25,15 @@ export interface HubFlags {
   listenAll?: boolean;
   dataDir?: string;
   redisUrl?: string;
+  /** false with --no-dashboard. */
+  dashboard?: boolean;
+  dashboardPort?: string;
+  nodeUrl?: string;
+  adminUrl?: string;
 }
+
+/** The hub, with its dashboard when one was started. */
+export type RunningHubWithDashboard = RunningHub & { dashboard?: RunningDashboard };
 
 function port(value: string, flag: string): number {
   const n = Number(value);
@@ -36,14 +52,18 @@ export async function launchHub(
   paths: StatePaths,
   docker: DockerClient | undefined,
   log: (line: string) => void,
-): Promise<RunningHub> {
+): Promise<RunningHubWithDashboard> {
   const wsHosts = flags.listenAll ? ["0.0.0.0"] : ["127.0.0.1"];
   if (!flags.listenAll && docker) {
     const gateway = await docker.networkGateway("bridge").catch(() => undefined);
     if (gateway) wsHosts.push(gateway);
     else log("warning: no Docker bridge found: agents in containers cannot reach this hub");
   }
-  return startHub({
+  const dashboardPort = port(
+    flags.dashboardPort ?? String(DEFAULT_DASHBOARD_PORT),
+    "--dashboard-port",
+  );
+  const hub = await startHub({
     wsPort: port(flags.wsPort, "--ws-port"),
     httpPort: port(flags.httpPort, "--http-port"),
     wsHosts,
@@ -54,6 +74,45 @@ export async function launchHub(
     ...(process.env.HUB_TOKEN ? { token: process.env.HUB_TOKEN } : {}),
     log,
   });
+  if (flags.dashboard === false) return hub;
+  try {
+    const dashboard = await startDashboard({
+      host: flags.listenAll ? "0.0.0.0" : "127.0.0.1",
+      port: dashboardPort,
+      hubURL: hub.apiURL,
+      token: hub.token,
+      docker,
+      profiles: new ProfileCatalog([join(paths.root, "profiles"), join(packageRoot(), "profiles")]),
+      logDir: join(paths.root, "logs"),
+      redisPort: redisPort(),
+      ...(flags.nodeUrl
+        ? {
+            node: {
+              url: flags.nodeUrl.replace(/\/+$/, ""),
+              adminUrl: flags.adminUrl?.replace(/\/+$/, ""),
+              adminToken: process.env.VMDOCKER_ADMIN_TOKEN,
+            },
+          }
+        : {}),
+      log,
+    });
+    log(`dashboard on ${dashboard.url} (sign in with the hub's token)`);
+    if (flags.listenAll)
+      log(
+        "warning: the dashboard is plain HTTP on every address: put it behind TLS before signing in from another machine",
+      );
+    return {
+      ...hub,
+      dashboard,
+      async close() {
+        await dashboard.close();
+        await hub.close();
+      },
+    };
+  } catch (err) {
+    await hub.close();
+    throw err;
+  }
 }
 
 export function hubOptions(cmd: Command): Command {
@@ -69,6 +128,12 @@ export function hubOptions(cmd: Command): Command {
       process.env.HUB_HTTP_PORT ?? String(DEFAULT_HTTP_PORT),
     )
     .option("--listen-all", "listen on every address, not only loopback and the Docker bridge")
+    .option(
+      "--dashboard-port <port>",
+      "the dashboard's port (env HUB_DASHBOARD_PORT)",
+      process.env.HUB_DASHBOARD_PORT ?? String(DEFAULT_DASHBOARD_PORT),
+    )
+    .option("--no-dashboard", "do not serve the dashboard")
     .option("--data-dir <dir>", "where the hub keeps its store and token (default <state dir>/hub)")
     .option(
       "--redis-url <url>",
@@ -77,17 +142,34 @@ export function hubOptions(cmd: Command): Command {
     );
 }
 
+/** Which node the dashboard shows (`vmdocker hub`; `vmdocker up` knows its own node). */
+function nodeOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--node-url <url>",
+      "the node the dashboard shows (env VMDOCKER_NODE_URL)",
+      process.env.VMDOCKER_NODE_URL,
+    )
+    .option(
+      "--admin-url <url>",
+      "the node's admin API, for stop/resume in the dashboard (token in env VMDOCKER_ADMIN_TOKEN)",
+      process.env.VMDOCKER_ADMIN_URL,
+    );
+}
+
 export function registerHub(program: Command, ctx: () => CliContext): void {
-  hubOptions(
-    program
-      .command("hub")
-      .description(
-        "Run the agent hub (WebSocket for agents, HTTP API for docker-agent) in the foreground",
-      ),
+  nodeOptions(
+    hubOptions(
+      program
+        .command("hub")
+        .description(
+          "Run the agent hub (WebSocket for agents, HTTP API for docker-agent) in the foreground",
+        ),
+    ),
   )
     .addHelpText(
       "after",
-      "\nExample:\n  vmdocker hub                      # ws 9090 (loopback + docker bridge), API 127.0.0.1:9091\n  curl http://127.0.0.1:9091/health",
+      "\nExample:\n  vmdocker hub                      # ws 9090 (loopback + docker bridge), API 127.0.0.1:9091, dashboard 127.0.0.1:9092\n  curl http://127.0.0.1:9091/health\n  vmdocker hub --node-url http://127.0.0.1:8080 --admin-url http://127.0.0.1:8081",
     )
     .action(async (flags: HubFlags) => {
       const c = ctx();

@@ -2,6 +2,7 @@ import { IMAGES, RUNTIME_START_COMMAND } from "../../runtime/images/builder.js";
 import { OPENCLAW_VERSION } from "../../runtime/images/sources.js";
 import type { Command } from "commander";
 import { VmdError } from "../../errors.js";
+import { AO_MODULE_NAME } from "../../module/ao.js";
 import { buildModule, type ImageSource } from "../../module/build.js";
 import { buildArgsFromEnv, generatorEnv } from "../../module/env.js";
 import { listModuleFiles, resolveModuleFile } from "../../module/files.js";
@@ -28,6 +29,7 @@ interface BuildFlags {
   sandboxAgent?: string;
   openclawVersion?: string;
   openclaw?: boolean;
+  ao?: boolean;
   json?: boolean;
 }
 
@@ -69,10 +71,14 @@ export function registerModule(program: Command, ctx: () => CliContext): void {
       "--openclaw",
       `the OpenClaw module: image ${IMAGES.openclaw}, its start command and Openclaw-Version`,
     )
+    .option(
+      "--ao",
+      `the AO module (${AO_MODULE_NAME}): image ${IMAGES["runtime-ao"]}, AO's module tags`,
+    )
     .option("--json", "print the result as JSON")
     .addHelpText(
       "after",
-      "\nExamples:\n  vmdocker module build --image vmdocker/busybox:latest --key $VMDOCKER_PRIVATE_KEY\n  VMDOCKER_BUILD_DOCKERFILE=./Dockerfile vmdocker module build --json",
+      "\nExamples:\n  vmdocker module build --image vmdocker/busybox:latest --key $VMDOCKER_PRIVATE_KEY\n  vmdocker module build --ao --key $VMDOCKER_PRIVATE_KEY\n  VMDOCKER_BUILD_DOCKERFILE=./Dockerfile vmdocker module build --json",
     )
     .action(async (f: BuildFlags) => {
       const env = generatorEnv(process.cwd());
@@ -83,6 +89,16 @@ export function registerModule(program: Command, ctx: () => CliContext): void {
           "no signing key",
           "pass --key <hex> or set VMDOCKER_PRIVATE_KEY (in the environment or .env)",
         );
+      }
+      if (f.ao && f.openclaw)
+        throw new VmdError(
+          "err_bad_flag",
+          "--ao and --openclaw exclude each other",
+          "pass one of them",
+        );
+      if (f.ao) {
+        f.image ??= IMAGES["runtime-ao"];
+        f.startCommand ??= RUNTIME_START_COMMAND;
       }
       if (f.openclaw) {
         f.image ??= IMAGES.openclaw;
@@ -129,6 +145,7 @@ export function registerModule(program: Command, ctx: () => CliContext): void {
           startCommand: f.startCommand,
           sandboxAgent: f.sandboxAgent,
           openclawVersion: f.openclawVersion,
+          ao: f.ao,
         },
         terminalProgress(),
       );

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { VmdError } from "../../errors.js";
 import { startNode, type RunningNode } from "../../node/app.js";
-import { loadConfig } from "../../node/config.js";
+import { loadConfig, type NodeConfig } from "../../node/config.js";
 import type { DockerClient } from "../../runtime/docker/client.js";
 import { VmRegistry } from "../../vm/contract.js";
 import type { CliContext } from "../context.js";
@@ -17,8 +17,9 @@ export async function runNode(
   mode: RecoveryMode,
   docker: DockerClient | undefined,
   onReady?: (r: RunningNode) => void,
+  adjust: (cfg: NodeConfig) => NodeConfig = (cfg) => cfg,
 ): Promise<void> {
-  const cfg = loadConfig(configFile);
+  const cfg = adjust(loadConfig(configFile));
   const log = (l: string) => console.log(l);
   let engine = docker;
   if (engine) {

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { packageRoot } from "../../package-root.js";
 import type { Progress, Task } from "../../progress.js";
 import type { DockerClient } from "../docker/client.js";
+import { aoLoaderFile, aoWasmDir, luaSourceTarball, writeAoModulesC } from "./ao-sources.js";
 import { fileDigest, hashParts, INPUT_LABEL } from "./inputs.js";
 import {
   busyboxBinary,
@@ -30,6 +31,10 @@ export const IMAGES = {
   node: "vmdocker/node:24",
   busybox: "vmdocker/busybox:latest",
   "runtime-test": "vmdocker/runtime-test:latest",
+  /** Debian's emscripten: the toolchain stage of runtime-ao. */
+  emscripten: "vmdocker/emscripten:3.1.6",
+  /** AO processes: Lua 5.3 in WebAssembly run by AO's loader (RUNTIME_TYPE=ao). */
+  "runtime-ao": "vmdocker/runtime-ao:latest",
   /** The Docker Agent System's base image (seed name), with the agent runtime. */
   "agent-base": "openclaw-agent-base:latest",
   /** OpenClaw + the /vmm runtime server (RUNTIME_TYPE=openclaw). */
@@ -88,6 +93,16 @@ export class ImageBuilder {
     results.push(
       await this.dockerfile("runtime-test", { BASE: node.reference }, node.id, this.runtimeFiles()),
     );
+    const toolchain = await this.dockerfile("emscripten", { BASE: root.reference }, root.id, []);
+    results.push(toolchain);
+    results.push(
+      await this.dockerfile(
+        "runtime-ao",
+        { BASE: node.reference, TOOLCHAIN: toolchain.reference },
+        `${node.id}+${toolchain.id}`,
+        [...this.aoModuleFiles(), ...this.runtimeFiles()],
+      ),
+    );
     results.push(
       await this.dockerfile("openclaw", { BASE: node.reference }, node.id, [
         {
@@ -112,6 +127,19 @@ export class ImageBuilder {
       ]),
     );
     return results;
+  }
+
+  /** What the AO module's build stage compiles, and AO's loader. */
+  private aoModuleFiles(): { name: string; from: (t: Task) => Promise<string> }[] {
+    const dir = aoWasmDir();
+    return [
+      { name: "lua.tar.gz", from: (t) => luaSourceTarball(this.opts.cacheDir, t) },
+      { name: "main.c", from: async () => join(dir, "main.c") },
+      { name: "sys.c", from: async () => join(dir, "sys.c") },
+      { name: "build.sh", from: async () => join(dir, "build.sh") },
+      { name: "ao_modules.c", from: async () => writeAoModulesC(this.opts.cacheDir) },
+      { name: "ao-loader.cjs", from: async () => aoLoaderFile() },
+    ];
   }
 
   /** Compiled in-instance code (dist/src/runtimes[/sub]/*.js) and a package.json marking it ESM. */

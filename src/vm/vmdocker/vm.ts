@@ -7,7 +7,13 @@ import type { Tag } from "../../protocol/tags.js";
 import { DockerBackend, DEFAULT_LIMITS, type Limits } from "../../runtime/backends/docker.js";
 import type { DockerClient } from "../../runtime/docker/client.js";
 import { prepareWorkspace, workspaceEnv, workspacePath } from "../../runtime/workspace.js";
-import { VmGoneError, type Vm, type VmFactory, type VmResult } from "../contract.js";
+import {
+  DryRunUnsupportedError,
+  VmGoneError,
+  type Vm,
+  type VmFactory,
+  type VmResult,
+} from "../contract.js";
 import { waitHealthy, type Instance, type InstanceSpec } from "../../runtime/backends/instance.js";
 import { SandboxBackend } from "../../runtime/backends/sandbox.js";
 import { run } from "../../sys/exec.js";
@@ -154,6 +160,19 @@ export function vmdocker(opts: VmdockerOptions): VmdockerMount {
   return { factory, pool, close: () => pool.close() };
 }
 
+/** A runtime's `result` string as a VmResult (a malformed one becomes the Error). */
+function parseResult(text: unknown): VmResult {
+  try {
+    const parsed = ResultSchema.safeParse(JSON.parse(String(text ?? "")));
+    if (!parsed.success)
+      return { Error: `the runtime's result is not a Result: ${parsed.error.issues[0]?.message}` };
+    const { Error: _none, ...result } = parsed.data;
+    return result;
+  } catch (err) {
+    return { Error: `the runtime's result is not JSON: ${errorMessage(err)}` };
+  }
+}
+
 type RestoreFrom = { checkpoint: string; place: (containerId: string) => Promise<void> };
 type Launcher = (spec: InstanceSpec, restoreFrom?: RestoreFrom) => Promise<Instance>;
 
@@ -173,6 +192,7 @@ class VmdockerVm implements Vm {
   private readonly secretEnv: Set<string>;
   /** The memory image of the checkpoint this process last restored from or took. */
   private committedImage?: string;
+  spawnResult?: VmResult;
 
   constructor(
     private readonly client: DockerClient,
@@ -248,6 +268,7 @@ class VmdockerVm implements Vm {
         `the runtime refused the spawn: ${res.text}`,
         "read the container's logs",
       );
+    if (res.body.result !== undefined) this.spawnResult = parseResult(res.body.result);
   }
 
   /** Throws VmGoneError when the container is not running any more. */
@@ -258,13 +279,24 @@ class VmdockerVm implements Vm {
     throw cause;
   }
 
-  async apply(from: string, meta: Meta): Promise<VmResult> {
+  apply(from: string, meta: Meta): Promise<VmResult> {
+    return this.evaluate("apply", from, meta);
+  }
+
+  /** `/vmm/dryrun`: the runtime evaluates without effects, or says it cannot. */
+  async dryrun(from: string, meta: Meta): Promise<VmResult> {
+    return this.evaluate("dryrun", from, meta);
+  }
+
+  private async evaluate(route: "apply" | "dryrun", from: string, meta: Meta): Promise<VmResult> {
     let res;
     try {
-      res = await this.running.call("apply", { meta, from, params: meta.Params });
+      res = await this.running.call(route, { meta, from, params: meta.Params });
     } catch (err) {
       return this.assertAlive(err);
     }
+    if (route === "dryrun" && (res.status === 404 || res.body.error === "err_dryrun_unsupported"))
+      throw new DryRunUnsupportedError();
     if (res.status !== 200) {
       // The runtime's reason, not an opaque status: `{"error": "..."}` or `{"msg": "..."}`.
       const reason = res.body.error ?? res.body.msg;
@@ -275,17 +307,7 @@ class VmdockerVm implements Vm {
             : `request failed with status ${res.status}: ${res.text}`,
       };
     }
-    try {
-      const parsed = ResultSchema.safeParse(JSON.parse(String(res.body.result ?? "")));
-      if (!parsed.success)
-        return {
-          Error: `the runtime's result is not a Result: ${parsed.error.issues[0]?.message}`,
-        };
-      const { Error: _none, ...result } = parsed.data;
-      return result;
-    } catch (err) {
-      return { Error: `the runtime's result is not JSON: ${errorMessage(err)}` };
-    }
+    return parseResult(res.body.result);
   }
 
   async checkpoint(): Promise<string> {

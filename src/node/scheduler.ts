@@ -1,0 +1,92 @@
+import { DataItem } from "../protocol/data-item.js";
+import { ProtocolError } from "../protocol/errors.js";
+import { assignmentTags, type Env } from "../protocol/hymx.js";
+import type { Signer } from "../protocol/signers.js";
+import type { Store, StoredItem } from "../store/types.js";
+import type { VmRegistry } from "../vm/contract.js";
+import type { ModuleCatalog } from "./modules.js";
+import type { ProcessState, ProcessTable } from "./processes.js";
+
+export interface SchedulerDeps {
+  store: Store;
+  signer: Signer;
+  modules: ModuleCatalog;
+  vms: VmRegistry;
+  procs: ProcessTable;
+  clock: () => number;
+}
+
+/**
+ * The second stage of POST /: gives an admitted item its nonce and a node-signed assignment, and
+ * commits both before the caller hears 200. Nonces are handed out one at a time per process, so
+ * they are gap-free; a message already stored (by id) is refused with err_duplicate_item.
+ */
+export class Scheduler {
+  /** Spawns between their first check and their process entry: the same spawn twice at once spawns once. */
+  private readonly spawning = new Set<string>();
+
+  constructor(private readonly deps: SchedulerDeps) {}
+
+  /**
+   * Commits a spawn at nonce 0, then calls `started` (which registers the process) before another
+   * copy of the same spawn can get past the check. Resolves with the spawn's module.
+   * Throws err_process_already_exist, err_not_found_mod, err_module_format_not_mounted.
+   */
+  async commitSpawn(
+    item: DataItem,
+    started: (module: Env["Module"]) => Promise<void>,
+  ): Promise<Env["Module"]> {
+    const pid = item.id;
+    if (this.deps.procs.has(pid) || this.spawning.has(pid))
+      throw new ProtocolError("err_process_already_exist");
+    this.spawning.add(pid);
+    try {
+      if ((await this.deps.store.nonce(pid)) >= 0)
+        throw new ProtocolError("err_process_already_exist");
+      const module = await this.deps.modules.get(item.tag("Module") ?? "");
+      if (!this.deps.vms.get(module["Module-Format"]))
+        throw new ProtocolError("err_module_format_not_mounted", module["Module-Format"]);
+      await this.deps.store.append(pid, 0, item.toJSON(), this.assignment(pid, item.id, 0, 0));
+      await started(module);
+      return module;
+    } finally {
+      this.spawning.delete(pid);
+    }
+  }
+
+  /**
+   * Commits a message at the process's next nonce; resolves with that nonce once item and
+   * assignment are durable. Throws err_duplicate_item, err_sequence_too_low.
+   */
+  commitMessage(state: ProcessState, item: DataItem): Promise<number> {
+    const assigned = state.assigning.then(async () => {
+      const { store } = this.deps;
+      if (await store.locate(item.id)) throw new ProtocolError("err_duplicate_item");
+      const fromProcess = item.tag("From-Process");
+      if (fromProcess) {
+        const seq = Number(item.tag("Sequence") ?? "0");
+        if (seq <= (state.received[fromProcess] ?? -1))
+          throw new ProtocolError("err_sequence_too_low");
+        state.received[fromProcess] = seq;
+      }
+      const nonce = (await store.nonce(state.pid)) + 1;
+      await store.append(
+        state.pid,
+        nonce,
+        item.toJSON(),
+        this.assignment(state.pid, item.id, nonce, this.deps.clock()),
+      );
+      return nonce;
+    });
+    state.assigning = assigned.catch(() => {});
+    return assigned;
+  }
+
+  /** hymx's Assignment item for a message at a nonce, signed by this node. */
+  private assignment(pid: string, msgId: string, nonce: number, timestamp: number): StoredItem {
+    return DataItem.sign(
+      { tags: assignmentTags({ process: pid, message: msgId, nonce, timestamp }) },
+      this.deps.signer,
+    ).toJSON();
+  }
+}
