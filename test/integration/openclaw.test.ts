@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createServer, type Server } from "node:http";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +17,7 @@ import { VmRegistry } from "../../src/vm/contract.js";
 import { CLIENT_KEY } from "../helpers/echo-vm.js";
 import { admin as callAdmin } from "../helpers/admin.js";
 import { testClient } from "../helpers/engine.js";
+import { FakeLlm } from "../helpers/fake-llm.js";
 import { FakeTelegram } from "../helpers/fake-telegram.js";
 import { filesHolding } from "../helpers/secrets.js";
 
@@ -32,62 +32,13 @@ const telegram = new FakeTelegram(BOT_TOKEN);
 let running: RunningNode;
 let client: HymxClient;
 let moduleId: string;
-let provider: Server;
 let providerURL: string;
-const seen: { auth?: string; model?: string; messages: { role: string; content: unknown }[] }[] =
-  [];
-
-function startProvider(host: string): Promise<string> {
-  provider = createServer((req, res) => {
-    let body = "";
-    req.on("data", (c: Buffer) => (body += c.toString()));
-    req.on("end", () => {
-      const json = JSON.parse(body || "{}") as {
-        model?: string;
-        stream?: boolean;
-        messages?: { role: string; content: unknown }[];
-      };
-      seen.push({
-        auth: req.headers.authorization,
-        model: json.model,
-        messages: json.messages ?? [],
-      });
-      const reply = `fake reply #${seen.length}`;
-      const usage = { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 };
-      if (json.stream) {
-        res.writeHead(200, { "content-type": "text/event-stream" });
-        const chunk = (delta: object, finish: string | null) =>
-          `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: json.model, choices: [{ index: 0, delta, finish_reason: finish }], ...(finish ? { usage } : {}) })}\n\n`;
-        res.write(chunk({ role: "assistant", content: reply }, null));
-        res.write(chunk({}, "stop"));
-        return res.end("data: [DONE]\n\n");
-      }
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(
-        JSON.stringify({
-          id: "c",
-          object: "chat.completion",
-          created: 1,
-          model: json.model,
-          choices: [
-            { index: 0, message: { role: "assistant", content: reply }, finish_reason: "stop" },
-          ],
-          usage,
-        }),
-      );
-    });
-  });
-  return new Promise((resolve) =>
-    provider.listen(0, host, () => {
-      const a = provider.address() as { port: number };
-      resolve(`http://${host}:${a.port}/v1`);
-    }),
-  );
-}
+const provider = new FakeLlm();
+const seen = provider.calls;
 
 before(async () => {
   const gateway = await docker.networkGateway("bridge");
-  providerURL = await startProvider(gateway ?? "127.0.0.1");
+  providerURL = await provider.start(gateway ?? "127.0.0.1");
   await telegram.start(gateway ?? "127.0.0.1");
   const mod = await buildModule(
     docker,
@@ -121,7 +72,7 @@ before(async () => {
 
 after(async () => {
   await running?.close();
-  provider?.close();
+  provider.close();
   telegram.close();
 });
 
