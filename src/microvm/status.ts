@@ -60,23 +60,25 @@ export async function botStatus(env: MicrovmEnv, r: InstanceRecord): Promise<Bot
     r.supervisor === "systemd"
       ? await systemdActive(`firecracker-vmdemo-${r.id}.service`)
       : sup !== null;
+  const paused = existsSync(p.run.paused) && vmm !== null;
+  // Probed here, so a bot serving right after vm-setup or start reads as running even before its
+  // supervisor's own health poll has recorded it.
+  const health = paused
+    ? "unknown"
+    : vmm === null
+      ? "down"
+      : (await healthOk(r.hostPort, 2000))
+        ? "ok"
+        : "down";
   let state: BotState;
   let lastError = run?.lastError ?? null;
   if (!supervised && vmm === null) state = r.desired === "running" ? "error" : "stopped";
-  else if (existsSync(p.run.paused) && vmm !== null) state = "paused";
+  else if (paused) state = "paused";
   else if (run?.state === "error") state = "error";
-  else if (vmm !== null && run?.healthyAt) state = "running";
+  else if (vmm !== null && (run?.healthyAt || health === "ok")) state = "running";
   else state = "starting";
   if (state === "error" && !supervised && !lastError)
     lastError = `nothing runs instance ${r.id} though it should (host restarted?): vm-ctl start ${r.id}, or vm-ctl boot`;
-  const health =
-    state === "paused"
-      ? "unknown"
-      : vmm === null
-        ? "down"
-        : (await healthOk(r.hostPort, 2000))
-          ? "ok"
-          : "down";
   return {
     id: r.id,
     state,

@@ -1,12 +1,14 @@
 // The "internet" of the microVM tests, run inside the world network namespace: a plain HTTP
 // server, the fake LLM provider and the local Telegram Bot API server, all on the world's address.
 // It reports their URLs over IPC and answers {type: "calls"} with what each has seen, and
-// {type: "say", user, text} by making a Telegram user write to the bot.
+// {type: "say", user, text} by making a Telegram user write to the bot. The bot token comes in
+// VMTEST_BOT_TOKEN, never on a command line (the tests scan every command line for it).
 import { createServer } from "node:http";
 import { FakeLlm } from "./fake-llm.js";
 import { FakeTelegram } from "./fake-telegram.js";
 
-const [host = "10.250.0.1", botToken = "1:none"] = process.argv.slice(2);
+const [host = "10.250.0.1"] = process.argv.slice(2);
+const botToken = process.env.VMTEST_BOT_TOKEN ?? "1:none";
 const plain = createServer((_req, res) => res.end("world-ok"));
 await new Promise<void>((resolve) => plain.listen(0, host, resolve));
 const llm = new FakeLlm();

@@ -88,8 +88,9 @@ export class TestNetwork {
   }
 
   /** Starts a long-running program in the world namespace with an IPC channel. */
-  spawnWorld(script: string, args: string[] = []): ChildProcess {
+  spawnWorld(script: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
     return spawn("ip", ["netns", "exec", this.world, process.execPath, script, ...args], {
+      env: { ...process.env, ...env },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
   }

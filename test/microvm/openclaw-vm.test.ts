@@ -132,10 +132,11 @@ before(async () => {
     { browser: true, openclawVersion: OPENCLAW_VERSION },
     silentProgress,
   );
-  world = net.spawnWorld(fileURLToPath(new URL("../helpers/microvm-world.js", import.meta.url)), [
-    net.worldIp,
-    BOT_TOKEN,
-  ]);
+  world = net.spawnWorld(
+    fileURLToPath(new URL("../helpers/microvm-world.js", import.meta.url)),
+    [net.worldIp],
+    { VMTEST_BOT_TOKEN: BOT_TOKEN },
+  );
   urls = await new Promise((resolve) =>
     world.on("message", (m: { type: string } & typeof urls) => m.type === "ready" && resolve(m)),
   );
