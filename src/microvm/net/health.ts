@@ -1,16 +1,21 @@
 // The gateway's health as a user sees it: `GET http://127.0.0.1:<port>/health` answering 200.
 import { VmdError } from "../../errors.js";
 
-/** One probe; false on any error or a non-200 answer. */
+/** One probe; false on any error, a non-200 answer or no answer within `timeoutMs`. */
 export async function healthOk(port: number, timeoutMs = 3000): Promise<boolean> {
+  // A timer of our own, not AbortSignal.timeout(): that one does not keep the event loop alive,
+  // so a CLI whose only pending work was a probe stuck on a booting guest exited with code 13
+  // (unsettled top-level await) instead of reporting "down".
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/health`, {
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: abort.signal });
     await res.arrayBuffer();
     return res.status === 200;
   } catch {
     return false;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
