@@ -149,7 +149,7 @@ async function smallGuest(env: MicrovmEnv): Promise<Guest> {
 
 /** An OpenClaw bot made by vm-setup (user network; provider and Telegram are local servers). */
 async function openclawGuest(env: MicrovmEnv): Promise<Guest> {
-  const llm = new FakeLlm();
+  const llm = new FakeLlm("openai-chat");
   await llm.start("127.0.0.1");
   const telegram = new FakeTelegram("1:bench");
   await telegram.start("127.0.0.1");

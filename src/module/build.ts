@@ -30,6 +30,7 @@ export interface ModuleBuildOptions {
   outDir: string;
   startCommand?: string;
   sandboxAgent?: string;
+  /** The `Openclaw-Version` tag, for a module whose image carries OpenClaw; no tag when unset. */
   openclawVersion?: string;
   /** An AO module (AO's tags, see ao.ts) instead of a plain vmdocker one. */
   ao?: boolean;
@@ -44,8 +45,6 @@ export interface BuiltModule {
   tags: Tag[];
   seconds: number;
 }
-
-export const DEFAULT_OPENCLAW_VERSION = "2026.3.1-beta.1";
 
 /** The tag upstream's generator gives a build without VMDOCKER_BUILD_TAG. */
 export function defaultBuildTag(
@@ -122,7 +121,8 @@ async function resolveImage(
 
 /**
  * `vmdocker module build`: the image (pulled, local, or built) exported with `docker save`,
- * gzipped, and signed into a module item with upstream's 13 tags, written as mod-<id>.json.
+ * gzipped, and signed into a module item with upstream's tags (13 for an OpenClaw module, 12
+ * without `Openclaw-Version` for others), written as mod-<id>.json.
  * Memory stays bounded: the archive streams to a temporary file and then into the JSON.
  */
 export async function buildModule(
@@ -165,14 +165,9 @@ export async function buildModule(
 
     const extension = [
       { name: "Sandbox-Agent", value: opts.sandboxAgent ?? "shell" },
-      ...(opts.ao
-        ? []
-        : [
-            {
-              name: "Openclaw-Version",
-              value: opts.openclawVersion ?? DEFAULT_OPENCLAW_VERSION,
-            },
-          ]),
+      // Upstream's generator tags every module with an OpenClaw version (its default
+      // 2026.3.1-beta.1); here only a module that carries OpenClaw says which.
+      ...(opts.openclawVersion ? [{ name: "Openclaw-Version", value: opts.openclawVersion }] : []),
       { name: "Start-Command", value: opts.startCommand ?? DEFAULT_START_COMMAND },
       { name: "Image-Name", value: image.name },
       { name: "Image-ID", value: image.id },

@@ -21,9 +21,14 @@ export function openclawPaths(env: NodeJS.ProcessEnv = process.env): OpenclawPat
   };
 }
 
-/** The config a fresh process starts from (upstream's openclaw.default.json, plus the HTTP chat endpoint). */
+/**
+ * The config a fresh process starts from: upstream's openclaw.default.json without its default
+ * model, plus the HTTP chat endpoint. Upstream's `kimi-coding/k2p5` belongs to the external plugin
+ * `@openclaw/kimi-provider`, which the pinned OpenClaw does not ship and npm does not publish: with
+ * it a fresh gateway tries to install that plugin on its first start. A spawn without a model gets
+ * a gateway with no model, ready for ConfigureModel.
+ */
 export const CONFIG_TEMPLATE = {
-  agents: { defaults: { model: { primary: "kimi-coding/k2p5" } } },
   gateway: {
     mode: "local",
     // vmdocker's Chat goes through the gateway's OpenAI-compatible endpoint (a real agent run).
@@ -43,6 +48,12 @@ export const CONFIG_TEMPLATE = {
     },
   },
 };
+
+/**
+ * The API a built-in provider speaks at a `--base-url` of the user's (others get the
+ * OpenAI-compatible chat completions API).
+ */
+const NATIVE_API: Record<string, string> = { anthropic: "anthropic-messages" };
 
 type Json = Record<string, unknown>;
 
@@ -103,6 +114,19 @@ export interface SpawnSettings {
 }
 
 /**
+ * What keeps the gateway from reaching out on its own (its docs name each): no update check
+ * (`update.checkOnStart`), no hosted model-catalog refresh (`models.catalogRefresh`), and OpenAI
+ * models on OpenClaw's own agent runtime: left to itself OpenClaw picks the Codex harness for
+ * OpenAI's official endpoint, and that harness is the external plugin `@openclaw/codex`, which a
+ * gateway or CLI then tries to install from npm. A value the user set stays.
+ */
+function offline(config: Json): void {
+  at(config, ["update"]).checkOnStart ??= false;
+  at(config, ["models", "catalogRefresh"]).enabled ??= false;
+  at(config, ["models", "providers", "openai", "agentRuntime"]).id ??= "openclaw";
+}
+
+/**
  * Creates the state layout, writes openclaw.json from the template when there is none, and applies
  * the managed overrides (workspace, log file, spawn-time model, custom provider and Telegram). Existing keys
  * the user set stay. Returns the config written.
@@ -133,15 +157,18 @@ export function prepareOpenclaw(paths: OpenclawPaths, settings: SpawnSettings = 
   // The bundled skills sit in the read-only image, so watching them finds nothing new; and CRIU
   // cannot dump an inotify watch on the image's overlay root, which made criu checkpoints fail.
   at(config, ["skills", "load"]).watch = false;
+  offline(config);
   const ref = modelRef(settings.provider, settings.model);
   if (ref) at(config, ["agents", "defaults", "model"]).primary = ref;
   if (settings.providerBaseUrl && settings.provider) {
     const providers = at(config, ["models", "providers"]);
     at(config, ["models"]).mode ??= "merge";
     const id = ref.slice(ref.indexOf("/") + 1) || settings.model || "default";
-    providers[settings.provider.toLowerCase()] = {
+    const provider = settings.provider.toLowerCase();
+    providers[provider] = {
+      ...at(providers, [provider]),
       baseUrl: settings.providerBaseUrl,
-      api: settings.providerApi || "openai-completions",
+      api: settings.providerApi || NATIVE_API[provider] || "openai-completions",
       models: [customProviderModel(id)],
     };
   }

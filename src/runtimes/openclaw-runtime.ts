@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { STATUS_CODES } from "node:http";
 import { runSecurityAudit } from "./openclaw-audit.js";
-import { Gateway } from "./openclaw-gateway.js";
+import { Gateway, STEP_BUDGET_MS, type CliAnswer } from "./openclaw-gateway.js";
 import {
   modelRef,
   openclawPaths,
@@ -70,6 +70,14 @@ export function cliReason(out: string): string {
   const lines = out.trim().split("\n");
   const reason = lines.find((l) => /^\[openclaw\] Reason: /.test(l));
   return (reason ?? lines.at(-1) ?? "").replace(/^\[openclaw\] (Reason: )?/, "").trim();
+}
+
+/** Why an `openclaw` CLI command failed: killed for taking too long, else its own reason. */
+export function cliFailure(res: CliAnswer): string {
+  const said = cliReason(res.out);
+  if (res.timedOutMs)
+    return `it did not finish in ${res.timedOutMs / 1000} s${said ? ` (its last line: ${said})` : ""}`;
+  return said || `it exited with code ${res.code} and printed nothing`;
 }
 
 /** `allowFrom` as a JSON array string or a comma list. */
@@ -255,7 +263,7 @@ class OpenclawRuntime implements Runtime {
           (params.Data ?? "").trim();
         if (!code) throw new Error("the pairing code is empty");
         const res = await this.gw.cli(["pairing", "approve", channel, code]);
-        if (res.code !== 0) throw new Error(`pairing approve failed: ${cliReason(res.out)}`);
+        if (res.code !== 0) throw new Error(`pairing approve failed: ${cliFailure(res)}`);
         return r(res.out.trim());
       }
       case "Query":
@@ -280,8 +288,13 @@ class OpenclawRuntime implements Runtime {
   }
 }
 
-/** Spawn: config and API key first, then the gateway. Restore: the workspace has both already. */
+/**
+ * Spawn: config and API key first, then the gateway. Restore: the workspace has both already. Both
+ * steps of a spawn share one STEP_BUDGET_MS; each ends on its own signal (the CLI's exit, the
+ * gateway's /health or its exit).
+ */
 export const openclawRuntime: RuntimeFactory = async ({ tags, state }) => {
+  const deadline = Date.now() + STEP_BUDGET_MS;
   const paths = openclawPaths();
   runSecurityAudit(process.env.VMDOCKER_RUNTIME_WORKSPACE || paths.state);
   const gw = new Gateway(paths);
@@ -308,11 +321,15 @@ export const openclawRuntime: RuntimeFactory = async ({ tags, state }) => {
       const p = (provider || (model.includes("/") ? model.split("/")[0]! : "")).toLowerCase();
       if (!p) throw new Error("provider is required when an apiKey is given (tag provider=...)");
       // OpenClaw keeps keys in its own (SQLite) auth store: its CLI writes them; the key goes on stdin.
-      const res = await gw.cli(["models", "auth", "paste-api-key", "--provider", p], `${apiKey}\n`);
-      if (res.code !== 0) throw new Error(`storing the API key failed: ${cliReason(res.out)}`);
+      const res = await gw.cli(
+        ["models", "auth", "paste-api-key", "--provider", p],
+        `${apiKey}\n`,
+        deadline - Date.now(),
+      );
+      if (res.code !== 0) throw new Error(`storing the API key failed: ${cliFailure(res)}`);
     }
   }
   gw.start();
-  await gw.ready();
+  await gw.ready(Math.max(0, deadline - Date.now()));
   return new OpenclawRuntime(gw, session);
 };

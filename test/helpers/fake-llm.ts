@@ -1,67 +1,144 @@
-// An LLM provider cannot be reached from here, so tests talk to this server instead: the OpenAI
-// chat-completions protocol (JSON, or server-sent events with `stream: true`), answering
-// "fake reply #<n>" and recording what each request carried.
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+
+// No LLM provider can be reached from here, so tests run these instead: HTTP servers speaking the
+// providers' real wire APIs (OpenAI chat completions, Anthropic messages), streamed and not, that
+// record every request (path, headers, body) and answer `<name> reply #<n>`.
 
 export interface ProviderCall {
-  auth: string | undefined;
-  model: string | undefined;
-  messages: { role: string; content: unknown }[];
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: { model?: string; stream?: boolean; messages?: unknown[]; system?: unknown };
 }
 
+export type ProviderApi = "openai-chat" | "anthropic-messages";
+
+const sse = (event: string | undefined, data: object) =>
+  `${event ? `event: ${event}\n` : ""}data: ${JSON.stringify(data)}\n\n`;
+
+/** OpenAI's POST /v1/chat/completions: a chat.completion, or chat.completion.chunk events and [DONE]. */
+function openaiAnswer(body: ProviderCall["body"], reply: string, stream: boolean): string {
+  const usage = { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 };
+  const base = { id: "chatcmpl-1", created: 1, model: body.model };
+  if (!stream)
+    return JSON.stringify({
+      ...base,
+      object: "chat.completion",
+      choices: [
+        { index: 0, message: { role: "assistant", content: reply }, finish_reason: "stop" },
+      ],
+      usage,
+    });
+  const chunk = (delta: object, finish: string | null) =>
+    sse(undefined, {
+      ...base,
+      object: "chat.completion.chunk",
+      choices: [{ index: 0, delta, finish_reason: finish }],
+      ...(finish ? { usage } : {}),
+    });
+  return `${chunk({ role: "assistant", content: reply }, null)}${chunk({}, "stop")}data: [DONE]\n\n`;
+}
+
+/** Anthropic's POST /v1/messages: a message, or its server-sent event sequence. */
+function anthropicAnswer(body: ProviderCall["body"], reply: string, stream: boolean): string {
+  const message = {
+    id: "msg_1",
+    type: "message",
+    role: "assistant",
+    model: body.model,
+    stop_sequence: null,
+  };
+  if (!stream)
+    return JSON.stringify({
+      ...message,
+      content: [{ type: "text", text: reply }],
+      stop_reason: "end_turn",
+      usage: { input_tokens: 1, output_tokens: 1 },
+    });
+  return [
+    sse("message_start", {
+      type: "message_start",
+      message: {
+        ...message,
+        content: [],
+        stop_reason: null,
+        usage: { input_tokens: 1, output_tokens: 0 },
+      },
+    }),
+    sse("content_block_start", {
+      type: "content_block_start",
+      index: 0,
+      content_block: { type: "text", text: "" },
+    }),
+    sse("content_block_delta", {
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "text_delta", text: reply },
+    }),
+    sse("content_block_stop", { type: "content_block_stop", index: 0 }),
+    sse("message_delta", {
+      type: "message_delta",
+      delta: { stop_reason: "end_turn", stop_sequence: null },
+      usage: { output_tokens: 1 },
+    }),
+    sse("message_stop", { type: "message_stop" }),
+  ].join("");
+}
+
+/** A local stand-in for an LLM provider, on the host address containers reach (the bridge's gateway). */
 export class FakeLlm {
   readonly calls: ProviderCall[] = [];
   private server?: Server;
+  /** The base URL a provider config points at (OpenAI's includes /v1; Anthropic's SDK adds it). */
   url = "";
 
-  /** Listens on `host` (port picked by the kernel); the base URL ends in /v1. */
-  async start(host: string): Promise<string> {
+  constructor(
+    readonly api: ProviderApi,
+    readonly name = "fake",
+  ) {}
+
+  /** Chat requests only (what the model answered), not other calls a client may make. */
+  chats(): ProviderCall[] {
+    const end = this.api === "openai-chat" ? "/chat/completions" : "/messages";
+    return this.calls.filter((c) => c.path.endsWith(end));
+  }
+
+  start(host: string): Promise<string> {
     this.server = createServer((req, res) => {
-      let body = "";
-      req.on("data", (c: Buffer) => (body += c.toString()));
+      let raw = "";
+      req.on("data", (c: Buffer) => (raw += c.toString()));
       req.on("end", () => {
-        const json = JSON.parse(body || "{}") as {
-          model?: string;
-          stream?: boolean;
-          messages?: { role: string; content: unknown }[];
-        };
-        this.calls.push({
-          auth: req.headers.authorization,
-          model: json.model,
-          messages: json.messages ?? [],
-        });
-        const reply = `fake reply #${this.calls.length}`;
-        const usage = { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 };
-        const base = { id: "c", created: 1, model: json.model };
-        if (json.stream) {
-          res.writeHead(200, { "content-type": "text/event-stream" });
-          const chunk = (delta: object, finish: string | null) =>
-            `data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", choices: [{ index: 0, delta, finish_reason: finish }], ...(finish ? { usage } : {}) })}\n\n`;
-          res.write(chunk({ role: "assistant", content: reply }, null));
-          res.write(chunk({}, "stop"));
-          return res.end("data: [DONE]\n\n");
+        let body: ProviderCall["body"] = {};
+        try {
+          body = JSON.parse(raw || "{}") as ProviderCall["body"];
+        } catch {
+          // recorded as an empty body
         }
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end(
-          JSON.stringify({
-            ...base,
-            object: "chat.completion",
-            choices: [
-              { index: 0, message: { role: "assistant", content: reply }, finish_reason: "stop" },
-            ],
-            usage,
-          }),
-        );
+        const path = new URL(req.url ?? "/", "http://x").pathname;
+        this.calls.push({ path, headers: req.headers, body });
+        const chat = this.api === "openai-chat" ? "/chat/completions" : "/messages";
+        if (req.method !== "POST" || !path.endsWith(chat)) {
+          res.writeHead(404, { "content-type": "application/json" });
+          return res.end(JSON.stringify({ error: { message: `no route ${path}` } }));
+        }
+        const reply = `${this.name} reply #${this.chats().length}`;
+        const stream = body.stream === true;
+        const answer = this.api === "openai-chat" ? openaiAnswer : anthropicAnswer;
+        res.writeHead(200, {
+          "content-type": stream ? "text/event-stream" : "application/json",
+        });
+        res.end(answer(body, reply, stream));
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, host, resolve));
-    const { port } = this.server.address() as { port: number };
-    this.url = `http://${host}:${port}/v1`;
-    return this.url;
+    return new Promise((resolve) =>
+      this.server!.listen(0, host, () => {
+        const port = (this.server!.address() as { port: number }).port;
+        this.url = `http://${host}:${port}${this.api === "openai-chat" ? "/v1" : ""}`;
+        resolve(this.url);
+      }),
+    );
   }
 
   close(): void {
-    this.server?.closeAllConnections();
     this.server?.close();
   }
 }

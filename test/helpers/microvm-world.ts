@@ -11,7 +11,7 @@ const [host = "10.250.0.1"] = process.argv.slice(2);
 const botToken = process.env.VMTEST_BOT_TOKEN ?? "1:none";
 const plain = createServer((_req, res) => res.end("world-ok"));
 await new Promise<void>((resolve) => plain.listen(0, host, resolve));
-const llm = new FakeLlm();
+const llm = new FakeLlm("openai-chat");
 await llm.start(host);
 const telegram = new FakeTelegram(botToken);
 await telegram.start(host);
@@ -24,7 +24,16 @@ send({
 });
 process.on("message", (m: { type: string; user?: number; text?: string }) => {
   if (m.type === "calls")
-    send({ type: "calls", llm: llm.calls, telegram: telegram.calls, sent: telegram.sent });
+    send({
+      type: "calls",
+      llm: llm.chats().map((c) => ({
+        auth: c.headers.authorization,
+        model: c.body.model,
+        messages: c.body.messages ?? [],
+      })),
+      telegram: telegram.calls,
+      sent: telegram.sent,
+    });
   if (m.type === "say") telegram.userSays(m.user!, m.text!);
   if (m.type === "exit") process.exit(0);
 });

@@ -95,7 +95,6 @@ test("module build writes a signed module that module verify and an independent 
       "Memory-Limit",
       "Compute-Limit",
       "Sandbox-Agent",
-      "Openclaw-Version",
       "Start-Command",
       "Image-Name",
       "Image-ID",
@@ -120,6 +119,68 @@ test("module build writes a signed module that module verify and an independent 
     list.map((m) => [m.id, m.imageName]),
     [[built.id, image]],
   );
+});
+
+test("module build without --key signs with the key kept in the state folder, as every other verb; only a module given an OpenClaw version carries Openclaw-Version", () => {
+  const stateDir = mkdtempSync(join(tmpdir(), "vmd-mod-state-"));
+  // A fresh state folder for the key; the engine stays the one the tests use.
+  const noKeys = {
+    VMDOCKER_KEY: "",
+    VMDOCKER_PRIVATE_KEY: "",
+    DOCKER_HOST: client.address.display,
+  };
+  const build = (...extra: string[]) =>
+    vmdocker(
+      [
+        "module",
+        "build",
+        "--image",
+        image,
+        "--state-dir",
+        stateDir,
+        "--out",
+        join(work, "mod-default-key"),
+        "--json",
+        ...extra,
+      ],
+      noKeys,
+    );
+  const first = build();
+  assert.equal(first.code, 0, first.stderr);
+  const made = /created a client key (0x[0-9a-fA-F]{40}) in (\S+)/.exec(first.stderr);
+  assert.ok(made, `the key is made once and said so: ${first.stderr}`);
+  assert.equal(made[2], join(stateDir, "client-key.hex"));
+  const itemOf = (out: string) => {
+    const file = (JSON.parse(out) as { file: string }).file;
+    return DataItem.fromJSON(JSON.parse(readFileSync(file, "utf8")));
+  };
+  const plain = itemOf(first.stdout);
+  assert.equal(
+    plain.tag("Openclaw-Version"),
+    undefined,
+    "a module without OpenClaw has no OpenClaw tag",
+  );
+  const second = build("--openclaw-version", "2026.9.6");
+  assert.equal(second.code, 0, second.stderr);
+  assert.doesNotMatch(second.stderr, /created a client key/, "the kept key is reused");
+  const tagged = itemOf(second.stdout);
+  assert.equal(tagged.tag("Openclaw-Version"), "2026.9.6");
+  for (const item of [plain, tagged])
+    assert.equal(
+      (
+        JSON.parse(
+          vmdocker([
+            "module",
+            "inspect",
+            join(work, "mod-default-key", `mod-${item.id}.json`),
+            "--json",
+          ]).stdout,
+        ) as { signer: string }
+      ).signer,
+      made[1],
+      "signed by the state folder's key",
+    );
+  rmSync(stateDir, { recursive: true, force: true });
 });
 
 test("a tampered module fails module verify", () => {

@@ -155,6 +155,15 @@ test("cold start: with the runtime image deleted, a spawn restores it from the m
   await docker.removeImage(coldTag, true).catch(() => {});
 });
 
+/** The containers and the workspace folder a process has on this node (none after a failed spawn). */
+async function leftOf(pid: string) {
+  const containers = await docker.listContainers({ name: [`hymatrix_${pid}`] });
+  return {
+    containers: containers.map((c) => c.Names[0]),
+    workspace: existsSync(join(base, "sandbox_workspace", pid)),
+  };
+}
+
 test("a bad Runtime-Backend or Start-Command is the spawn's error, not a hang", async () => {
   const pid = await client.spawn({
     module: moduleId,
@@ -168,6 +177,20 @@ test("a bad Runtime-Backend or Start-Command is the spawn's error, not a hang", 
   });
   const r2 = await client.waitResult(pid2, pid2, 60_000);
   assert.match(r2.Error, /exited during start|did not become healthy/);
+  assert.deepEqual(await leftOf(pid2), { containers: [], workspace: false });
+});
+
+test("a spawn the runtime refuses removes its container and workspace and says the runtime's reason", async () => {
+  const pid = await client.spawn({
+    module: moduleId,
+    tags: [{ name: "Container-Env-RUNTIME_TYPE", value: "nosuch" }],
+  });
+  const r = await client.waitResult(pid, pid, 60_000);
+  assert.match(r.Error, /the runtime refused the spawn: .*runtime type not supported: nosuch/);
+  assert.deepEqual(await leftOf(pid), { containers: [], workspace: false }, "nothing is left");
+  const ping = await send(pid, "Ping");
+  assert.notEqual(ping.Error, "", "the failed process does not answer");
+  assert.deepEqual(await leftOf(pid), { containers: [], workspace: false }, "nor comes back");
 });
 
 test("a container killed between messages: the next message still gets the right answer (replay, then from a checkpoint)", async () => {

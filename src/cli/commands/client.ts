@@ -4,6 +4,7 @@ import { HymxClient } from "../../client/client.js";
 import { clientSigner } from "../../client/keys.js";
 import { VmdError } from "../../errors.js";
 import type { VmmResult } from "../../protocol/hymx.js";
+import type { EthereumSigner } from "../../protocol/signers.js";
 import type { Tag } from "../../protocol/tags.js";
 import type { CliContext } from "../context.js";
 import { printJson, table } from "../output.js";
@@ -65,11 +66,19 @@ export function printSpawned(pid: string, r: VmmResult, json?: boolean): void {
   if (r.Error) process.exitCode = 1;
 }
 
+/**
+ * The signer of every verb: `key` (a flag), else VMDOCKER_KEY, else a key made once and kept in
+ * the state folder (`client-key.hex`; making it is said on stderr).
+ */
+export function cliSigner(ctx: () => CliContext, key: string | undefined): EthereumSigner {
+  const { signer, note } = clientSigner(key, join(ctx().paths.root, "client-key.hex"));
+  if (note) console.error(note);
+  return signer;
+}
+
 /** The client for a command's --url and --key (a key kept in the state folder by default). */
 export function clientFor(ctx: () => CliContext, o: Common): HymxClient {
-  const { signer, note } = clientSigner(o.key, join(ctx().paths.root, "client-key.hex"));
-  if (note) console.error(note);
-  return new HymxClient({ url: o.url, signer });
+  return new HymxClient({ url: o.url, signer: cliSigner(ctx, o.key) });
 }
 
 export function registerClient(program: Command, ctx: () => CliContext): void {

@@ -8,9 +8,9 @@ import { buildArgsFromEnv, generatorEnv } from "../../module/env.js";
 import { listModuleFiles, resolveModuleFile } from "../../module/files.js";
 import { inspectModuleFile, verifyModuleFile, type ModuleSummary } from "../../module/inspect.js";
 import { ensureModuleImage } from "../../module/load.js";
-import { EthereumSigner } from "../../protocol/signers.js";
 import type { CliContext } from "../context.js";
 import { printJson, table } from "../output.js";
+import { cliSigner } from "./client.js";
 import { terminalProgress } from "../progress.js";
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -62,7 +62,10 @@ export function registerModule(program: Command, ctx: () => CliContext): void {
       collect,
       [],
     )
-    .option("--key <hex>", "Ethereum private key that signs the module (env VMDOCKER_PRIVATE_KEY)")
+    .option(
+      "--key <hex>",
+      "Ethereum private key that signs the module (env VMDOCKER_PRIVATE_KEY or VMDOCKER_KEY; default: the key kept in the state folder, as every verb)",
+    )
     .option("--out <dir>", "where to write mod-<id>.json", "mod")
     .option("--start-command <cmd>", "the module's Start-Command tag")
     .option("--sandbox-agent <agent>", "the module's Sandbox-Agent tag", "shell")
@@ -78,18 +81,10 @@ export function registerModule(program: Command, ctx: () => CliContext): void {
     .option("--json", "print the result as JSON")
     .addHelpText(
       "after",
-      "\nExamples:\n  vmdocker module build --image vmdocker/busybox:latest --key $VMDOCKER_PRIVATE_KEY\n  vmdocker module build --ao --key $VMDOCKER_PRIVATE_KEY\n  VMDOCKER_BUILD_DOCKERFILE=./Dockerfile vmdocker module build --json",
+      "\nExamples:\n  vmdocker module build --openclaw\n  vmdocker module build --ao\n  vmdocker module build --image vmdocker/busybox:latest --key $VMDOCKER_PRIVATE_KEY\n  VMDOCKER_BUILD_DOCKERFILE=./Dockerfile vmdocker module build --json",
     )
     .action(async (f: BuildFlags) => {
       const env = generatorEnv(process.cwd());
-      const key = f.key ?? env.VMDOCKER_PRIVATE_KEY;
-      if (!key) {
-        throw new VmdError(
-          "err_missing_key",
-          "no signing key",
-          "pass --key <hex> or set VMDOCKER_PRIVATE_KEY (in the environment or .env)",
-        );
-      }
       if (f.ao && f.openclaw)
         throw new VmdError(
           "err_bad_flag",
@@ -140,7 +135,7 @@ export function registerModule(program: Command, ctx: () => CliContext): void {
         ctx().client(),
         {
           source,
-          signer: new EthereumSigner(key),
+          signer: cliSigner(ctx, f.key ?? env.VMDOCKER_PRIVATE_KEY),
           outDir: f.out,
           startCommand: f.startCommand,
           sandboxAgent: f.sandboxAgent,

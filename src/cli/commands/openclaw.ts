@@ -45,19 +45,25 @@ export function registerOpenclaw(program: Command, ctx: () => CliContext): void 
 
   withTelegramOptions(withClientOptions(oc.command("spawn")))
     .description(
-      "spawn an OpenClaw process with a model and an API key (sent encrypted to the node)",
+      "spawn an OpenClaw process, optionally with a model, an API key (sent encrypted to the node) and Telegram settings; without a model the gateway waits for ConfigureModel",
     )
     .requiredOption("--module <id>", "the OpenClaw module (vmdocker module build --openclaw)")
-    .option("--provider <p>", "the model provider (openai, anthropic, moonshot, or your own)")
-    .option("--model <m>", "the model id")
+    .option(
+      "--provider <p>",
+      "the model provider (openai, anthropic, or a name of your own with --base-url)",
+    )
+    .option("--model <m>", "the model id, or provider/model")
     .option(
       "--api-key <k>",
       "the provider's API key (encrypted for the node; env OPENCLAW_API_KEY)",
     )
-    .option("--base-url <url>", "an OpenAI-compatible endpoint for --provider (vLLM, LM Studio...)")
+    .option(
+      "--base-url <url>",
+      "another endpoint for --provider: Anthropic's messages API for anthropic, else OpenAI-compatible chat completions (vLLM, LM Studio...)",
+    )
     .addHelpText(
       "after",
-      "\nExample:\n  vmdocker openclaw spawn --module <id> --provider openai --model gpt-4.1-mini --api-key $OPENAI_API_KEY",
+      "\nExamples:\n  vmdocker openclaw spawn --module <id> --provider openai --model gpt-4.1-mini --api-key $OPENAI_API_KEY\n  vmdocker openclaw spawn --module <id>",
     )
     .action(
       async (

@@ -1,10 +1,10 @@
-import { Agent } from "node:http";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { VmdError } from "../../errors.js";
+import { errorMessage, VmdError } from "../../errors.js";
 import type { DockerClient } from "../docker/client.js";
+import { ContainerNotFoundError } from "../docker/errors.js";
 import type { Instance, InstanceSpec } from "./instance.js";
-import { callRuntime } from "./runtime-call.js";
+import { callRuntime, runtimeAgent } from "./runtime-call.js";
 
 export { DEFAULT_LIMITS, type Limits } from "./limits.js";
 
@@ -27,7 +27,11 @@ function portFree(port: number): Promise<boolean> {
 export class DockerBackend {
   private readonly reserved = new Set<number>();
 
-  constructor(private readonly client: DockerClient) {}
+  /** `log` hears what cleanup after a failed create could not do (the create's own error is thrown). */
+  constructor(
+    private readonly client: DockerClient,
+    private readonly log: (line: string) => void = () => {},
+  ) {}
 
   private async allocatePort(): Promise<number> {
     for (let p = PORT_MIN; p <= PORT_MAX; p++) {
@@ -124,12 +128,16 @@ export class DockerBackend {
       );
     } catch (err) {
       this.reserved.delete(port);
-      const made = await this.client.findContainer(spec.name).catch(() => null);
-      if (made) await this.client.removeContainer(made.Id, { force: true }).catch(() => {});
+      try {
+        const made = await this.client.findContainer(spec.name);
+        if (made) await this.client.removeContainer(made.Id, { force: true });
+      } catch (cleanup) {
+        this.log(`could not remove ${spec.name} after its failed create: ${errorMessage(cleanup)}`);
+      }
       throw err;
     }
     const url = `http://127.0.0.1:${port}`;
-    const agent = spec.keepAlive ? new Agent({ keepAlive: true, maxSockets: 4 }) : false;
+    const agent = spec.keepAlive ? runtimeAgent() : false;
     return {
       id,
       name: spec.name,
@@ -141,7 +149,11 @@ export class DockerBackend {
       },
       remove: async () => {
         if (agent) agent.destroy();
-        await this.client.removeContainer(id, { force: true }).catch(() => {});
+        try {
+          await this.client.removeContainer(id, { force: true });
+        } catch (err) {
+          if (!(err instanceof ContainerNotFoundError)) throw err;
+        }
         this.reserved.delete(port);
       },
     };

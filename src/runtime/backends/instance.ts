@@ -1,4 +1,4 @@
-import { VmdError } from "../../errors.js";
+import { errorMessage, VmdError } from "../../errors.js";
 import type { Limits } from "./limits.js";
 
 export interface RuntimeAnswer {
@@ -26,6 +26,7 @@ export interface Instance {
   readonly name: string;
   call(path: string, body?: unknown, timeoutMs?: number): Promise<RuntimeAnswer>;
   running(): Promise<boolean>;
+  /** Stops and deletes the instance; one already gone counts as removed. Throws when it cannot. */
   remove(): Promise<void>;
   /** Freezes the instance's processes (where the backend can) and returns how to thaw them. */
   freeze?(): Promise<() => Promise<void>>;
@@ -54,4 +55,33 @@ export async function waitHealthy(instance: Instance, timeoutMs: number): Promis
       );
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * Removes an instance on a failure path: a removal that fails is logged (with `why` the instance
+ * is being removed), never thrown, so it cannot hide the failure being handled.
+ */
+export async function removeLogged(
+  instance: Instance,
+  why: string,
+  log: (line: string) => void,
+): Promise<void> {
+  try {
+    await instance.remove();
+  } catch (err) {
+    log(`could not remove ${instance.name} after ${why}: ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * Removes an instance whose start failed, then rethrows the failure that stopped it (as
+ * testcontainers' readiness wait does). Throws `cause`, always.
+ */
+export async function removeAndRethrow(
+  instance: Instance,
+  cause: unknown,
+  log: (line: string) => void,
+): Promise<never> {
+  await removeLogged(instance, `its failed start (${errorMessage(cause)})`, log);
+  throw cause;
 }

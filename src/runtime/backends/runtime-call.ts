@@ -1,4 +1,4 @@
-import { request, type Agent } from "node:http";
+import { Agent, request } from "node:http";
 import type { RuntimeAnswer } from "./instance.js";
 
 /**
@@ -53,4 +53,14 @@ export function answer(status: number, text: string): RuntimeAnswer {
     body = {};
   }
   return { status, body, text };
+}
+
+/**
+ * A keep-alive agent for one runtime. Idle sockets close after at most `idleMs` (default 30 s), and
+ * before the runtime server's own keep-alive timeout, which it announces in `Keep-Alive:
+ * timeout=N` (Node's agent then stops one second early): otherwise a call that reuses a socket the
+ * server is closing at that moment fails with "socket hang up".
+ */
+export function runtimeAgent(idleMs = 30_000): Agent {
+  return new Agent({ keepAlive: true, maxSockets: 4, timeout: idleMs });
 }

@@ -23,6 +23,8 @@ import {
   NODE_VERSION,
   ROOTFS_INCLUDE,
   ROOTFS_SUITE,
+  searchHelper,
+  SEARCH_HELPERS,
 } from "./sources.js";
 
 export const IMAGES = {
@@ -110,6 +112,11 @@ export class ImageBuilder {
           from: (t) => openclawPackage(this.opts.cacheDir, t),
           version: OPENCLAW_VERSION,
         },
+        ...(Object.keys(SEARCH_HELPERS) as (keyof typeof SEARCH_HELPERS)[]).map((name) => ({
+          name,
+          from: (t: Task) => searchHelper(this.opts.cacheDir, name, t),
+        })),
+        { name: "npm", from: async () => join(packageRoot(), "images", "openclaw", "npm") },
         ...this.runtimeFiles(),
       ]),
     );

@@ -91,43 +91,74 @@ export async function nodeBinary(cache: string, task: Task): Promise<string> {
   return bin;
 }
 
-/** Debian's statically linked busybox, unpacked from its .deb (nothing is installed on the host). */
-export async function busyboxBinary(
+/**
+ * One file of a Debian package, unpacked from its .deb (`apt-get download` on the host; nothing is
+ * installed). Answers the file's path and the package's version.
+ */
+async function debianFile(
   cache: string,
+  pkg: string,
+  file: string,
   task: Task,
 ): Promise<{ path: string; version: string }> {
-  const dir = join(cache, "busybox");
+  const dir = join(cache, pkg);
   mkdirSync(dir, { recursive: true });
-  let deb = readdirSync(dir).find((f) => /^busybox-static_.*\.deb$/.test(f));
+  const debName = new RegExp(`^${pkg.replace(/[.+]/g, "\\$&")}_.*\\.deb$`);
+  let deb = readdirSync(dir).find((f) => debName.test(f));
   if (!deb) {
-    task.update("apt-get download busybox-static", 0.1);
+    task.update(`apt-get download ${pkg}`, 0.1);
     const hint = "run `apt-get update`, or check that Debian's mirror is reachable";
-    const res = await run("apt-get", ["download", "busybox-static"], { cwd: dir });
+    const res = await run("apt-get", ["download", pkg], { cwd: dir });
     if (res.code !== 0) {
       await run("apt-get", ["update"]);
-      await runOrThrow(
-        "apt-get",
-        ["download", "busybox-static"],
-        "apt-get download busybox-static",
-        hint,
-        { cwd: dir },
-      );
+      await runOrThrow("apt-get", ["download", pkg], `apt-get download ${pkg}`, hint, {
+        cwd: dir,
+      });
     }
-    deb = readdirSync(dir).find((f) => /^busybox-static_.*\.deb$/.test(f));
-    if (!deb) throw new VmdError("err_image_build", "busybox-static could not be downloaded", hint);
+    deb = readdirSync(dir).find((f) => debName.test(f));
+    if (!deb) throw new VmdError("err_image_build", `${pkg} could not be downloaded`, hint);
   }
-  const version = /^busybox-static_([^_]+)_/.exec(deb)![1]!.replace(/%3a/gi, ":");
+  const version = deb.split("_")[1]!.replace(/%3a/gi, ":");
   const unpacked = join(dir, "root");
-  const path = join(unpacked, "bin", "busybox");
+  const path = join(unpacked, file);
   if (!existsSync(path)) {
     await runOrThrow(
       "dpkg-deb",
       ["-x", join(dir, deb), unpacked],
-      "unpacking busybox-static",
+      `unpacking ${pkg}`,
       "remove the cache folder and retry",
     );
   }
   return { path, version };
+}
+
+/** Debian's statically linked busybox. */
+export function busyboxBinary(
+  cache: string,
+  task: Task,
+): Promise<{ path: string; version: string }> {
+  return debianFile(cache, "busybox-static", "bin/busybox", task);
+}
+
+/**
+ * The search helpers OpenClaw's agent tools use (`rg`, `fd`), by file name in the image, with
+ * their Debian package and file. Without them on PATH OpenClaw downloads its own builds from
+ * GitHub at run time.
+ */
+export const SEARCH_HELPERS = {
+  rg: { pkg: "ripgrep", file: "usr/bin/rg" },
+  // Debian's /usr/bin/fdfind is a symlink to this.
+  fd: { pkg: "fd-find", file: "usr/lib/cargo/bin/fd" },
+} as const;
+
+/** The host path of one of SEARCH_HELPERS, unpacked from Debian's package. */
+export async function searchHelper(
+  cache: string,
+  name: keyof typeof SEARCH_HELPERS,
+  task: Task,
+): Promise<string> {
+  const { pkg, file } = SEARCH_HELPERS[name];
+  return (await debianFile(cache, pkg, file, task)).path;
 }
 
 export const ROOTFS_SUITE = "bookworm";

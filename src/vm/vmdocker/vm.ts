@@ -14,7 +14,13 @@ import {
   type VmFactory,
   type VmResult,
 } from "../contract.js";
-import { waitHealthy, type Instance, type InstanceSpec } from "../../runtime/backends/instance.js";
+import {
+  removeAndRethrow,
+  removeLogged,
+  waitHealthy,
+  type Instance,
+  type InstanceSpec,
+} from "../../runtime/backends/instance.js";
 import { SandboxBackend } from "../../runtime/backends/sandbox.js";
 import { run } from "../../sys/exec.js";
 import {
@@ -91,7 +97,8 @@ function checkpointKind(spawnTags: Tag[], spec: RuntimeSpec, fallback: Checkpoin
 
 /** The hymx.vmdocker.v0.0.1 VM: each process in its own container, driven over `/vmm/*`. */
 export function vmdocker(opts: VmdockerOptions): VmdockerMount {
-  const docker = new DockerBackend(opts.client);
+  const log = opts.log ?? (() => {});
+  const docker = new DockerBackend(opts.client, log);
   const sandbox = new SandboxBackend((args) => run("docker", args));
   const healthTimeoutMs = opts.healthTimeoutMs ?? 120_000;
   const memoryImages = new MemoryImages(join(opts.workspaceRoot, "checkpoint_memory"));
@@ -101,7 +108,7 @@ export function vmdocker(opts: VmdockerOptions): VmdockerMount {
     workspaces: join(opts.workspaceRoot, "sandbox_workspace"),
     launch: (spec) => docker.create(spec),
     healthTimeoutMs,
-    log: opts.log ?? (() => {}),
+    log,
   });
   const factory: VmFactory = async (env, { restoring = false } = {}) => {
     const pid = env.Meta.Pid;
@@ -148,12 +155,18 @@ export function vmdocker(opts: VmdockerOptions): VmdockerMount {
       workspacePath(opts.workspaceRoot, pid),
       healthTimeoutMs,
       memoryImages,
+      log,
     );
     if (restoring) return vm;
-    const warm = poolable ? await pool.take(template, vm.name, vm.ws) : undefined;
-    if (warm) vm.adopt(warm);
-    else await vm.launch();
-    await vm.spawnRuntime();
+    const fresh = !existsSync(vm.ws);
+    try {
+      const warm = poolable ? await pool.take(template, vm.name, vm.ws) : undefined;
+      if (warm) vm.adopt(warm);
+      else await vm.launch();
+      await vm.spawnRuntime();
+    } catch (err) {
+      await vm.abandon(err, fresh);
+    }
     if (poolable) pool.fill(template);
     return vm;
   };
@@ -204,6 +217,7 @@ class VmdockerVm implements Vm {
     readonly ws: string,
     private readonly healthTimeoutMs: number,
     private readonly memoryImages: MemoryImages,
+    private readonly log: (line: string) => void,
   ) {
     this.name = `hymatrix_${env.Meta.Pid}`;
     const prefix = "Encrypted-Container-Env-";
@@ -236,10 +250,29 @@ class VmdockerVm implements Vm {
     try {
       await waitHealthy(instance, this.healthTimeoutMs);
     } catch (err) {
-      await instance.remove();
       this.instance = undefined;
-      throw err;
+      await removeAndRethrow(instance, err, this.log);
     }
+  }
+
+  /**
+   * A spawn that failed leaves nothing: its container goes, and its workspace when this spawn made
+   * it (it may hold the key the runtime stored). What cannot be removed is logged; `cause` is
+   * thrown, always.
+   */
+  async abandon(cause: unknown, ownsWorkspace: boolean): Promise<never> {
+    if (this.instance) await removeLogged(this.instance, "a failed spawn", this.log);
+    this.instance = undefined;
+    if (ownsWorkspace) {
+      try {
+        rmSync(this.ws, { recursive: true, force: true });
+      } catch (err) {
+        this.log(
+          `could not remove the workspace ${this.ws} after a failed spawn: ${errorMessage(err)}`,
+        );
+      }
+    }
+    throw cause;
   }
 
   private get running(): Instance {
@@ -470,8 +503,9 @@ class VmdockerVm implements Vm {
       await this.resume(ckp.resume);
     } catch (err) {
       // resume() may have left a half-started instance (TS cannot see the assignment inside it).
-      await (this.instance as Instance | undefined)?.remove();
+      const half = this.instance as Instance | undefined;
       this.instance = undefined;
+      if (half) await removeLogged(half, "a failed restore", this.log);
       await swap.undo();
       const back = rollback
         ? await this.resume(rollback).then(

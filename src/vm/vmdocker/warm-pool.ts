@@ -2,7 +2,12 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { errorMessage } from "../../errors.js";
-import { waitHealthy, type Instance, type InstanceSpec } from "../../runtime/backends/instance.js";
+import {
+  removeLogged,
+  waitHealthy,
+  type Instance,
+  type InstanceSpec,
+} from "../../runtime/backends/instance.js";
 import type { DockerClient } from "../../runtime/docker/client.js";
 import { prepareWorkspace, workspaceEnv } from "../../runtime/workspace.js";
 
@@ -135,8 +140,9 @@ export class WarmPool {
     return warm;
   }
 
+  /** Removes a pool instance and its folder; what cannot be removed is logged, not thrown. */
   private async discard(warm: Warm): Promise<void> {
-    await warm.instance.remove();
+    await removeLogged(warm.instance, "leaving the warm pool", this.opts.log);
     rmSync(warm.workspace, { recursive: true, force: true });
   }
 }
