@@ -22,6 +22,7 @@ import { applyScenario } from "./scenarios/apply.js";
 import { checkpointScenario } from "./scenarios/checkpoint.js";
 import { dashboardScenario } from "./scenarios/dashboard.js";
 import { densityScenario } from "./scenarios/density.js";
+import { fuzzScenario } from "./scenarios/fuzz.js";
 import { microvmScenario } from "./scenarios/microvm.js";
 import { moduleLoadScenario } from "./scenarios/module-load.js";
 import { spawnScenario } from "./scenarios/spawn.js";
@@ -36,6 +37,7 @@ const SCENARIOS: Scenario[] = [
   agentsScenario,
   dashboardScenario,
   moduleLoadScenario,
+  fuzzScenario,
   aoScenario,
   graphqlScenario,
   microvmScenario,

@@ -40,7 +40,8 @@ export function taskExitCode(t: TaskRecord): number {
   if (t.status === "succeeded") return 0;
   if (t.status === "timeout") return 124;
   if (t.status === "cancelled") return 130;
-  return t.exitCode ?? 1;
+  // No exit code: the command never ran or was cut off by the agent (interrupted), not its own failure.
+  return t.exitCode ?? 125;
 }
 
 /** docker-agent's verbs: containers through the engine, identity and tasks through the hub. */

@@ -9,7 +9,16 @@ import { VmdError } from "../errors.js";
 import { packageRoot } from "../package-root.js";
 import { cliContext } from "./context.js";
 import { formatError, printJson, table } from "./output.js";
+import { exitQuietlyOnClosedPipe } from "./pipe.js";
 import { terminalProgress } from "./progress.js";
+
+exitQuietlyOnClosedPipe();
+
+/**
+ * docker-agent's own failures (unknown agent, hub down, bad profile or flag) exit 125, as Docker's
+ * do, so every other code (1–124, 126–255) is the command's own.
+ */
+const PRODUCT_ERROR = 125;
 
 const program = new Command("docker-agent")
   .description(
@@ -311,9 +320,9 @@ program
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof CommanderError) process.exitCode = err.exitCode;
+  if (err instanceof CommanderError) process.exitCode = err.exitCode === 0 ? 0 : PRODUCT_ERROR;
   else {
     console.error(formatError(err, "docker-agent"));
-    process.exitCode = 1;
+    process.exitCode = PRODUCT_ERROR;
   }
 }

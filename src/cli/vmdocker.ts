@@ -11,6 +11,9 @@ import { registerHub } from "./commands/hub.js";
 import { registerOpenclaw } from "./commands/openclaw.js";
 import { registerAo } from "./commands/ao.js";
 import { formatError } from "./output.js";
+import { exitQuietlyOnClosedPipe } from "./pipe.js";
+
+exitQuietlyOnClosedPipe();
 
 const program = new Command("vmdocker")
   .description(

@@ -1,47 +1,24 @@
 import type { FastifyInstance } from "fastify";
-import { z } from "zod";
 import { ProtocolError } from "../protocol/errors.js";
 import type { VmmResult } from "../protocol/hymx.js";
 import type { HymxNode } from "./node.js";
-
-/** hymx's results cursor: base64url of {"timestamp","ordinate":nonce,"cron","sort"}. */
-export function resultCursor(timestamp: string, nonce: string): string {
-  return Buffer.from(
-    JSON.stringify({
-      timestamp: Number(timestamp),
-      ordinate: nonce,
-      cron: "1-10-minutes",
-      sort: "ASC",
-    }),
-  ).toString("base64url");
-}
-
-function cursorNonce(cursor: string | undefined): number | undefined {
-  if (!cursor) return undefined;
-  try {
-    const n = Number(
-      (JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { ordinate?: string })
-        .ordinate,
-    );
-    return Number.isInteger(n) ? n : undefined;
-  } catch {
-    return /^\d+$/.test(cursor) ? Number(cursor) : undefined;
-  }
-}
+import { DryRunSchema } from "./dry-run.js";
+import { parseResultsRequest, resultCursor } from "./read-params.js";
 
 /** A stored result in AO's CU shape (Messages, Spawns, Output, Error, GasUsed), keeping hymx's fields too. */
 function aoResult(r: VmmResult) {
   return { ...r, Output: r.Output ?? r.Data, Error: r.Error || undefined, GasUsed: 0 };
 }
 
-const DryRunSchema = z.object({
-  Id: z.string().optional(),
-  Owner: z.string().optional(),
-  Target: z.string().optional(),
-  Anchor: z.string().optional(),
-  Data: z.string().optional(),
-  Tags: z.array(z.object({ name: z.string(), value: z.string() })).optional(),
-});
+/** A JSON request body (raw buffer or parsed); anything that is not JSON is err_invalid_params. */
+function jsonBody(body: unknown): unknown {
+  if (!Buffer.isBuffer(body)) return body;
+  try {
+    return JSON.parse(body.toString("utf8") || "{}");
+  } catch {
+    throw new ProtocolError("err_invalid_params", "the body is not JSON");
+  }
+}
 
 /**
  * What AO's JS client (aoconnect, legacy mode, MU_URL and CU_URL = this node) needs beyond hymx:
@@ -55,42 +32,34 @@ export function registerAoRoutes(app: FastifyInstance, node: HymxNode): void {
     Params: { pid: string };
     Querystring: { limit?: string; from?: string; to?: string; sort?: string };
   }>("/results/:pid", async (req) => {
-    const q = req.query;
-    const ao = q.from !== undefined || q.to !== undefined || q.sort !== undefined;
-    let rows: VmmResult[];
-    if (!ao) {
-      // hymx: the last N (default 5), oldest first
-      const limit = Math.max(1, Math.min(1000, Number(q.limit ?? 5) || 5));
-      rows = (await store.results(req.params.pid, { limit, sort: "DESC" })).reverse();
-    } else {
-      const sort = (q.sort ?? "ASC").toUpperCase() === "DESC" ? "DESC" : "ASC";
-      const limit = Math.max(1, Math.min(1000, Number(q.limit ?? 25) || 25));
-      rows = await store.results(req.params.pid, {
-        limit,
-        sort,
-        from: cursorNonce(q.from),
-        to: cursorNonce(q.to),
-      });
-    }
+    const { hymx, sort, query } = parseResultsRequest(req.query);
+    const rows = await store.results(req.params.pid, { ...query, limit: query.limit + 1 });
+    const page = rows.slice(0, query.limit);
+    // hymx's form lists the last N oldest first.
+    if (hymx) page.reverse();
     return {
-      edges: rows.map((r) => ({
-        cursor: resultCursor(r.Timestamp, r.Nonce),
-        node: ao ? aoResult(r) : r,
+      pageInfo: { hasNextPage: rows.length > query.limit },
+      edges: page.map((r) => ({
+        cursor: resultCursor(r.Timestamp, r.Nonce, hymx ? "ASC" : sort),
+        node: hymx ? r : aoResult(r),
       })),
     };
   });
 
   app.get<{ Params: { msgid: string }; Querystring: { "process-id"?: string } }>(
     "/result/:msgid",
-    async (req) => {
+    async (req, reply) => {
+      const pid = req.query["process-id"];
+      const notFound = () => reply.code(404).send({ error: "err_result_not_found" });
       // Like a CU, answer once the message is evaluated: wait (bounded) for a known message's result.
       const deadline = Date.now() + 30_000;
       for (;;) {
+        const at = await store.locate(req.params.msgid);
+        // A result is asked for under its own process only (AO's process-id is required).
+        if (!at || (pid !== undefined && at.pid !== pid)) return notFound();
         const r = await store.result(req.params.msgid);
         if (r) return aoResult(r);
-        if (!(await store.locate(req.params.msgid)) || Date.now() > deadline) {
-          throw new ProtocolError("err_result_not_found");
-        }
+        if (Date.now() > deadline) return notFound();
         await new Promise((res) => setTimeout(res, 20));
       }
     },
@@ -98,10 +67,7 @@ export function registerAoRoutes(app: FastifyInstance, node: HymxNode): void {
 
   app.post<{ Querystring: { "process-id"?: string } }>("/dry-run", async (req) => {
     const pid = req.query["process-id"];
-    const body = Buffer.isBuffer(req.body)
-      ? JSON.parse(req.body.toString("utf8") || "{}")
-      : req.body;
-    const msg = DryRunSchema.safeParse(body);
+    const msg = DryRunSchema.safeParse(jsonBody(req.body));
     if (!pid || !msg.success) throw new ProtocolError("err_invalid_params");
     const out = await node.dryrun(pid, msg.data);
     return {

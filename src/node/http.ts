@@ -19,6 +19,13 @@ export interface HttpOptions {
 const bad = (reply: FastifyReply, code: string, status = 400) =>
   reply.code(status).send({ error: code });
 
+/** A nonce in a path: a whole number, else err_invalid_nonce. */
+function nonceParam(raw: string): number {
+  if (!/^\d{1,15}$/.test(raw))
+    throw new ProtocolError("err_invalid_nonce", `${raw} is not a nonce (a whole number)`);
+  return Number(raw);
+}
+
 /** hymx's HTTP API (spec §2.3): same routes, JSON shapes and `{"error": code}` envelope. */
 export function buildHttp(opts: HttpOptions): FastifyInstance {
   const { node } = opts;
@@ -57,10 +64,11 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
     return { id, message: "" };
   });
 
-  app.get<{ Params: { pid: string; msgid: string } }>(
-    "/result/:pid/:msgid",
-    async (req) => (await store.result(req.params.msgid)) ?? null,
-  );
+  // A result is served under its own process only; any other pid reads as not found (null).
+  app.get<{ Params: { pid: string; msgid: string } }>("/result/:pid/:msgid", async (req) => {
+    const r = await store.result(req.params.msgid);
+    return r && r["From-Process"] === req.params.pid ? r : null;
+  });
 
   registerAoRoutes(app, node);
   registerGraphql(app, { store, extraItem: opts.extraItem });
@@ -73,7 +81,7 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
   app.get<{ Params: { pid: string; nonce: string } }>(
     "/messageByNonce/:pid/:nonce",
     async (req, reply) => {
-      const item = await store.messageByNonce(req.params.pid, Number(req.params.nonce));
+      const item = await store.messageByNonce(req.params.pid, nonceParam(req.params.nonce));
       return item ?? reply.code(404).send(null);
     },
   );
@@ -81,7 +89,7 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
   app.get<{ Params: { pid: string; nonce: string } }>(
     "/assignmentByNonce/:pid/:nonce",
     async (req, reply) => {
-      const item = await store.assignmentByNonce(req.params.pid, Number(req.params.nonce));
+      const item = await store.assignmentByNonce(req.params.pid, nonceParam(req.params.nonce));
       return item ?? reply.code(404).send(null);
     },
   );

@@ -1,13 +1,13 @@
 import type { Cryptor } from "../protocol/ecies.js";
 import { DATA_PROTOCOL, VARIANT } from "../protocol/hymx.js";
 import type { Signer } from "../protocol/signers.js";
-import type { Tag } from "../protocol/tags.js";
 import type { Store } from "../store/types.js";
 import type { VmRegistry, VmResult } from "../vm/contract.js";
 import { RegistryVm } from "../vm/core/registry.js";
 import { TokenVm } from "../vm/core/token.js";
 import { Checkpoints, type Snapshot } from "./checkpoints.js";
 import { Delivery } from "./delivery.js";
+import type { DryRunMessage } from "./dry-run.js";
 import { Intake } from "./intake.js";
 import type { ModuleCatalog } from "./modules.js";
 import { LocalNetwork, type Network } from "./network.js";
@@ -171,15 +171,15 @@ export class HymxNode {
     return { id: item.id };
   }
 
-  /** AO dry run: evaluates a message on the current state; nothing is assigned, stored or emitted. */
-  dryrun(
-    pid: string,
-    msg: { Id?: string; Owner?: string; Data?: string; Tags?: Tag[] },
-  ): Promise<VmResult> {
+  /**
+   * AO dry run: evaluates an unsigned message on the current state, on VMs that can do so without
+   * effects (else err_dry_run_unsupported); nothing is assigned, stored or emitted.
+   */
+  dryrun(pid: string, msg: DryRunMessage): Promise<VmResult> {
     return this.runner.dryrun(pid, msg);
   }
 
-  /** AO `/state`: the VM's current state as its checkpoint string. */
+  /** AO `/state`: the VM's state if it is public (else err_state_not_public). */
   state(pid: string): Promise<string> {
     return this.runner.state(pid);
   }

@@ -1,23 +1,17 @@
-import { toB64Url } from "../protocol/base64url.js";
 import { DataItem } from "../protocol/data-item.js";
 import type { Cryptor } from "../protocol/ecies.js";
 import { ProtocolError } from "../protocol/errors.js";
-import { paramsFromTags, type Env, type Meta, type VmmResult } from "../protocol/hymx.js";
+import type { Env, Meta, VmmResult } from "../protocol/hymx.js";
 import type { Signer } from "../protocol/signers.js";
-import type { Tag } from "../protocol/tags.js";
 import type { OutboxEntry, Store } from "../store/types.js";
-import {
-  DryRunUnsupportedError,
-  VmGoneError,
-  type VmRegistry,
-  type VmResult,
-} from "../vm/contract.js";
+import { VmGoneError, type VmRegistry, type VmResult } from "../vm/contract.js";
 import { REGISTRY_FORMAT } from "../vm/core/registry.js";
 import { TOKEN_FORMAT } from "../vm/core/token.js";
 import type { Snapshot } from "./checkpoints.js";
 import { outboxEntries } from "./outgoing.js";
 import type { ModuleCatalog } from "./modules.js";
 import type { ProcessState, ProcessTable } from "./processes.js";
+import { dryRunMeta, evaluateDryRun, type DryRunMessage } from "./dry-run.js";
 import { envWithSecrets, itemMeta, metaWithSecrets, spawnEnv, tagOf } from "./vm-input.js";
 
 /** apply: save the result and deliver its messages; rebuild: save only; replay: re-execute only. */
@@ -284,61 +278,27 @@ export class ProcessRunner {
   }
 
   /**
-   * AO dry run: evaluate a message against the process's current state without assigning,
-   * storing or emitting anything; the VM's state is checkpointed before and restored after.
+   * AO dry run: evaluates an unsigned message on the process's current state, on VMs that can do
+   * so without effects (see dry-run.ts); nothing is assigned, stored or emitted.
    */
-  dryrun(
-    pid: string,
-    msg: { Id?: string; Owner?: string; Data?: string; Tags?: Tag[] },
-  ): Promise<VmResult> {
+  dryrun(pid: string, msg: DryRunMessage): Promise<VmResult> {
     const state = this.deps.procs.get(pid);
     if (!state || state.stopped)
       return Promise.reject(
         new ProtocolError(state ? "err_process_stopped" : "err_process_not_found"),
       );
-    const tags = msg.Tags ?? [];
-    const data = msg.Data ?? "";
-    const meta: Meta = {
-      "Item-Id": msg.Id ?? "",
-      Pid: pid,
-      "Acc-Id": msg.Owner ?? "",
-      Action: tagOf(tags, "Action"),
-      "From-Process": tagOf(tags, "From-Process"),
-      "Pushed-For": tagOf(tags, "Pushed-For"),
-      Sequence: Number(tagOf(tags, "Sequence")) || 0,
-      Nonce: state.env.Nonce + 1,
-      Timestamp: this.deps.clock(),
-      Params: paramsFromTags(tags, "Message", data),
-      Data: toB64Url(Buffer.from(data, "utf8")),
-    };
-    return this.deps.procs.run(state, async () => {
-      const vm = state.vm;
-      if (!vm) throw new ProtocolError("err_process_not_found");
-      const from = meta["From-Process"] || meta["Acc-Id"];
-      // A VM that evaluates without effects (an AO process, on a copy of its memory) does it itself.
-      if (vm.dryrun) {
-        try {
-          return await vm.dryrun(from, metaWithSecrets(meta, this.deps.cryptor));
-        } catch (err) {
-          if (!(err instanceof DryRunUnsupportedError)) throw err;
-        }
-      }
-      const saved = await vm.checkpoint();
-      try {
-        return await vm.apply(from, metaWithSecrets(meta, this.deps.cryptor));
-      } finally {
-        await vm.restore(saved);
-      }
-    });
+    const meta = dryRunMeta(pid, state.env.Nonce + 1, this.deps.clock(), msg);
+    return this.deps.procs.run(state, () => evaluateDryRun(state.vm, meta));
   }
 
-  /** AO `/state`: the VM's current state as its checkpoint string. */
+  /** AO `/state`: the VM's state, from VMs whose state is public (`Vm.publicState`). */
   state(pid: string): Promise<string> {
     const state = this.deps.procs.get(pid);
     if (!state?.vm) return Promise.reject(new ProtocolError("err_process_not_found"));
+    if (!state.vm.publicState) return Promise.reject(new ProtocolError("err_state_not_public"));
     return this.deps.procs.run(state, async () => {
-      if (!state.vm) throw new ProtocolError("err_process_not_found");
-      return state.vm.checkpoint();
+      if (!state.vm?.publicState) throw new ProtocolError("err_state_not_public");
+      return state.vm.publicState();
     });
   }
 }

@@ -4,6 +4,7 @@ import { assignmentTags, type Env } from "../protocol/hymx.js";
 import type { Signer } from "../protocol/signers.js";
 import type { Store, StoredItem } from "../store/types.js";
 import type { VmRegistry } from "../vm/contract.js";
+import { refuseDuplicate } from "./dedupe.js";
 import type { ModuleCatalog } from "./modules.js";
 import type { ProcessState, ProcessTable } from "./processes.js";
 
@@ -19,7 +20,8 @@ export interface SchedulerDeps {
 /**
  * The second stage of POST /: gives an admitted item its nonce and a node-signed assignment, and
  * commits both before the caller hears 200. Nonces are handed out one at a time per process, so
- * they are gap-free; a message already stored (by id) is refused with err_duplicate_item.
+ * they are gap-free; an item already stored, by id or by signed content, is refused with
+ * err_duplicate_item (see dedupe.ts).
  */
 export class Scheduler {
   /** Spawns between their first check and their process entry: the same spawn twice at once spawns once. */
@@ -43,10 +45,12 @@ export class Scheduler {
     try {
       if ((await this.deps.store.nonce(pid)) >= 0)
         throw new ProtocolError("err_process_already_exist");
+      const content = await refuseDuplicate(this.deps.store, item);
       const module = await this.deps.modules.get(item.tag("Module") ?? "");
       if (!this.deps.vms.get(module["Module-Format"]))
         throw new ProtocolError("err_module_format_not_mounted", module["Module-Format"]);
-      await this.deps.store.append(pid, 0, item.toJSON(), this.assignment(pid, item.id, 0, 0));
+      const assignment = this.assignment(pid, item.id, 0, 0);
+      await this.deps.store.append(pid, 0, item.toJSON(), assignment, content);
       await started(module);
       return module;
     } finally {
@@ -61,7 +65,7 @@ export class Scheduler {
   commitMessage(state: ProcessState, item: DataItem): Promise<number> {
     const assigned = state.assigning.then(async () => {
       const { store } = this.deps;
-      if (await store.locate(item.id)) throw new ProtocolError("err_duplicate_item");
+      const content = await refuseDuplicate(store, item);
       const fromProcess = item.tag("From-Process");
       if (fromProcess) {
         const seq = Number(item.tag("Sequence") ?? "0");
@@ -75,6 +79,7 @@ export class Scheduler {
         nonce,
         item.toJSON(),
         this.assignment(state.pid, item.id, nonce, this.deps.clock()),
+        content,
       );
       return nonce;
     });

@@ -77,6 +77,8 @@ export function idFromSignature(signature: Uint8Array): string {
 
 /** An ANS-104 data item. Immutable once built; `verify()` checks its signature. */
 export class DataItem {
+  private signedHash?: Buffer;
+
   private constructor(
     readonly signatureType: number,
     readonly signature: Buffer,
@@ -143,6 +145,8 @@ export class DataItem {
     const anchor = optional("anchor");
     const numTags = Number(take(8, "tag count").readBigUInt64LE());
     const tagsLen = Number(take(8, "tag length").readBigUInt64LE());
+    // Readers disagree on such an item (goar skips the tag bytes, arbundles reads them): refuse it.
+    if (numTags === 0 && tagsLen !== 0) throw bad(`tag length ${tagsLen} for zero tags`);
     const tagsBytes = take(tagsLen, "tags");
     const tags = decodeTags(tagsBytes);
     if (tags.length !== numTags) throw bad(`tag count says ${numTags}, tags hold ${tags.length}`);
@@ -212,8 +216,10 @@ export class DataItem {
     return toB64Url(this.anchor);
   }
 
+  /** The 48-byte deep hash the signature covers: the item's signed content (computed once). */
   deepHash(): Buffer {
-    return itemDeepHash(this);
+    this.signedHash ??= itemDeepHash(this);
+    return this.signedHash;
   }
 
   /** True when the signature is valid. Types 2 and 4 throw err_unrecognized_signature_type. */

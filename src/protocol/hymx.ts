@@ -269,3 +269,11 @@ export function moduleFromTags(tags: Tag[]): Env["Module"] {
     throw new ProtocolError("err_invalid_type", `Type is ${JSON.stringify(m.Type)}, not Module`);
   return m;
 }
+
+/**
+ * Who owns a process: the process that spawned it (its From-Process, which the node checked) or
+ * else the spawn's signer (`Meta.Acc-Id`) — the same rule as a message's `from`.
+ */
+export function processOwner(env: Env): string {
+  return env.Process["From-Process"] || env.Meta["Acc-Id"];
+}

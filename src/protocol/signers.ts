@@ -122,23 +122,48 @@ export class ArweaveSigner implements Signer {
   }
 }
 
-/** Checks a signature over an item's deep hash. Types other than 1 and 3 are refused. */
+/** Half the order of secp256k1: a canonical (low-s) signature has s <= this. */
+const SECP256K1_HALF_N = BigInt(
+  "0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0",
+);
+
+/**
+ * Whether a type-3 signature is valid and canonical: r‖s‖v with s in the lower half of the curve
+ * order and v = 27 or 28 recovering exactly `owner`. Any other dressing of the same signature
+ * (v = 0/1/255, the flipped v, or s replaced by n − s) is refused, so one signed content has one
+ * signature and one id. ethers' `signMessage` (arbundles) and go-ethereum's `crypto.Sign` plus 27
+ * (goether, which goar uses) both produce exactly this form.
+ */
+export function verifyEthereumSignature(
+  owner: Uint8Array,
+  deepHash: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  if (signature.length !== 65 || owner.length !== 65) return false;
+  const v = signature[64]!;
+  if (v !== 27 && v !== 28) return false;
+  const rs = Uint8Array.from(signature.subarray(0, 64));
+  if (BigInt(`0x${Buffer.from(rs.subarray(32)).toString("hex")}`) > SECP256K1_HALF_N) return false;
+  try {
+    const recovered = secp256k1.ecdsaRecover(rs, v - 27, ethMessageHash(deepHash), false);
+    return Buffer.from(recovered).equals(Buffer.from(owner));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks a signature over an item's deep hash: type 3 in its canonical form only (see
+ * verifyEthereumSignature), type 1 as RSA-PSS. Types other than 1 and 3 throw
+ * err_unrecognized_signature_type.
+ */
 export function verifySignature(
   type: number,
   owner: Uint8Array,
   deepHash: Uint8Array,
   signature: Uint8Array,
 ): boolean {
-  if (type === 3) {
-    if (signature.length !== 65 || owner.length !== 65) return false;
-    try {
-      // High-S signatures are valid ECDSA; normalise them, as the verifier accepts only low S.
-      const rs = secp256k1.signatureNormalize(Uint8Array.from(signature.subarray(0, 64)));
-      return secp256k1.ecdsaVerify(rs, ethMessageHash(deepHash), owner);
-    } catch {
-      return false;
-    }
-  }
+  if (type === 3) return verifyEthereumSignature(owner, deepHash, signature);
   if (type === 1) {
     try {
       const key = createPublicKey({

@@ -9,6 +9,14 @@ export const MAX_TAGS = 128;
 export const MAX_TAG_NAME_BYTES = 1024;
 export const MAX_TAG_VALUE_BYTES = 3072;
 
+/** Whether a string survives UTF-8 encoding unchanged (no lone surrogates). */
+const isWellFormed = (s: string) => Buffer.from(s, "utf8").toString("utf8") === s;
+
+/**
+ * ANS-104's tag rules: at most 128 tags, names up to 1024 bytes, values up to 3072 bytes, and
+ * every name and value a well-formed Unicode string (so its UTF-8 bytes are what was signed).
+ * Throws ProtocolError err_invalid_tags naming the first rule broken.
+ */
 export function checkTagLimits(tags: Tag[]): void {
   if (tags.length > MAX_TAGS)
     throw new ProtocolError("err_invalid_tags", `${tags.length} tags (at most ${MAX_TAGS})`);
@@ -16,6 +24,8 @@ export function checkTagLimits(tags: Tag[]): void {
     if (typeof t.name !== "string" || typeof t.value !== "string") {
       throw new ProtocolError("err_invalid_tags", "tag names and values are strings");
     }
+    if (!isWellFormed(t.name) || !isWellFormed(t.value))
+      throw new ProtocolError("err_invalid_tags", "a tag name or value is not valid Unicode");
     if (Buffer.byteLength(t.name) > MAX_TAG_NAME_BYTES) {
       throw new ProtocolError(
         "err_invalid_tags",
@@ -62,6 +72,14 @@ export function encodeTags(tags: Tag[]): Buffer {
   return Buffer.concat(parts);
 }
 
+// Tag bytes must be valid UTF-8 as they stand: a lossy decode would store text that is not what was
+// signed. ignoreBOM keeps a leading U+FEFF as part of the value.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Decodes ANS-104 tag bytes (Avro). Throws ProtocolError err_invalid_tags on malformed Avro, bytes
+ * that are not valid UTF-8, trailing bytes, or a broken limit (checkTagLimits).
+ */
 export function decodeTags(buf: Uint8Array): Tag[] {
   if (buf.length === 0) return [];
   let pos = 0;
@@ -82,7 +100,12 @@ export function decodeTags(buf: Uint8Array): Tag[] {
   const readBytes = (): string => {
     const len = readLong();
     if (len < 0 || pos + len > buf.length) throw bad("tag bytes out of range");
-    const s = Buffer.from(buf.buffer, buf.byteOffset + pos, len).toString("utf8");
+    let s: string;
+    try {
+      s = utf8.decode(buf.subarray(pos, pos + len));
+    } catch {
+      throw bad("a tag name or value is not valid UTF-8");
+    }
     pos += len;
     return s;
   };

@@ -218,7 +218,7 @@ export const aoRuntime: RuntimeFactory = async ({ tags, state, request }) => {
         return answer(err);
       }
     },
-    async dryrun(from, meta, params) {
+    async dryRun(from, meta, params) {
       const msg = { ...aoMessage(from, meta, params, moduleId), "Read-Only": true };
       try {
         return hymxResult(await proc.dryRun(msg, env));

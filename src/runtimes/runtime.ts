@@ -22,14 +22,40 @@ export interface RuntimeResult {
   Error: null;
 }
 
+/**
+ * Who is asking, as the node established it from signatures (the runtime server fills it in; the
+ * node never takes it from unsigned fields).
+ */
+export interface Caller {
+  /** The process owner: its spawn's signer (or the process that spawned it); "" when not known. */
+  owner: string;
+  /** The sender: the message's From-Process (checked by the node) or its signer; "" in a dry-run. */
+  sender: string;
+  /** The address that signed the message (`Acc-Id`); "" in a dry-run. */
+  signer: string;
+  /** True for a dry-run: evaluate without effects. */
+  dryRun: boolean;
+}
+
 export interface Runtime {
-  apply(from: string, meta: Meta, params: Record<string, string>): Promise<RuntimeResult>;
-  checkpoint(): Promise<string>;
+  apply(
+    from: string,
+    meta: Meta,
+    params: Record<string, string>,
+    caller: Caller,
+  ): Promise<RuntimeResult>;
   /**
-   * Evaluates a message without effects (nothing kept, nothing sent). Runtimes that cannot do that
-   * leave it out, and the server answers `/vmm/dryrun` with err_dryrun_unsupported.
+   * Present only on runtimes that can evaluate a message without effects (no state change,
+   * nothing called outside); the server refuses dry-runs of the others with
+   * err_dry_run_unsupported. `from` and `meta["Acc-Id"]` are unsigned here.
    */
-  dryrun?(from: string, meta: Meta, params: Record<string, string>): Promise<RuntimeResult>;
+  dryRun?(
+    from: string,
+    meta: Meta,
+    params: Record<string, string>,
+    caller: Caller,
+  ): Promise<RuntimeResult>;
+  checkpoint(): Promise<string>;
   /** What the spawn itself produced (an AO process evaluates its spawn message), if anything. */
   spawnResult?: RuntimeResult;
 }
@@ -40,6 +66,27 @@ export type RuntimeFactory = (opts: {
   /** The whole `/vmm/spawn` or `/vmm/restore` body (pid, owner, data, tags, env). */
   request?: Record<string, unknown>;
 }) => Promise<Runtime>;
+
+/**
+ * Who may send an action: anyone; the owner and the senders the spawn allows (its
+ * `Allowed-Senders` tag, `*` for anyone); or the owner alone.
+ */
+export type Access = "open" | "senders" | "owner";
+
+/** A runtime's access declaration; the runtime server enforces it before every apply and dry-run. */
+export interface AccessRules {
+  /** The action a message names, as the runtime reads it (aliases resolved). */
+  action(meta: Meta, params: Record<string, string>): string;
+  /** Access per action; actions not listed get `otherwise`. */
+  actions: Readonly<Record<string, Access>>;
+  otherwise: Access;
+}
+
+/** A runtime the server can run: how to make it and, optionally, who may send what (default: anyone). */
+export interface RuntimeDefinition {
+  create: RuntimeFactory;
+  access?: AccessRules;
+}
 
 /** A runtime's failure whose text is the answer as it is (no "apply failed" prefix). */
 export class RuntimeAnswerError extends Error {

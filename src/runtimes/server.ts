@@ -1,15 +1,28 @@
 // The in-instance side of the /vmm protocol (vmdocker_agent's server): POST-only routes on :8080,
 // case-insensitive JSON keys, `result` as a JSON string, failures as HTTP 400.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { RuntimeAnswerError, type Runtime, type RuntimeFactory, type Tag } from "./runtime.js";
+import {
+  RuntimeAnswerError,
+  type Caller,
+  type Meta,
+  type Runtime,
+  type RuntimeDefinition,
+  type Tag,
+} from "./runtime.js";
+import { allowedSenders, refusal } from "./access.js";
 import { aoRuntime } from "./ao-runtime.js";
+import { OPENCLAW_ACCESS } from "./openclaw-access.js";
 import { openclawRuntime } from "./openclaw-runtime.js";
 import { testRuntime } from "./test-runtime.js";
 
-const RUNTIMES: Record<string, RuntimeFactory> = {
-  test: testRuntime,
-  openclaw: openclawRuntime,
-  ao: aoRuntime,
+/**
+ * The runtimes this server can run, by `RUNTIME_TYPE`. The test runtime is open to anyone; an AO
+ * process checks its senders itself (its handlers see `From` and `Owner`).
+ */
+export const RUNTIMES: Readonly<Record<string, RuntimeDefinition>> = {
+  test: { create: testRuntime },
+  openclaw: { create: openclawRuntime, access: OPENCLAW_ACCESS },
+  ao: { create: aoRuntime },
 };
 
 /** Go's JSON decoding matches keys case-insensitively: `meta`, `Meta` and `META` are one key. */
@@ -44,13 +57,56 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   return text ? JSON.parse(text) : {};
 }
 
-export function createRuntimeServer(runtimeType: string) {
+const text = (v: unknown) => (typeof v === "string" ? v : "");
+
+/**
+ * The `/vmm/*` server of one process. Beyond upstream it keeps the process owner (`owner` of
+ * /vmm/spawn and /vmm/restore, else the env's Acc-Id) and the spawn's Allowed-Senders, and checks
+ * each message against the runtime's access rules: `/vmm/apply`'s sender is its `from` (the node
+ * derives it from signatures); `/vmm/dryrun` has no sender at all.
+ */
+export function createRuntimeServer(
+  runtimeType: string,
+  runtimes: Readonly<Record<string, RuntimeDefinition>> = RUNTIMES,
+) {
   let runtime: Runtime | null = null;
+  let owner = "";
+  let allowed: "*" | string[] = [];
+  const definition = runtimes[runtimeType];
   const make = (body: unknown, state?: string) => {
-    const factory = RUNTIMES[runtimeType];
-    if (!factory) throw new Error(`runtime type not supported: ${runtimeType}`);
+    if (!definition) throw new Error(`runtime type not supported: ${runtimeType}`);
+    const tags = tagMap(field(body, "tags"));
+    owner = text(field(body, "owner")) || text(field(field(field(body, "env"), "meta"), "Acc-Id"));
+    allowed = allowedSenders(tags);
     const request = body && typeof body === "object" ? (body as Record<string, unknown>) : {};
-    return factory({ tags: tagMap(field(body, "tags")), state, request });
+    return definition.create({ tags, state, request });
+  };
+  /** Runs a message (apply or dry-run) past the access rules, then the runtime. */
+  const run = async (res: ServerResponse, body: unknown, dryRun: boolean) => {
+    if (!runtime) return send(res, 400, { status: "error", msg: "runtime is nil" });
+    const meta = (field(body, "meta") ?? {}) as Meta;
+    const params = (field(body, "params") ?? field(meta, "Params") ?? {}) as Record<string, string>;
+    const from = String(field(body, "from") ?? "");
+    const caller: Caller = dryRun
+      ? { owner, sender: "", signer: "", dryRun }
+      : { owner, sender: from, signer: text(field(meta, "Acc-Id")), dryRun };
+    if (dryRun && !runtime.dryRun)
+      return send(res, 400, {
+        error: `err_dry_run_unsupported: the ${runtimeType} runtime cannot evaluate without effects`,
+      });
+    const refused = refusal(definition?.access, caller, allowed, meta, params);
+    if (refused) return send(res, 400, { error: refused });
+    try {
+      const result = dryRun
+        ? await runtime.dryRun!(from, meta, params, caller)
+        : await runtime.apply(from, meta, params, caller);
+      return send(res, 200, { status: "ok", result: JSON.stringify(result) });
+    } catch (err) {
+      if (err instanceof RuntimeAnswerError) return send(res, 400, { error: err.message });
+      return send(res, 400, {
+        error: `${dryRun ? "dry-run" : "apply"} failed: runtime apply failed: ${(err as Error).message}`,
+      });
+    }
   };
   return createServer(async (req, res) => {
     if (req.method === "OPTIONS") {
@@ -83,29 +139,9 @@ export function createRuntimeServer(runtimeType: string) {
             ...(runtime.spawnResult ? { result: JSON.stringify(runtime.spawnResult) } : {}),
           });
         case "/vmm/apply":
-        case "/vmm/dryrun": {
-          if (!runtime) return send(res, 400, { status: "error", msg: "runtime is nil" });
-          const meta = (field(body, "meta") ?? {}) as Record<string, unknown>;
-          const params = (field(body, "params") ?? field(meta, "Params") ?? {}) as Record<
-            string,
-            string
-          >;
-          const from = String(field(body, "from") ?? "");
-          const dry = req.url === "/vmm/dryrun";
-          if (dry && !runtime.dryrun)
-            return send(res, 400, { error: "err_dryrun_unsupported", status: "error" });
-          try {
-            const result = dry
-              ? await runtime.dryrun!(from, meta, params)
-              : await runtime.apply(from, meta, params);
-            return send(res, 200, { status: "ok", result: JSON.stringify(result) });
-          } catch (err) {
-            if (err instanceof RuntimeAnswerError) return send(res, 400, { error: err.message });
-            return send(res, 400, {
-              error: `${dry ? "dry-run" : "apply"} failed: runtime apply failed: ${(err as Error).message}`,
-            });
-          }
-        }
+          return await run(res, body, false);
+        case "/vmm/dryrun":
+          return await run(res, body, true);
         case "/vmm/checkpoint":
           if (!runtime) return send(res, 400, { status: "error", msg: "runtime is nil" });
           try {

@@ -13,16 +13,25 @@ import {
 const tagKey = (name: string, value: string) =>
   `gql:tag:${createHash("sha256").update(name).update("\0").update(value).digest("hex").slice(0, 40)}`;
 
-// Adds one item atomically (nothing when its id is known): ARGV = id, doc, set keys...
-const ADD_SCRIPT = `
-if redis.call('EXISTS', 'gql:item:' .. ARGV[1]) == 1 then return 0 end
-local seq = redis.call('INCR', 'gql:seq')
-redis.call('HSET', 'gql:item:' .. ARGV[1], 'seq', seq, 'doc', ARGV[2])
-for i = 3, #ARGV do redis.call('ZADD', ARGV[i], seq, ARGV[1]) end
-return seq
+/**
+ * Lua that adds one item to the index (nothing when its id is known), reading its arguments from
+ * ARGV[first] on: id, doc, set keys... (so another script can run it after its own arguments).
+ */
+export function indexItemLua(first: number): string {
+  return `
+local id = ARGV[${first}]
+if redis.call('EXISTS', 'gql:item:' .. id) == 0 then
+  local seq = redis.call('INCR', 'gql:seq')
+  redis.call('HSET', 'gql:item:' .. id, 'seq', seq, 'doc', ARGV[${first + 1}])
+  for i = ${first + 2}, #ARGV do redis.call('ZADD', ARGV[i], seq, id) end
+end
 `;
+}
 
-function addArgs(item: IndexedItem): string[] {
+const ADD_SCRIPT = indexItemLua(1);
+
+/** The arguments of indexItemLua for `item`: id, doc, then the sorted sets it enters. */
+export function indexItemArgs(item: IndexedItem): string[] {
   const keys = new Set(["gql:all", `gql:owner:${item.owner}`]);
   if (item.target) keys.add(`gql:target:${item.target}`);
   for (const t of item.tags) keys.add(tagKey(t.name, t.value));
@@ -38,7 +47,7 @@ function addArgs(item: IndexedItem): string[] {
 
 /** Queues the index write of `item` on a MULTI (so it commits with the item itself). */
 export function queueIndex(tx: ChainableCommander, item: IndexedItem): ChainableCommander {
-  return tx.eval(ADD_SCRIPT, 0, ...addArgs(item));
+  return tx.eval(ADD_SCRIPT, 0, ...indexItemArgs(item));
 }
 
 /**

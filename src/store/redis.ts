@@ -1,5 +1,7 @@
 import { Redis } from "ioredis";
+import { ProtocolError } from "../protocol/errors.js";
 import type { VmmResult } from "../protocol/hymx.js";
+import { storedContentKey } from "./content-index.js";
 import { connectRedis } from "./redis-connect.js";
 import {
   assignedAt,
@@ -8,8 +10,26 @@ import {
   type ItemPage,
   type ItemQuery,
 } from "./item-index.js";
-import { queueIndex, RedisItemIndex } from "./redis-index.js";
+import { indexItemArgs, indexItemLua, RedisItemIndex } from "./redis-index.js";
 import type { OutboxEntry, ResultsQuery, Store, StoredItem } from "./types.js";
+
+/** Content keys (deep hash → item id): vmdocker's own key beside hymx's schema. */
+const CONTENTS = "m:content";
+/** Set once every item stored before content keys existed has its key in CONTENTS. */
+const CONTENT_INDEXED = "vmd:content-indexed:v1";
+
+// One atomic append: the content key is claimed first and, when another item holds it, nothing is
+// written (returns 0); the item enters the gateway index in the same script. KEYS: msgs, assign,
+// m:index, nonce, contents. ARGV: item, assignment, id, "<pid>:<nonce>", nonce, content key ("" for
+// none), then the index arguments (indexItemArgs).
+const APPEND = `
+if ARGV[6] ~= "" and redis.call("HSETNX", KEYS[5], ARGV[6], ARGV[3]) == 0 then return 0 end
+redis.call("RPUSH", KEYS[1], ARGV[1])
+redis.call("RPUSH", KEYS[2], ARGV[2])
+redis.call("HSET", KEYS[3], ARGV[3], ARGV[4])
+redis.call("SET", KEYS[4], ARGV[5])
+${indexItemLua(7)}
+return 1`;
 
 /** Redis with hymx's key schema (spec §2.5), so an upstream node's data is readable and vice versa. */
 export class RedisStore implements Store {
@@ -30,6 +50,23 @@ export class RedisStore implements Store {
       "start it (vmdocker host setup starts one on 127.0.0.1:6379), or fix redisURL",
       timeoutMs,
     );
+    await this.indexOldContent();
+  }
+
+  /** A store written before content keys existed gets them once, from its stored items. */
+  private async indexOldContent(): Promise<void> {
+    if (await this.redis.exists(CONTENT_INDEXED)) return;
+    for (const pid of await this.processes()) {
+      const items = await this.redis.lrange(`p:msgs:${pid}`, 0, -1);
+      const tx = this.redis.pipeline();
+      for (const raw of items) {
+        const item = JSON.parse(raw) as StoredItem;
+        const key = storedContentKey(item);
+        if (key) tx.hsetnx(CONTENTS, key, item.id);
+      }
+      await tx.exec();
+    }
+    await this.redis.set(CONTENT_INDEXED, "1");
   }
 
   /** The server's `appendfsync` setting, or null when CONFIG is not allowed. */
@@ -53,14 +90,30 @@ export class RedisStore implements Store {
     nonce: number,
     item: StoredItem,
     assignment: StoredItem,
+    contentKey?: string,
   ): Promise<void> {
-    const tx = this.redis
-      .multi()
-      .rpush(`p:msgs:${pid}`, JSON.stringify(item))
-      .rpush(`p:assign:${pid}`, JSON.stringify(assignment))
-      .hset("m:index", item.id, `${pid}:${nonce}`)
-      .set(`p:nonce:${pid}`, String(nonce));
-    await queueIndex(tx, indexEntry(item, assignedAt(assignment))).exec();
+    const written = await this.redis.eval(
+      APPEND,
+      5,
+      `p:msgs:${pid}`,
+      `p:assign:${pid}`,
+      "m:index",
+      `p:nonce:${pid}`,
+      CONTENTS,
+      JSON.stringify(item),
+      JSON.stringify(assignment),
+      item.id,
+      `${pid}:${nonce}`,
+      String(nonce),
+      contentKey ?? "",
+      ...indexItemArgs(indexEntry(item, assignedAt(assignment))),
+    );
+    if (written === 0)
+      throw new ProtocolError("err_duplicate_item", "this signed content is already stored");
+  }
+
+  async contentOwner(contentKey: string): Promise<string | null> {
+    return this.redis.hget(CONTENTS, contentKey);
   }
 
   async indexItems(items: IndexedItem[]): Promise<void> {
@@ -127,8 +180,13 @@ export class RedisStore implements Store {
     if (ids.length === 0) return [];
     const raw = await this.redis.hmget("m:result", ...ids);
     let all = raw.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as VmmResult);
-    if (q.from !== undefined) all = all.filter((r) => Number(r.Nonce) > q.from!);
-    if (q.to !== undefined) all = all.filter((r) => Number(r.Nonce) <= q.to!);
+    const within = (v: number, min?: number, max?: number) =>
+      (min === undefined || v >= min) && (max === undefined || v <= max);
+    all = all.filter(
+      (r) =>
+        within(Number(r.Nonce), q.minNonce, q.maxNonce) &&
+        within(Number(r.Timestamp), q.minTimestamp, q.maxTimestamp),
+    );
     if (q.sort === "DESC") all.reverse();
     return all.slice(0, q.limit);
   }

@@ -1,7 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { ProtocolError } from "../protocol/errors.js";
 import type { VmmResult } from "../protocol/hymx.js";
+import { storedContentKey } from "./content-index.js";
 import {
   assignedAt,
   indexEntry,
@@ -26,7 +28,11 @@ CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, entry TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cache (pid TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (pid, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS contents (key TEXT PRIMARY KEY, id TEXT NOT NULL) WITHOUT ROWID;
 `;
+
+/** user_version 1: every stored item's content key is in `contents`. */
+const CONTENT_INDEXED = 1;
 
 /** The embedded default store: one SQLite file, WAL, fsync on every commit. */
 export class SqliteStore implements Store {
@@ -43,6 +49,7 @@ export class SqliteStore implements Store {
     this.db.exec(SCHEMA);
     this.index = new SqliteItemIndex(this.db);
     const p = (sql: string) => this.db.prepare(sql);
+    this.indexOldContent();
     this.stmt = {
       nonce: p("SELECT nonce FROM processes WHERE pid = ?"),
       upsertNonce: p(
@@ -66,7 +73,33 @@ export class SqliteStore implements Store {
       processes: p("SELECT pid FROM processes ORDER BY pid"),
       setCheckpoint: p("UPDATE processes SET checkpoint = ? WHERE pid = ?"),
       checkpoint: p("SELECT checkpoint FROM processes WHERE pid = ?"),
+      insertContent: p("INSERT INTO contents (key, id) VALUES (?, ?)"),
+      contentOwner: p("SELECT id FROM contents WHERE key = ?"),
     };
+  }
+
+  /** A store written before content keys existed gets them once, from its stored items. */
+  private indexOldContent(): void {
+    if ((this.db.pragma("user_version", { simple: true }) as number) >= CONTENT_INDEXED) return;
+    const add = this.db.prepare("INSERT OR IGNORE INTO contents (key, id) VALUES (?, ?)");
+    const page = this.db.prepare(
+      "SELECT pid, nonce, item FROM messages WHERE (pid, nonce) > (?, ?) ORDER BY pid, nonce LIMIT 500",
+    );
+    this.db.transaction(() => {
+      let after: [string, number] = ["", -1];
+      for (;;) {
+        const rows = page.all(...after) as { pid: string; nonce: number; item: string }[];
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          const item = JSON.parse(row.item) as StoredItem;
+          const key = storedContentKey(item);
+          if (key) add.run(key, item.id);
+        }
+        const last = rows.at(-1)!;
+        after = [last.pid, last.nonce];
+      }
+      this.db.pragma(`user_version = ${CONTENT_INDEXED}`);
+    })();
   }
 
   async nonce(pid: string): Promise<number> {
@@ -79,8 +112,18 @@ export class SqliteStore implements Store {
     nonce: number,
     item: StoredItem,
     assignment: StoredItem,
+    contentKey?: string,
   ): Promise<void> {
     this.db.transaction(() => {
+      if (contentKey) {
+        try {
+          this.stmt.insertContent.run(contentKey, item.id);
+        } catch (err) {
+          if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY")
+            throw new ProtocolError("err_duplicate_item", "this signed content is already stored");
+          throw err;
+        }
+      }
       this.stmt.insertMessage.run(
         pid,
         nonce,
@@ -91,6 +134,10 @@ export class SqliteStore implements Store {
       this.stmt.upsertNonce.run(pid, nonce);
       this.index.add(indexEntry(item, assignedAt(assignment)));
     })();
+  }
+
+  async contentOwner(contentKey: string): Promise<string | null> {
+    return (this.stmt.contentOwner.get(contentKey) as { id: string } | undefined)?.id ?? null;
   }
 
   async indexItems(items: IndexedItem[]): Promise<void> {
@@ -155,14 +202,16 @@ export class SqliteStore implements Store {
   async results(pid: string, q: ResultsQuery): Promise<VmmResult[]> {
     const where = ["pid = ?"];
     const args: (string | number)[] = [pid];
-    if (q.from !== undefined) {
-      where.push("nonce > ?");
-      args.push(q.from);
-    }
-    if (q.to !== undefined) {
-      where.push("nonce <= ?");
-      args.push(q.to);
-    }
+    const bound = (sql: string, value: number | undefined) => {
+      if (value === undefined) return;
+      where.push(sql);
+      args.push(value);
+    };
+    bound("nonce >= ?", q.minNonce);
+    bound("nonce <= ?", q.maxNonce);
+    const ts = "CAST(json_extract(result, '$.Timestamp') AS INTEGER)";
+    bound(`${ts} >= ?`, q.minTimestamp);
+    bound(`${ts} <= ?`, q.maxTimestamp);
     const sql = `SELECT result FROM results WHERE ${where.join(" AND ")} ORDER BY seq ${q.sort === "DESC" ? "DESC" : "ASC"} LIMIT ?`;
     const rows = this.db.prepare(sql).all(...args, q.limit) as { result: string }[];
     return rows.map((r) => JSON.parse(r.result) as VmmResult);

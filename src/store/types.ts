@@ -18,12 +18,15 @@ export interface OutboxEntry {
   item: StoredItem;
 }
 
+/** A window of a process's results; every bound is inclusive. */
 export interface ResultsQuery {
-  /** Only results after this nonce (exclusive). */
-  from?: number;
-  /** Only results up to this nonce (inclusive). */
-  to?: number;
+  minNonce?: number;
+  maxNonce?: number;
+  /** Bounds on the result's Timestamp (Unix ms; a spawn's is 0). */
+  minTimestamp?: number;
+  maxTimestamp?: number;
   limit: number;
+  /** Execution order (ASC) or its reverse. */
   sort: "ASC" | "DESC";
 }
 
@@ -38,9 +41,19 @@ export interface Store {
   nonce(pid: string): Promise<number>;
   /**
    * Appends the item at `nonce` (= current + 1; 0 for a spawn) with its assignment, atomically;
-   * the item enters the gateway index in the same commit.
+   * the item enters the gateway index in the same commit. With `contentKey` (the item's deep hash,
+   * base64url) the key is recorded in the same commit, and an item whose key is already recorded is
+   * refused: ProtocolError err_duplicate_item.
    */
-  append(pid: string, nonce: number, item: StoredItem, assignment: StoredItem): Promise<void>;
+  append(
+    pid: string,
+    nonce: number,
+    item: StoredItem,
+    assignment: StoredItem,
+    contentKey?: string,
+  ): Promise<void>;
+  /** The id of the item whose signed content has this key, or null. */
+  contentOwner(contentKey: string): Promise<string | null>;
   messageByNonce(pid: string, nonce: number): Promise<StoredItem | null>;
   assignmentByNonce(pid: string, nonce: number): Promise<StoredItem | null>;
   /** Where a message sits: its process and nonce. */

@@ -6,24 +6,42 @@ export type VmResult = Omit<Result, "Error"> & { Error?: string };
 
 /** The hymx VM contract: a VM per process, mounted per Module-Format. */
 export interface Vm {
+  /**
+   * Applies a signed, ordered message. `from` is its sender as the node established it from
+   * signatures: the From-Process it carries (signed by a node serving that process) or its
+   * signer's address (`meta["Acc-Id"]`).
+   */
   apply(from: string, meta: Meta): Promise<VmResult>;
+  /**
+   * A VM that can evaluate a message without effects (no state change, nothing sent or called
+   * outside) declares it by having this; the node refuses dry-runs of the others with
+   * err_dry_run_unsupported (a VM that finds out only when asked, e.g. from its runtime, throws
+   * ProtocolError err_dry_run_unsupported). An AO process evaluates on a copy of its memory. `from` and `meta["Acc-Id"]` come from an unsigned request: use them to
+   * read as someone, never to grant what only a signer may do. `meta["From-Process"]` is empty.
+   */
+  dryRun?(from: string, meta: Meta): Promise<VmResult>;
   checkpoint(): Promise<string>;
+  /**
+   * The process's state for anyone to read (AO's `/state`). Left out by VMs whose state may hold
+   * secrets (a container's workspace); the node then answers err_state_not_public.
+   */
+  publicState?(): Promise<string>;
   restore(data: string): Promise<void>;
   close(): Promise<void>;
-  /**
-   * Evaluates without effects: nothing kept, nothing sent (an AO process evaluates on a copy of its
-   * memory). Throws DryRunUnsupportedError when the VM cannot; VMs without it are not asked.
-   */
-  dryrun?(from: string, meta: Meta): Promise<VmResult>;
   /** What the spawn itself produced (an AO process evaluates its spawn message), once spawned. */
   spawnResult?: VmResult;
 }
 
-/** The VM (or its runtime) cannot evaluate a message without effects. */
-export class DryRunUnsupportedError extends Error {
-  constructor() {
-    super("err_dryrun_unsupported");
-    this.name = "DryRunUnsupportedError";
+/**
+ * A dry-run for VMs whose whole state is in memory and whose `checkpoint`/`restore` are exact:
+ * checkpoint, run, restore. Whatever `run` returns is the answer; nothing it changed remains.
+ */
+export async function evaluateOnCopy(vm: Vm, run: () => Promise<VmResult>): Promise<VmResult> {
+  const saved = await vm.checkpoint();
+  try {
+    return await run();
+  } finally {
+    await vm.restore(saved);
   }
 }
 

@@ -259,9 +259,9 @@ test("snapshot, destroy, restore: the file written in the agent comes back; dest
   await docker.removeImage(snap.reference, true).catch(() => {});
 });
 
-test("errors: unknown agent, unknown profile, bad JSON task, hub down: one line with the fix", () => {
+test("errors: unknown agent, unknown profile, bad JSON task, hub down: one line with the fix, exit 125", () => {
   const unknown = agent(["exec", name("nope"), "true"]);
-  assert.equal(unknown.code, 1);
+  assert.equal(unknown.code, 125, "docker-agent's own error, not the command's exit 1");
   assert.match(unknown.stderr, /^docker-agent: no agent nope-\w+ .*\(fix: docker-agent list/);
   const profile = agent(["create", name("x"), "--profile", "astronaut"]);
   assert.match(
@@ -277,6 +277,10 @@ test("errors: unknown agent, unknown profile, bad JSON task, hub down: one line 
   );
   const badName = agent(["create", "Bad Name"]);
   assert.match(badName.stderr, /Bad Name is not an agent name/);
+  assert.deepEqual(
+    [profile, json, down, badName].map((r) => r.code),
+    [125, 125, 125, 125],
+  );
 });
 
 test("behind a TLS-intercepting proxy (this machine), HTTPS works in the agent only with the CA bundle", () => {

@@ -55,3 +55,15 @@ export async function waitResult<T = { Data: string; Error: string; Nonce: strin
     await new Promise((res) => setTimeout(res, 20));
   }
 }
+
+/** AO's `POST /dry-run?process-id=` with an unsigned message body; the answer's status and JSON. */
+export async function postDryRun<
+  T = { error?: string; Error?: string; Data?: string; Output?: unknown },
+>(url: string, pid: string, body: object): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${url}/dry-run?process-id=${pid}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}

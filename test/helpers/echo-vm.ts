@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { writeModuleFile } from "../../src/module/write.js";
 import { moduleTags } from "../../src/protocol/hymx.js";
 import { EthereumSigner } from "../../src/protocol/signers.js";
-import type { Vm, VmFactory } from "../../src/vm/contract.js";
+import { evaluateOnCopy, type Vm, type VmFactory } from "../../src/vm/contract.js";
 
 export const ECHO_FORMAT = "test.echo.v0.0.1";
 export const CLIENT_KEY = "0x64dd2342616f385f3e8157cf7246cf394217e13e8f91b7d208e9f8b60e25ed1b";
@@ -14,7 +14,7 @@ export const CLIENT_KEY = "0x64dd2342616f385f3e8157cf7246cf394217e13e8f91b7d208e
  * A pure in-process VM for node tests: counts applies in memory and answers `<count>:<data>`,
  * so a result shows the order it was applied in. `Action=Fail` errors; `Action=Forward` sends
  * the data on to the process named by the `To` tag; `Param` / `SpawnTag` answer the message
- * param / spawn tag named by `Name` (hashed).
+ * param / spawn tag named by `Name` (hashed). It dry-runs on a copy of its count; its state is public.
  */
 export const echoFactory: VmFactory = async (env) => {
   let count = 0;
@@ -49,7 +49,13 @@ export const echoFactory: VmFactory = async (env) => {
           : [];
       return { Data: data, Messages: messages, Cache: { count: String(count) } };
     },
+    dryRun(from, meta) {
+      return evaluateOnCopy(vm, () => vm.apply(from, meta));
+    },
     async checkpoint() {
+      return JSON.stringify({ count });
+    },
+    async publicState() {
       return JSON.stringify({ count });
     },
     async restore(s) {

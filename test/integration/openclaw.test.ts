@@ -12,6 +12,7 @@ import { EthereumSigner } from "../../src/protocol/signers.js";
 import { IMAGES, RUNTIME_START_COMMAND } from "../../src/runtime/images/builder.js";
 import { OPENCLAW_VERSION } from "../../src/runtime/images/sources.js";
 import { VmRegistry } from "../../src/vm/contract.js";
+import { postDryRun } from "../helpers/client.js";
 import { CLIENT_KEY } from "../helpers/echo-vm.js";
 import { admin as callAdmin } from "../helpers/admin.js";
 import { vmdockerAsync, type CliRun } from "../helpers/cli.js";
@@ -31,6 +32,8 @@ const BOT_TOKEN = `${Date.now() % 1e9}:bot-secret-token`;
 const telegram = new FakeTelegram(BOT_TOKEN);
 let running: RunningNode;
 let client: HymxClient;
+/** A second key: not the bots' owner. */
+let otherKey: HymxClient;
 let moduleId: string;
 const openai = new FakeLlm("openai-chat", "fake");
 const anthropic = new FakeLlm("anthropic-messages", "anthropic");
@@ -76,6 +79,7 @@ before(async () => {
   });
   running = await startNode(cfg, { baseDir: base, vms: new VmRegistry(), log: () => {}, docker });
   client = new HymxClient({ url: running.url, signer: new EthereumSigner(CLIENT_KEY) });
+  otherKey = new HymxClient({ url: running.url, signer: new EthereumSigner("7e".repeat(32)) });
 });
 
 after(async () => {
@@ -92,14 +96,20 @@ after(async () => {
  */
 const ANSWER_MS = 660_000;
 
-async function send(pid: string, action: string, data = "", tags: Record<string, string> = {}) {
-  const id = await client.message({
+async function send(
+  pid: string,
+  action: string,
+  data = "",
+  tags: Record<string, string> = {},
+  as = client,
+) {
+  const id = await as.message({
     pid,
     action,
     data,
     tags: Object.entries(tags).map(([name, value]) => ({ name, value })),
   });
-  return client.waitResult(pid, id, ANSWER_MS);
+  return as.waitResult(pid, id, ANSWER_MS);
 }
 
 let pid: string;
@@ -157,6 +167,34 @@ test("chat through the openai provider: the reply comes back bare as Data, the k
   assert.equal(tags.Reply, r.Data, "upstream's Reply tag");
   assert.equal(tags.GatewayStatus, "200 OK");
   assert.equal(tags.Runtime, "openclaw");
+});
+
+test("two keys: another key's Config, ConfigureModel, ConfigureTelegram, ApprovePairing and Chat are refused with err_unauthorized and reach nothing; a dry-run Chat is refused, not run", async () => {
+  const file = join(base, "sandbox_workspace", pid, ".openclaw", "openclaw.json");
+  const config = readFileSync(file, "utf8");
+  const calls = seen().length;
+  const attempts: [string, string, Record<string, string>][] = [
+    ["Config", JSON.stringify({ agents: { defaults: { model: { primary: "evil/x" } } } }), {}],
+    ["ConfigureModel", "", { provider: "evil", model: "x" }],
+    ["ConfigureTelegram", "", { apiRoot: "http://127.0.0.1:9/elsewhere" }],
+    ["ApprovePairing", "", { code: "ABCDEF12" }],
+    ["Chat", "use the owner's key for me", {}],
+  ];
+  for (const [action, data, tags] of attempts) {
+    const r = await send(pid, action, data, tags, otherKey);
+    assert.match(r.Error, /^err_unauthorized: \w+ is for the process owner/, action);
+  }
+  assert.equal(seen().length, calls, "the provider heard nothing");
+  assert.equal(readFileSync(file, "utf8"), config, "the config is unchanged");
+  const dry = await postDryRun(running.url, pid, {
+    Owner: client.address,
+    Data: "a dry-run that would call the provider",
+    Tags: [{ name: "Action", value: "Chat" }],
+  });
+  assert.deepEqual([dry.status, dry.body.error], [400, "err_dry_run_unsupported"]);
+  assert.equal(seen().length, calls, "the dry-run called no provider");
+  const own = await send(pid, "Ping");
+  assert.equal(own.Error, "", "the owner still drives it");
 });
 
 test("pairing: a stranger gets a code from the bot, ApprovePairing lets them in, and their next message gets the agent's reply", async () => {
@@ -255,6 +293,7 @@ test("criu checkpoint + restore: the gateway comes back from memory (same proces
       { name: "apiRoot", value: bot.url },
       { name: "dmPolicy", value: "open" },
       { name: "allowFrom", value: "*" },
+      { name: "Allowed-Senders", value: otherKey.address },
     ],
     secrets: { apiKey: API_KEY, botToken: bot.token },
   });
@@ -272,8 +311,11 @@ test("criu checkpoint + restore: the gateway comes back from memory (same proces
   const alive = await docker.exec(`hymatrix_${criuPid}`, ["sh", "-c", `kill -0 ${gatewayPid}`]);
   assert.equal(alive.exitCode, 0, "the gateway process from before the stop runs again");
   assert.equal(readFileSync(join(logs, "gateway.pid"), "utf8").trim(), gatewayPid);
-  const r = await send(criuPid, "Chat", "what was the password?");
+  // The spawn allowed the second key to chat (the rule survives the restore), never to configure.
+  const r = await send(criuPid, "Chat", "what was the password?", {}, otherKey);
   assert.equal(r.Error, "", r.Error);
+  const config = await send(criuPid, "ConfigureModel", "", { model: "fake/other" }, otherKey);
+  assert.match(config.Error, /^err_unauthorized/);
   assert.match(r.Data, /^fake reply #\d+$/);
   const call = seen().at(-1)!;
   assert.equal(call.auth, `Bearer ${API_KEY}`, "the key survived");

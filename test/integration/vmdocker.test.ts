@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import {
   existsSync,
   mkdtempSync,
@@ -21,6 +22,7 @@ import type { Env } from "../../src/protocol/hymx.js";
 import type { Tag } from "../../src/protocol/tags.js";
 import { VmRegistry } from "../../src/vm/contract.js";
 import { vmdocker, VMDOCKER_VM_FORMAT } from "../../src/vm/vmdocker/vm.js";
+import { postDryRun } from "../helpers/client.js";
 import { CLIENT_KEY } from "../helpers/echo-vm.js";
 import { admin as callAdmin } from "../helpers/admin.js";
 import { testClient } from "../helpers/engine.js";
@@ -101,6 +103,36 @@ test("spawn the test module: Ping → Pong, Echo round trip, results; the contai
   ]);
   assert.equal(inside.exitCode, 0, inside.stderr);
   assert.ok(existsSync(join(ws, "workspace", "note")), "the workspace is the host folder");
+});
+
+test("the test runtime: Echo answers any signer, a dry-run evaluates without effects, and a container's state is not public", async () => {
+  const pid = await client.spawn({ module: moduleId });
+  assert.equal((await client.waitResult(pid, pid, 120_000)).Error, "");
+  const stranger = new HymxClient({
+    url: running.url,
+    signer: new EthereumSigner(randomBytes(32).toString("hex")),
+  });
+  const id = await stranger.message({ pid, action: "Echo", data: "from another key" });
+  const echo = await stranger.waitResult(pid, id, 60_000);
+  assert.equal(echo.Error, "");
+  assert.equal(echo.Data, "from another key");
+  const output = echo.Output as { from: string; count: number };
+  assert.equal(output.from, stranger.address, "the runtime sees who signed");
+  const dry = await postDryRun<{ Data: string; Output: { count: number } }>(running.url, pid, {
+    Owner: client.address,
+    Data: "dry",
+    Tags: [{ name: "Action", value: "Echo" }],
+  });
+  assert.equal(dry.status, 200);
+  assert.deepEqual([dry.body.Data, dry.body.Output.count], ["dry", 2]);
+  const after = await send(pid, "Echo", "after the dry-run");
+  assert.equal((after.Output as { count: number }).count, 2, "the dry-run changed nothing");
+  const state = await fetch(`${running.url}/state/${pid}`);
+  assert.deepEqual(
+    [state.status, ((await state.json()) as { error: string }).error],
+    [400, "err_state_not_public"],
+    "the workspace (which can hold the process's secrets) is not served to anyone",
+  );
 });
 
 test("workspace checkpoint: admin stop and resume keep the in-memory count and the workspace files", async () => {

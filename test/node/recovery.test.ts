@@ -1,37 +1,12 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { getJson, messageItem, post, spawnItem, waitResult } from "../helpers/client.js";
+import { startEchoNode as startChild } from "../helpers/child-node.js";
 import { writeEchoModule } from "../helpers/echo-vm.js";
-
-const script = fileURLToPath(new URL("../helpers/echo-node.js", import.meta.url));
-
-function startChild(
-  base: string,
-  port: string,
-  redis = "",
-): Promise<{ child: ChildProcess; url: string; address: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script], {
-      env: { ...process.env, BASE_DIR: base, PORT: port, REDIS_URL: redis },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const url = /URL (\S+)/.exec(out)?.[1];
-      const address = /wallet=(\S+)/.exec(out)?.[1];
-      if (url && address) resolve({ child, url, address });
-    });
-    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    child.on("exit", (code) => reject(new Error(`node exited ${code}: ${out}`)));
-  });
-}
 
 for (const storeKind of ["sqlite", "redis"] as const) {
   test(`${storeKind}: kill -9 with messages in flight; after restart every acknowledged message has exactly one nonce and a result`, async () => {

@@ -6,6 +6,7 @@ import { DataItem } from "../../src/protocol/data-item.js";
 import { ProtocolError } from "../../src/protocol/errors.js";
 import { ArweaveSigner, EthereumSigner } from "../../src/protocol/signers.js";
 import { decodeTags, encodeTags } from "../../src/protocol/tags.js";
+import { redressings } from "../helpers/redress.js";
 
 // An independent ANS-104 implementation (the AO ecosystem's arbundles) checks ours both ways.
 const { createData, DataItem: TheirItem } = arbundles;
@@ -169,4 +170,47 @@ test("tag limits: 128 tags, 1024-byte names, 3072-byte values", () => {
     3072,
   );
   assert.deepEqual(encodeTags([]), Buffer.alloc(0));
+});
+
+test("canonical Ethereum signatures: arbundles' and ours (goar's algorithm: libsecp256k1, RFC 6979, v = 27 + recid) are low-s with v 27/28 and verify; every re-dressing of them does not", async () => {
+  const HALF_N = BigInt("0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0");
+  const theirs = new TheirEth(ETH_KEY.slice(2));
+  const ours = new EthereumSigner(ETH_KEY);
+  for (let i = 0; i < 12; i++) {
+    const made = createData(`payload ${i}`, theirs, { tags });
+    await made.sign(theirs);
+    for (const item of [
+      DataItem.decode(made.getRaw()),
+      DataItem.sign({ data: `payload ${i}`, tags }, ours),
+    ]) {
+      const sig = item.signature;
+      assert.ok([27, 28].includes(sig[64]!), `v is ${sig[64]}`);
+      assert.ok(BigInt(`0x${sig.subarray(32, 64).toString("hex")}`) <= HALF_N, "low s");
+      assert.equal(item.verify(), true);
+      for (const { how, bytes } of redressings(item))
+        assert.equal(DataItem.decode(bytes).verify(), false, how);
+    }
+  }
+});
+
+test("tags: bytes that are not UTF-8 and strings that are not valid Unicode are refused; zero tags with tag bytes are refused", () => {
+  const one = (value: Buffer) =>
+    Buffer.concat([
+      Buffer.from([2, 2]),
+      Buffer.from("a"),
+      Buffer.from([value.length * 2]),
+      value,
+      Buffer.from([0]),
+    ]);
+  assert.deepEqual(decodeTags(one(Buffer.from("ok ✓"))), [{ name: "a", value: "ok ✓" }]);
+  assert.deepEqual(decodeTags(one(Buffer.from("\ufeffbom"))), [{ name: "a", value: "\ufeffbom" }]);
+  for (const bad of [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x9c]])
+    assert.throws(() => decodeTags(one(Buffer.from(bad))), /err_invalid_tags: .*not valid UTF-8/);
+  assert.throws(() => encodeTags([{ name: "a", value: "lone \ud800" }]), /err_invalid_tags/);
+  const item = DataItem.sign({ data: "x" }, new EthereumSigner(ETH_KEY));
+  const raw = Buffer.from(item.encode());
+  const at = 2 + 65 + 65 + 2 + 8; // the tag-length field of an item without tags
+  raw.writeBigUInt64LE(1n, at);
+  const withByte = Buffer.concat([raw.subarray(0, at + 8), Buffer.from([0]), raw.subarray(at + 8)]);
+  assert.throws(() => DataItem.decode(withByte), /err_invalid_item: tag length 1 for zero tags/);
 });

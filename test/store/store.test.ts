@@ -3,7 +3,11 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import Database from "better-sqlite3";
 import { Redis } from "ioredis";
+import { DataItem } from "../../src/protocol/data-item.js";
+import { EthereumSigner } from "../../src/protocol/signers.js";
+import { contentKeyOf } from "../../src/store/content-index.js";
 import type { VmmResult } from "../../src/protocol/hymx.js";
 import { RedisStore } from "../../src/store/redis.js";
 import { SqliteStore } from "../../src/store/sqlite.js";
@@ -74,13 +78,26 @@ function storeSuite(name: string, make: () => Promise<Store>) {
         ["1"],
       );
       assert.deepEqual(
-        (await store.results("P", { limit: 10, sort: "ASC", from: 0 })).map((r) => r.Nonce),
+        (await store.results("P", { limit: 10, sort: "ASC", minNonce: 1 })).map((r) => r.Nonce),
         ["1"],
       );
       assert.deepEqual(
-        (await store.results("P", { limit: 10, sort: "ASC", to: 0 })).map((r) => r.Nonce),
+        (await store.results("P", { limit: 10, sort: "ASC", maxNonce: 0 })).map((r) => r.Nonce),
         ["0"],
       );
+    });
+
+    test("content keys: an item whose signed content is known is refused and nothing of it is written", async () => {
+      await store.append("C", 0, item("C"), item("c0"), "key-1");
+      assert.equal(await store.contentOwner("key-1"), "C");
+      assert.equal(await store.contentOwner("key-2"), null);
+      await assert.rejects(
+        store.append("C", 1, item("c-twin"), item("c1"), "key-1"),
+        /err_duplicate_item/,
+      );
+      assert.equal(await store.nonce("C"), 0);
+      assert.equal(await store.locate("c-twin"), null);
+      assert.equal(await store.messageByNonce("C", 1), null);
     });
 
     test("checkpoint index", async () => {
@@ -125,5 +142,43 @@ test("the Redis store writes hymx's key schema, readable by an upstream node", a
   assert.deepEqual(await r.lrange("m:results:P", 0, -1), ["P"]);
   assert.equal(await r.get("cache:P:x"), "1");
   await store.close();
+  r.disconnect();
+});
+
+/** A real signed item as a store holds it, and its content key. */
+function signedItem(): { stored: StoredItem; key: string } {
+  const it = DataItem.sign({ data: `x${Math.random()}` }, new EthereumSigner("11".repeat(32)));
+  return { stored: it.toJSON(), key: contentKeyOf(it) };
+}
+
+test("a SQLite store written before content keys existed is indexed once when opened", async () => {
+  const file = join(mkdtempSync(join(tmpdir(), "vmd-sqlite-old-")), "node.db");
+  const { stored, key } = signedItem();
+  const before = new SqliteStore(file);
+  await before.append("P", 0, stored, item("a0"));
+  await before.close();
+  const raw = new Database(file);
+  raw.exec("DELETE FROM contents");
+  raw.pragma("user_version = 0");
+  raw.close();
+  const after = new SqliteStore(file);
+  assert.equal(await after.contentOwner(key), stored.id);
+  await after.close();
+});
+
+test("a Redis store written before content keys existed is indexed once when connected", async () => {
+  const url = REDIS_URL.replace(/\/13$/, "/15");
+  const r = new Redis(url);
+  await r.flushdb();
+  const { stored, key } = signedItem();
+  const before = new RedisStore(url);
+  await before.connect();
+  await before.append("P", 0, stored, item("a0"));
+  await before.close();
+  await r.del("m:content", "vmd:content-indexed:v1");
+  const after = new RedisStore(url);
+  await after.connect();
+  assert.equal(await after.contentOwner(key), stored.id);
+  await after.close();
   r.disconnect();
 });

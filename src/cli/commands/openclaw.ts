@@ -61,6 +61,10 @@ export function registerOpenclaw(program: Command, ctx: () => CliContext): void 
       "--base-url <url>",
       "another endpoint for --provider: Anthropic's messages API for anthropic, else OpenAI-compatible chat completions (vLLM, LM Studio...)",
     )
+    .option(
+      "--allowed-senders <list>",
+      "who besides you may chat with it: comma-separated addresses or process ids, or * for anyone",
+    )
     .addHelpText(
       "after",
       "\nExamples:\n  vmdocker openclaw spawn --module <id> --provider openai --model gpt-4.1-mini --api-key $OPENAI_API_KEY\n  vmdocker openclaw spawn --module <id>",
@@ -74,6 +78,7 @@ export function registerOpenclaw(program: Command, ctx: () => CliContext): void 
             model?: string;
             apiKey?: string;
             baseUrl?: string;
+            allowedSenders?: string;
           },
       ) => {
         const c = clientFor(ctx, o);
@@ -89,7 +94,12 @@ export function registerOpenclaw(program: Command, ctx: () => CliContext): void 
         const pid = await c.spawn({
           module: o.module,
           tags: [
-            ...tags({ provider: o.provider, model: o.model, providerBaseUrl: o.baseUrl }),
+            ...tags({
+              provider: o.provider,
+              model: o.model,
+              providerBaseUrl: o.baseUrl,
+              "Allowed-Senders": o.allowedSenders,
+            }),
             ...telegram.tags,
           ],
           secrets: { ...(apiKey ? { apiKey } : {}), ...telegram.secrets },

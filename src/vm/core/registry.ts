@@ -1,5 +1,5 @@
 import type { Env, Meta } from "../../protocol/hymx.js";
-import type { Vm, VmFactory, VmResult } from "../contract.js";
+import { evaluateOnCopy, type Vm, type VmFactory, type VmResult } from "../contract.js";
 
 export const REGISTRY_FORMAT = "hymx.core.registry.0.0.0";
 
@@ -70,7 +70,7 @@ export class RegistryVm implements Vm {
     switch (meta.Action) {
       case "Register":
       case "Unregister": {
-        if (sender !== this.s.tokenPid)
+        if (!sender || sender !== this.s.tokenPid)
           return { Error: "err_unauthorized: only the token registers nodes" };
         const acc = p["Acc-Id"];
         if (!acc) return { Error: "err_invalid_params: Acc-Id" };
@@ -103,8 +103,17 @@ export class RegistryVm implements Vm {
     }
   }
 
+  /** Every action needs a signed From-Process, which a dry-run never carries. */
+  dryRun(from: string, meta: Meta): Promise<VmResult> {
+    return evaluateOnCopy(this, () => this.apply(from, { ...meta, "From-Process": "" }));
+  }
+
   async checkpoint(): Promise<string> {
     return JSON.stringify(this.s);
+  }
+
+  publicState(): Promise<string> {
+    return this.checkpoint();
   }
 
   async restore(data: string): Promise<void> {

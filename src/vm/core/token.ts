@@ -1,5 +1,5 @@
 import type { Env, Meta } from "../../protocol/hymx.js";
-import type { Vm, VmFactory, VmResult } from "../contract.js";
+import { evaluateOnCopy, type Vm, type VmFactory, type VmResult } from "../contract.js";
 
 export const TOKEN_FORMAT = "hymx.core.token.0.0.0";
 const GENESIS_BALANCE = 20n * 10n ** 18n;
@@ -43,7 +43,21 @@ export class TokenVm implements Vm {
     else map[acc] = next.toString();
   }
 
-  async apply(from: string, meta: Meta): Promise<VmResult> {
+  apply(from: string, meta: Meta): Promise<VmResult> {
+    return this.run(from, meta, true);
+  }
+
+  /** A dry-run reads as `from` (AO's Owner), but the owner's Slash is never granted on it. */
+  dryRun(from: string, meta: Meta): Promise<VmResult> {
+    return evaluateOnCopy(this, () => this.run(from, meta, false));
+  }
+
+  publicState(): Promise<string> {
+    return this.checkpoint();
+  }
+
+  /** `signed`: `from` was established from a signature (false in a dry-run). */
+  private async run(from: string, meta: Meta, signed: boolean): Promise<VmResult> {
     const p = meta.Params;
     switch (meta.Action) {
       case "Info":
@@ -137,7 +151,7 @@ export class TokenVm implements Vm {
         return { Data: this.stakeOf(from).toString(), Messages: messages };
       }
       case "Slash": {
-        if (from !== this.s.owner) return { Error: "err_unauthorized" };
+        if (!signed || from !== this.s.owner) return { Error: "err_unauthorized" };
         const q = amount(p.Quantity);
         if (!p["Acc-Id"] || q === null)
           return { Error: "err_invalid_params: Slash needs Acc-Id and Quantity" };

@@ -2,18 +2,13 @@ import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { VmdError, errorMessage } from "../../errors.js";
 import { ensureModuleImage } from "../../module/load.js";
-import { ResultSchema, type Env, type Meta } from "../../protocol/hymx.js";
+import { ProtocolError } from "../../protocol/errors.js";
+import { processOwner, ResultSchema, type Env, type Meta } from "../../protocol/hymx.js";
 import type { Tag } from "../../protocol/tags.js";
 import { DockerBackend, DEFAULT_LIMITS, type Limits } from "../../runtime/backends/docker.js";
 import type { DockerClient } from "../../runtime/docker/client.js";
 import { prepareWorkspace, workspaceEnv, workspacePath } from "../../runtime/workspace.js";
-import {
-  DryRunUnsupportedError,
-  VmGoneError,
-  type Vm,
-  type VmFactory,
-  type VmResult,
-} from "../contract.js";
+import { VmGoneError, type Vm, type VmFactory, type VmResult } from "../contract.js";
 import {
   removeAndRethrow,
   removeLogged,
@@ -289,7 +284,7 @@ class VmdockerVm implements Vm {
     const data = Buffer.from(this.env.Meta.Data, "utf8").toString("base64");
     const res = await this.running.call("spawn", {
       pid: this.env.Meta.Pid,
-      owner: this.env.Meta["Acc-Id"],
+      owner: processOwner(this.env),
       cu_addr: this.env.Process.Scheduler,
       data,
       tags: this.env.Process.Tags ?? [],
@@ -316,8 +311,11 @@ class VmdockerVm implements Vm {
     return this.evaluate("apply", from, meta);
   }
 
-  /** `/vmm/dryrun`: the runtime evaluates without effects, or says it cannot. */
-  async dryrun(from: string, meta: Meta): Promise<VmResult> {
+  /**
+   * The runtime evaluates without effects if it can (`/vmm/dryrun`); a runtime that cannot (or an
+   * upstream runtime, which has no such route) is refused with err_dry_run_unsupported.
+   */
+  dryRun(from: string, meta: Meta): Promise<VmResult> {
     return this.evaluate("dryrun", from, meta);
   }
 
@@ -328,8 +326,11 @@ class VmdockerVm implements Vm {
     } catch (err) {
       return this.assertAlive(err);
     }
-    if (route === "dryrun" && (res.status === 404 || res.body.error === "err_dryrun_unsupported"))
-      throw new DryRunUnsupportedError();
+    if (
+      route === "dryrun" &&
+      (res.status === 404 || String(res.body.error ?? "").startsWith("err_dry_run_unsupported"))
+    )
+      throw new ProtocolError("err_dry_run_unsupported", String(res.body.error ?? "not found"));
     if (res.status !== 200) {
       // The runtime's reason, not an opaque status: `{"error": "..."}` or `{"msg": "..."}`.
       const reason = res.body.error ?? res.body.msg;
@@ -463,6 +464,7 @@ class VmdockerVm implements Vm {
     }
     await this.launch();
     const res = await this.running.call("restore", {
+      owner: processOwner(this.env),
       env: this.env,
       tags: this.env.Process.Tags ?? [],
       state: point.state,
