@@ -7,11 +7,7 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { engineClient } from "../src/host/engine.js";
 import { resolveStateDir, statePaths } from "../src/host/paths.js";
-import { buildModule } from "../src/module/build.js";
-import { silentProgress } from "../src/progress.js";
-import { EthereumSigner } from "../src/protocol/signers.js";
-import { IMAGES, RUNTIME_START_COMMAND } from "../src/runtime/images/builder.js";
-import { BenchContext } from "./lib/context.js";
+import { BenchContext, buildTestModule } from "./lib/context.js";
 import { markdown, svgChart, updateReadme, type Run } from "./lib/report.js";
 import type { Scenario } from "./lib/scenario.js";
 import type { Row } from "./lib/stats.js";
@@ -70,16 +66,7 @@ const docker = engineClient(statePaths(resolveStateDir()));
 await docker.ping();
 const log = (line: string) => console.log(`# ${line}`);
 log("building the test module");
-const module = await buildModule(
-  docker,
-  {
-    source: { mode: "pull", image: IMAGES["runtime-test"] },
-    signer: new EthereumSigner("33".repeat(32)),
-    outDir: join(process.cwd(), ".bench-mod"),
-    startCommand: RUNTIME_START_COMMAND,
-  },
-  silentProgress,
-);
+const module = await buildTestModule(docker);
 const ctx = new BenchContext(docker, module, !!opts.quick, log);
 const rows: Row[] = [];
 const skipped: Run["skipped"] = [];

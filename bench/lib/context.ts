@@ -3,7 +3,9 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { HymxClient } from "../../src/client/client.js";
-import type { BuiltModule } from "../../src/module/build.js";
+import { buildModule, type BuiltModule } from "../../src/module/build.js";
+import { silentProgress } from "../../src/progress.js";
+import { IMAGES, RUNTIME_START_COMMAND } from "../../src/runtime/images/builder.js";
 import { startNode, type RunningNode } from "../../src/node/app.js";
 import { loadConfig } from "../../src/node/config.js";
 import { EthereumSigner } from "../../src/protocol/signers.js";
@@ -12,8 +14,27 @@ import { callRuntime } from "../../src/runtime/backends/runtime-call.js";
 import type { DockerClient } from "../../src/runtime/docker/client.js";
 import { VmRegistry } from "../../src/vm/contract.js";
 import { freePort } from "../../test/helpers/ports.js";
+import { LoadGenerator } from "./load.js";
+import type { ReadMode } from "./loadgen.js";
 
 export const RAW_PREFIX = "vmdocker_bench_";
+
+/** The module of the test runtime's image that every scenario spawns (in `./.bench-mod`). */
+export function buildTestModule(docker: DockerClient): Promise<BuiltModule> {
+  return buildModule(
+    docker,
+    {
+      source: { mode: "pull", image: IMAGES["runtime-test"] },
+      signer: new EthereumSigner("33".repeat(32)),
+      outDir: join(process.cwd(), ".bench-mod"),
+      startCommand: RUNTIME_START_COMMAND,
+    },
+    silentProgress,
+  );
+}
+
+/** How the load generator learns that a result is readable. */
+export const RESULT_READ: ReadMode = { kind: "wait" };
 
 export interface BenchNode {
   running: RunningNode;
@@ -25,6 +46,7 @@ export interface BenchNode {
 export class BenchContext {
   readonly base = mkdtempSync(join(tmpdir(), "vmd-bench-"));
   private readonly nodes: BenchNode[] = [];
+  private loadgen?: LoadGenerator;
 
   constructor(
     readonly docker: DockerClient,
@@ -61,7 +83,13 @@ export class BenchContext {
     return node;
   }
 
+  /** The load generator process (started on first use, ended by close). */
+  load(): LoadGenerator {
+    return (this.loadgen ??= LoadGenerator.start());
+  }
+
   async close(): Promise<void> {
+    this.loadgen?.close();
     for (const n of this.nodes.splice(0)) await n.running.close().catch(() => {});
     await removeRawContainers(this.docker);
     rmSync(this.base, { recursive: true, force: true });
@@ -162,20 +190,4 @@ export async function removeRawContainers(docker: DockerClient): Promise<void> {
   await Promise.all(left.map((c) => docker.removeContainer(c.Id, { force: true }).catch(() => {})));
 }
 
-export const applyBody = (pid: string, n: number) => ({
-  from: "bench",
-  meta: {
-    "Item-Id": `bench-${n}`,
-    Pid: pid,
-    "Acc-Id": "bench",
-    Action: "Echo",
-    "From-Process": "",
-    "Pushed-For": "",
-    Sequence: n,
-    Nonce: n,
-    Timestamp: Date.now(),
-    Params: {},
-    Data: "eA",
-  },
-  params: {},
-});
+export { applyBody } from "./apply-body.js";

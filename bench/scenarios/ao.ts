@@ -11,9 +11,9 @@ import {
   type AoEnv,
   type AoMessage,
 } from "../../src/runtimes/ao-process.js";
+import { bounded } from "../lib/bounded.js";
 import { messageData, poll, spawnProcess, type BenchNode } from "../lib/context.js";
 import type { Scenario } from "../lib/scenario.js";
-import { bounded } from "./throughput.js";
 import { interleaved, now, summarize, timedRow } from "../lib/stats.js";
 
 /** Lua that makes a process count `Count` messages and answer `Ping` with `Pong`. */

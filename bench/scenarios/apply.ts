@@ -1,31 +1,22 @@
-import { callRuntime } from "../../src/runtime/backends/runtime-call.js";
-import { applyBody, runtimeURL, sendMessage, spawnProcess } from "../lib/context.js";
+import { RESULT_READ, runtimeURL, spawnProcess } from "../lib/context.js";
 import type { Scenario } from "../lib/scenario.js";
-import { interleaved, now, summarize } from "../lib/stats.js";
+import { interleaved, summarize } from "../lib/stats.js";
 
 export const applyScenario: Scenario = {
   name: "apply",
   describe:
-    "one signed message through the node until its result is readable, vs POST /vmm/apply to the same container",
+    "one signed message through the node until its result is readable, vs POST /vmm/apply to the same container (both from the load generator's process)",
   async run(ctx, emit) {
     const node = await ctx.node();
     const pid = await spawnProcess(node, ctx.module.id);
-    const url = await runtimeURL(ctx.docker, `hymatrix_${pid}`);
-    await sendMessage(node, pid);
-    const s = await interleaved(
-      ctx.quick ? 20 : 100,
-      async () => {
-        const t = now();
-        await sendMessage(node, pid);
-        return now() - t;
-      },
-      async (n) => {
-        const t = now();
-        const res = await callRuntime(url, "apply", applyBody(pid, n));
-        if (res.status !== 200) throw new Error(`direct apply: ${res.text}`);
-        return now() - t;
-      },
-    );
+    const runtime = await runtimeURL(ctx.docker, `hymatrix_${pid}`);
+    const rounds = ctx.quick ? 20 : 100;
+    const load = ctx.load();
+    await load.ask({ cmd: "prepare", pids: [pid], count: rounds + 1 });
+    const one = () => load.ask({ cmd: "node-one", url: node.running.url, pid, read: RESULT_READ });
+    await one(); // the first message warms the connections
+    await load.ask({ cmd: "direct-one", url: runtime });
+    const s = await interleaved(rounds, one, () => load.ask({ cmd: "direct-one", url: runtime }));
     emit({
       scenario: "apply",
       metric: "one message",

@@ -1,80 +1,36 @@
-import { callRuntime } from "../../src/runtime/backends/runtime-call.js";
-import {
-  applyBody,
-  messageData,
-  poll,
-  runtimeURL,
-  spawnProcess,
-  type BenchContext,
-  type BenchNode,
-} from "../lib/context.js";
+import { RESULT_READ, runtimeURL, spawnProcess, type BenchContext } from "../lib/context.js";
 import type { Scenario } from "../lib/scenario.js";
-import { interleaved, now, summarize } from "../lib/stats.js";
+import { interleaved, summarize } from "../lib/stats.js";
 
-const CONCURRENCY = 16;
+/** Messages in flight at once, in both paths. */
+const IN_FLIGHT = 16;
 
-/** Runs `jobs` with at most CONCURRENCY (16) in flight. */
-export async function bounded(jobs: (() => Promise<void>)[]): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < jobs.length) await jobs[next++]!();
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, jobs.length) }, worker));
-}
-
-/** Messages per second: `perProcess` messages to each process, submitted 16 at a time, until every result is readable. */
-async function throughNode(node: BenchNode, pids: string[], perProcess: number) {
-  const t = now();
-  const sent: [string, string][] = [];
-  await bounded(
-    pids.flatMap((pid) =>
-      Array.from({ length: perProcess }, () => async () => {
-        sent.push([pid, await node.client.message({ pid, action: "Echo", data: messageData() })]);
-      }),
-    ),
-  );
-  // One reader per process, every 5 ms, so reading results does not load the node more than the
-  // messages do.
-  await Promise.all(
-    pids.map(async (pid) => {
-      for (const [p, id] of sent)
-        if (p === pid) await poll(() => node.client.result(pid, id), `message ${id}`, 5);
-    }),
-  );
-  return (pids.length * perProcess) / ((now() - t) / 1000);
-}
-
-async function direct(urls: string[], perProcess: number) {
-  const t = now();
-  let n = 0;
-  await bounded(
-    urls.flatMap((url) =>
-      Array.from({ length: perProcess }, () => async () => {
-        const res = await callRuntime(url, "apply", applyBody("bench", n++));
-        if (res.status !== 200) throw new Error(`direct apply: ${res.text}`);
-      }),
-    ),
-  );
-  return (urls.length * perProcess) / ((now() - t) / 1000);
-}
-
+/**
+ * msg/s through `processes` processes (`total` messages spread evenly, 16 in flight, each until
+ * its result is readable) against as many direct applies to the same containers, interleaved.
+ */
 async function measure(ctx: BenchContext, processes: number, total: number) {
   const node = await ctx.node();
   const pids: string[] = [];
   for (let i = 0; i < processes; i++) pids.push(await spawnProcess(node, ctx.module.id));
   const urls = await Promise.all(pids.map((p) => runtimeURL(ctx.docker, `hymatrix_${p}`)));
-  const per = Math.ceil(total / processes);
-  return interleaved(
-    ctx.quick ? 2 : 5,
-    () => throughNode(node, pids, per),
-    () => direct(urls, per),
-  );
+  const perProcess = Math.ceil(total / processes);
+  const rounds = ctx.quick ? 2 : 5;
+  const load = ctx.load();
+  await load.ask({ cmd: "prepare", pids, count: perProcess * (rounds + 1) });
+  const url = node.running.url;
+  const many = () =>
+    load.ask({ cmd: "node-many", url, pids, perProcess, inFlight: IN_FLIGHT, read: RESULT_READ });
+  const direct = () => load.ask({ cmd: "direct-many", urls, perProcess, inFlight: IN_FLIGHT });
+  await many(); // warms connections, VMs and the store
+  await direct();
+  return interleaved(rounds, many, direct);
 }
 
 export const throughputScenario: Scenario = {
   name: "throughput",
   describe:
-    "messages/s through one process and through many at once (16 in flight), vs direct applies",
+    "messages/s through one process and through many at once (16 in flight), vs direct applies (both from the load generator's process)",
   async run(ctx, emit) {
     const total = ctx.quick ? 64 : 480;
     for (const processes of [1, ctx.quick ? 4 : 16]) {
@@ -86,7 +42,7 @@ export const throughputScenario: Scenario = {
         better: "higher",
         ours: summarize(s.ours),
         baseline: summarize(s.baseline),
-        baselineLabel: "direct POST /vmm/apply, 16 in flight",
+        baselineLabel: `direct POST /vmm/apply, ${IN_FLIGHT} in flight`,
       });
     }
   },

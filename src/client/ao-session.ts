@@ -153,7 +153,7 @@ export class AoSession {
   /** From now on, `poll` answers only results newer than the latest one. */
   private async startFollowing(): Promise<AoSession> {
     const page = await this.client.aoResults(this.pid, { sort: "DESC", limit: 1 });
-    this.cursor = page[0]?.cursor;
+    this.cursor = ascending(page[0]?.cursor);
     return this;
   }
 
@@ -174,4 +174,15 @@ export class AoSession {
     if (page.length) this.cursor = page[page.length - 1]!.cursor;
     return page.map((e) => e.node).filter((r) => !this.own.delete(r["Item-Id"]));
   }
+}
+
+/**
+ * The same place as a cursor for ascending pages. A cursor (AO's compute unit's base64url JSON)
+ * carries the sort of the page it came from, and that sort wins over the request's, so the newest
+ * result's cursor from a DESC page would walk back through older results.
+ */
+function ascending(cursor: string | undefined): string | undefined {
+  if (!cursor) return undefined;
+  const fields = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as object;
+  return Buffer.from(JSON.stringify({ ...fields, sort: "ASC" })).toString("base64url");
 }

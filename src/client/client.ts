@@ -143,15 +143,25 @@ export class HymxClient {
     );
   }
 
-  result(pid: string, msgId: string): Promise<VmmResult | null> {
-    return this.getJson(`/result/${pid}/${msgId}`);
+  /**
+   * The result of a message, or null. With `waitMs`, a vmdocker node answers as soon as the result
+   * is stored (within that time, at most 60 s); upstream nodes ignore it and answer at once.
+   */
+  result(pid: string, msgId: string, waitMs = 0): Promise<VmmResult | null> {
+    return this.getJson(`/result/${pid}/${msgId}${waitMs > 0 ? `?wait=${waitMs}` : ""}`);
   }
 
+  /**
+   * Waits for a message's result: one request that the node holds until the result is stored,
+   * and polling with back-off (20 ms up to 0.5 s) for nodes that answer at once.
+   * Throws VmdError err_timeout after `timeoutMs`.
+   */
   async waitResult(pid: string, msgId: string, timeoutMs = 60_000): Promise<VmmResult> {
     const deadline = Date.now() + timeoutMs;
     let delay = 20;
     for (;;) {
-      const r = await this.result(pid, msgId);
+      const left = deadline - Date.now();
+      const r = await this.result(pid, msgId, Math.max(1, Math.min(left, 30_000)));
       if (r) return r;
       if (Date.now() > deadline)
         throw new VmdError(

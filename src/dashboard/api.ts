@@ -253,7 +253,7 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
             itemId: String(r["Item-Id"] ?? ""),
             timestamp: Number(r.Timestamp ?? 0),
             data: String(r.Data ?? "").slice(0, 2048),
-            error: String(r.Error ?? ""),
+            error: String(r.Error ?? "").slice(0, 2048),
             messages: Array.isArray(r.Messages) ? r.Messages.length : 0,
           })),
       };

@@ -18,15 +18,24 @@ export function cookie(header: string | undefined, name: string): string | undef
   return undefined;
 }
 
-/** The login page: a plain form that posts the token in the body, never in the URL. */
-export function loginPage(message = ""): string {
-  const note = message ? `<p class="login-error" role="alert">${message}</p>` : "";
+const escapeHtml = (s: string) =>
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
+  );
+
+/**
+ * The login page: a plain form that posts the token in the body, never in the URL. `where` says
+ * where the token is (its file, or the variable HUB_TOKEN; HTML-escaped here).
+ */
+export function loginPage(message = "", where = "~/.vmdocker/hub/token"): string {
+  const note = message ? `<p class="login-error" role="alert">${escapeHtml(message)}</p>` : "";
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>VMDocker dashboard · sign in</title><link rel="stylesheet" href="/assets/app.css"></head>
 <body class="login-body"><main class="login-card">
 <h1><span class="brand-mark">▣</span> VMDocker</h1>
-<p class="muted">Sign in with the hub's API token (<code>~/.vmdocker/hub/token</code>, or <code>HUB_TOKEN</code>).</p>
+<p class="muted">Sign in with the hub's API token (in <code>${escapeHtml(where)}</code>).</p>
 ${note}
 <form method="post" action="/login" autocomplete="off">
 <label for="token">Token</label>
@@ -43,13 +52,19 @@ ${note}
  */
 export class Sessions {
   private readonly sessions = new Map<string, number>();
+  /** What ends each session's open streams (its event streams outlive their request). */
+  private readonly enders = new Map<string, Set<() => void>>();
   private readonly failures = new Map<string, { n: number; since: number }>();
   private readonly expected: Buffer;
 
+  /**
+   * @param tokenFile where the token is (its file, or HUB_TOKEN), for the login page.
+   */
   constructor(
     token: string,
     private readonly log: (line: string) => void,
     private readonly clock: () => number = Date.now,
+    private readonly tokenFile?: string,
   ) {
     this.expected = digest(token);
   }
@@ -60,11 +75,44 @@ export class Sessions {
     if (!sid) return false;
     const until = this.sessions.get(sid);
     if (!until || until < this.clock()) {
-      this.sessions.delete(sid);
+      this.end(sid);
       return false;
     }
     this.sessions.set(sid, this.clock() + SESSION_MS);
     return true;
+  }
+
+  /** Forgets a session and ends its open streams. */
+  private end(sid: string): void {
+    this.sessions.delete(sid);
+    const enders = this.enders.get(sid);
+    this.enders.delete(sid);
+    for (const fn of enders ?? []) fn();
+  }
+
+  /**
+   * Runs `end` when the request's session ends (sign-out, expiry, eviction): for responses that
+   * stay open, such as event streams. Returns the unregister, for when the response ends first.
+   */
+  onEnd(req: FastifyRequest, end: () => void): () => void {
+    const sid = cookie(req.headers.cookie, SESSION_COOKIE);
+    if (!sid || !this.sessions.has(sid)) {
+      end();
+      return () => {};
+    }
+    let set = this.enders.get(sid);
+    if (!set) this.enders.set(sid, (set = new Set()));
+    set.add(end);
+    return () => {
+      set.delete(end);
+      if (!set.size && this.enders.get(sid) === set) this.enders.delete(sid);
+    };
+  }
+
+  /** Ends the sessions that expired (their open streams too); the server runs it every minute. */
+  sweep(): void {
+    const now = this.clock();
+    for (const [sid, until] of this.sessions) if (until < now) this.end(sid);
   }
 
   private throttled(ip: string): boolean {
@@ -87,7 +135,9 @@ export class Sessions {
       { parseAs: "string", bodyLimit: 4096 },
       (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
     );
-    app.get("/login", async (_req, reply) => reply.type("text/html").send(loginPage()));
+    app.get("/login", async (_req, reply) =>
+      reply.type("text/html").send(loginPage("", this.tokenFile)),
+    );
     app.post("/login", async (req, reply) => {
       const ip = req.ip;
       if (this.throttled(ip)) {
@@ -95,18 +145,17 @@ export class Sessions {
         return reply
           .code(429)
           .type("text/html")
-          .send(loginPage("Too many wrong tokens. Wait a minute."));
+          .send(loginPage("Too many wrong tokens. Wait a minute.", this.tokenFile));
       }
       const given = (req.body as { token?: unknown } | undefined)?.token;
       const ok = typeof given === "string" && timingSafeEqual(digest(given), this.expected);
       if (!ok) {
         this.failed(ip);
         this.log(`dashboard: refused a login from ${ip}: wrong token`);
-        return reply.code(401).type("text/html").send(loginPage("Wrong token."));
+        return reply.code(401).type("text/html").send(loginPage("Wrong token.", this.tokenFile));
       }
       const sid = randomBytes(32).toString("base64url");
-      if (this.sessions.size >= MAX_SESSIONS)
-        this.sessions.delete(this.sessions.keys().next().value!);
+      if (this.sessions.size >= MAX_SESSIONS) this.end(this.sessions.keys().next().value!);
       this.sessions.set(sid, this.clock() + SESSION_MS);
       this.log(`dashboard: login from ${ip}`);
       return reply
@@ -118,7 +167,7 @@ export class Sessions {
     });
     app.post("/logout", async (req, reply) => {
       const sid = cookie(req.headers.cookie, SESSION_COOKIE);
-      if (sid) this.sessions.delete(sid);
+      if (sid) this.end(sid);
       return reply
         .header("set-cookie", `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`)
         .redirect("/login", 303);

@@ -47,3 +47,39 @@ export function shortId(id: string, keep = 6): string {
 export function perMin(r: number): string {
   return r < 10 ? r.toFixed(2) : r.toFixed(1);
 }
+
+/** What a chart's value axis counts: it decides the unit and decimals of its tick labels. */
+export type AxisKind = "count" | "percent" | "bytes" | "ms";
+
+const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+
+/** Labels with the fewest decimals (0-3) that tell every tick apart, or null when none do. */
+function distinct(vals: number[], div: number, suffix: string): string[] | null {
+  for (let d = 0; d <= 3; d++) {
+    const labels = vals.map((v) => `${(v / div).toFixed(d)}${suffix}`);
+    if (new Set(labels).size === labels.length) return labels;
+  }
+  return null;
+}
+
+/**
+ * Tick labels for a chart's value axis (`vals` evenly spaced, as the chart library picks them):
+ * in one unit for the whole axis, with as few decimals as keep any two ticks from reading alike
+ * (a disk at 46.1 GiB moving by megabytes reads in MiB). Counts label whole numbers only.
+ */
+export function axisLabels(vals: number[], kind: AxisKind): string[] {
+  const max = Math.max(0, ...vals.map((v) => Math.abs(v)));
+  if (kind === "count") return vals.map((v) => (Number.isInteger(v) ? v.toLocaleString("en") : ""));
+  if (kind === "percent") return distinct(vals, 1, "%") ?? vals.map((v) => `${v}%`);
+  if (kind === "ms") {
+    const [div, unit] = max >= 120_000 ? [60_000, " min"] : max >= 1000 ? [1000, " s"] : [1, " ms"];
+    return distinct(vals, div, unit) ?? vals.map((v) => `${v} ms`);
+  }
+  let i = 0;
+  while (max >= 1024 ** (i + 1) && i < BYTE_UNITS.length - 1) i++;
+  for (; i >= 0; i--) {
+    const labels = distinct(vals, 1024 ** i, ` ${BYTE_UNITS[i]}`);
+    if (labels) return labels;
+  }
+  return vals.map((v) => `${v} B`);
+}

@@ -129,7 +129,10 @@ export class HealthChecks {
       this.o.docker
         ? this.o.docker.ping().then(
             () => ({ status: "ok" as const, detail: this.o.docker!.address.display }),
-            (err: Error) => ({ status: "down" as const, detail: err.message }),
+            (err: Error) => ({
+              status: "down" as const,
+              detail: `${this.o.docker!.address.display}: ${err.message}`,
+            }),
           )
         : Promise.resolve({ status: "unknown" as const, detail: "no engine configured" }),
       redisAnswers(this.o.redisPort),

@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { VmdError } from "../errors.js";
 import { HubClient } from "../agents/hub-client.js";
 import { jsonErrorHandler } from "../agents/hub/http-errors.js";
+import { statusOf } from "../error-codes.js";
 import { AgentManager } from "../agents/manager.js";
 import type { ProfileCatalog } from "../agents/profiles.js";
 import { packageRoot } from "../package-root.js";
@@ -27,6 +28,8 @@ export interface DashboardOptions {
   hubURL: string;
   /** The hub's API token: also what a person signs in with. */
   token: string;
+  /** Where that token is kept (its file, or HUB_TOKEN), for the login page (default `~/.vmdocker/hub/token`). */
+  tokenFile?: string | undefined;
   /** The engine, for agent containers (status, start, stop, destroy, snapshot). */
   docker?: DockerClient | undefined;
   profiles: ProfileCatalog;
@@ -109,7 +112,9 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
         logDir: o.logDir,
       })
     : undefined;
-  const sessions = new Sessions(o.token, o.log);
+  const sessions = new Sessions(o.token, o.log, Date.now, o.tokenFile);
+  const sweep = setInterval(() => sessions.sweep(), 60_000);
+  sweep.unref();
   const app = Fastify({
     logger: false,
     bodyLimit: 64 * 1024,
@@ -120,15 +125,8 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
     reply.headers(SECURITY_HEADERS);
   });
   app.setErrorHandler(
-    jsonErrorHandler((code) =>
-      code.startsWith("err_unknown")
-        ? 404
-        : /_down$|^err_no_/.test(code)
-          ? 503
-          : code === "err_unauthorized"
-            ? 502
-            : 400,
-    ),
+    // The dashboard is a gateway: a hub or node refusing its token is a bad gateway, not the user's 401.
+    jsonErrorHandler((code) => (code === "err_unauthorized" ? 502 : statusOf(code))),
   );
   sessions.register(app);
 
@@ -161,6 +159,9 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
     api.get("/api/events", (req, reply) => {
       reply.hijack();
       streamLog(req.raw, reply.raw, live.events);
+      // Signing out (or the session expiring) ends the stream: the browser then finds no session.
+      const unbind = sessions.onEnd(req, () => reply.raw.end());
+      req.raw.on("close", unbind);
     });
     registerApi(api, { hub, manager, docker: o.docker, live, log: o.log });
   });
@@ -168,6 +169,7 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
   try {
     await app.listen({ host: o.host, port: o.port });
   } catch (err) {
+    clearInterval(sweep);
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE")
       throw new VmdError(
         "err_port_in_use",
@@ -189,6 +191,7 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
       live.node = node;
     },
     async close() {
+      clearInterval(sweep);
       live.close();
       live.events.end();
       await app.close();

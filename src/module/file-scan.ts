@@ -10,23 +10,31 @@ export interface ScannedModule {
 
 type Sink = (bytes: Buffer) => void | Promise<void>;
 
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+/** Bytes read at a time: large pieces keep the per-piece work (decode, hash, write) small. */
+const PIECE = 1 << 20;
+
 /**
  * Reads a `mod-<id>.json` without ever holding its `data` in memory: the top-level "data" string
- * is base64url-decoded as it streams by and handed to `sink` chunk by chunk (awaited, so a slow
+ * is base64url-decoded as it streams by and handed to `sink` piece by piece (awaited, so a slow
  * consumer slows the read). Everything else is parsed as JSON. JSON escapes in data are honoured.
+ * Works on bytes: JSON's structure is ASCII, and UTF-8 never reuses ASCII bytes inside a
+ * character, so no text is decoded except the header. Throws VmdError err_invalid_module for a
+ * file that is not a module, is truncated, or whose data is not base64url.
  */
 export async function scanModuleFile(
   path: string,
   sink?: Sink,
   opts: { stopAtData?: boolean } = {},
 ): Promise<ScannedModule> {
-  // 64 KiB pieces keep every string and buffer in V8's young generation, so memory stays flat.
-  const stream = createReadStream(path, { encoding: "utf8", highWaterMark: 1 << 16 });
-  let header = "";
+  const stream = createReadStream(path, { highWaterMark: PIECE });
+  const header: Buffer[] = [];
+  let headerStart: number;
   let depth = 0;
   let inString = false;
   let escaped = false;
-  let current = "";
+  let current: number[] = [];
   let lastKey: string | null = null;
   let expectingKey = false;
   let awaitingDataValue = false;
@@ -35,32 +43,51 @@ export async function scanModuleFile(
   let pending = ""; // base64url characters not yet a multiple of 4
   let dataBytes = 0;
   let sawData = false;
+  const notBase64 = () =>
+    new VmdError(
+      "err_invalid_module",
+      `${path}: data is not base64url`,
+      "rebuild the module with `vmdocker module build`",
+    );
 
-  const emit = async (chars: string, final = false) => {
-    pending += chars;
-    const usable = final ? pending.length : pending.length - (pending.length % 4);
-    if (usable === 0) return;
-    const text = pending.slice(0, usable);
-    pending = pending.slice(usable);
-    if (!/^[A-Za-z0-9_-]*$/.test(text) || (final && text.length % 4 === 1)) {
-      throw new VmdError(
-        "err_invalid_module",
-        `${path}: data is not base64url`,
-        "rebuild the module with `vmdocker module build`",
-      );
-    }
+  /** Decodes base64url characters, whole quads only until the end (the rest waits in `pending`). */
+  const decode = async (text: string, final: boolean) => {
+    if (text.length === 0) return;
+    if (final && text.length % 4 === 1) throw notBase64();
     const bytes = Buffer.from(text, "base64url");
+    // The decoder skips what is not base64url: then fewer bytes come out than the length says.
+    if (bytes.length !== Math.floor((text.length * 3) / 4)) throw notBase64();
     dataBytes += bytes.length;
     if (sink) await sink(bytes);
   };
+  /** Base64url text (a string, or bytes of the file from..to) on its way to `decode`. */
+  const emit = async (chars: string | Buffer, from = 0, to = 0, final = false) => {
+    let at = from;
+    if (typeof chars === "string") pending += chars;
+    else if (pending) {
+      // complete the quad that the last piece left open
+      const take = Math.min(to - at, (4 - (pending.length % 4)) % 4);
+      pending += chars.toString("latin1", at, at + take);
+      at += take;
+    }
+    if (pending.length % 4 === 0 || final) {
+      await decode(pending, final && (typeof chars === "string" || at === to));
+      pending = "";
+    }
+    if (typeof chars === "string" || at === to) return;
+    const end = final ? to : to - ((to - at) % 4);
+    await decode(chars.toString("latin1", at, end), final);
+    pending = chars.toString("latin1", end, to);
+  };
 
   try {
-    for await (const chunk of stream as AsyncIterable<string>) {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
       let i = 0;
+      headerStart = 0;
       while (i < chunk.length) {
         if (inData) {
           if (dataEscape) {
-            dataEscape += chunk[i++];
+            dataEscape += String.fromCharCode(chunk[i++]!);
             if (dataEscape.length === 2 && dataEscape[1] !== "u") {
               const map: Record<string, string> = { "/": "/", "\\": "\\", '"': '"' };
               await emit(map[dataEscape[1]!] ?? "!");
@@ -71,62 +98,64 @@ export async function scanModuleFile(
             }
             continue;
           }
-          const q = chunk.indexOf('"', i);
-          const b = chunk.indexOf("\\", i);
+          const q = chunk.indexOf(QUOTE, i);
+          const b = chunk.indexOf(BACKSLASH, i);
           const stop = q === -1 ? b : b === -1 ? q : Math.min(q, b);
+          await emit(chunk, i, stop === -1 ? chunk.length : stop);
           if (stop === -1) {
-            await emit(chunk.slice(i));
             i = chunk.length;
           } else {
-            await emit(chunk.slice(i, stop));
-            if (chunk[stop] === "\\") {
-              dataEscape = "\\";
-            } else {
-              await emit("", true);
+            if (chunk[stop] === BACKSLASH) dataEscape = "\\";
+            else {
+              await emit("", 0, 0, true);
               inData = false;
-              header += '""';
+              header.push(Buffer.from('""'));
             }
             i = stop + 1;
           }
+          headerStart = i;
           continue;
         }
         const c = chunk[i++]!;
-        if (awaitingDataValue && !/\s/.test(c)) {
+        const white = c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+        if (awaitingDataValue && !white) {
           awaitingDataValue = false;
-          if (c === '"') {
+          if (c === QUOTE) {
             sawData = true;
+            header.push(chunk.subarray(headerStart, i - 1));
             if (opts.stopAtData) {
               stream.destroy();
-              return { header: parseHeader(path, `${header}""}`), dataBytes: -1 };
+              header.push(Buffer.from('""}'));
+              return { header: parseHeader(path, Buffer.concat(header)), dataBytes: -1 };
             }
             inData = true;
             continue;
           }
         }
-        header += c;
         if (inString) {
           if (escaped) escaped = false;
-          else if (c === "\\") escaped = true;
-          else if (c === '"') {
+          else if (c === BACKSLASH) escaped = true;
+          else if (c === QUOTE) {
             inString = false;
             if (depth === 1 && expectingKey) {
-              lastKey = current;
+              lastKey = Buffer.from(current).toString("utf8");
               expectingKey = false;
             }
-          } else if (depth === 1 && expectingKey) current += c;
+          } else if (depth === 1 && expectingKey) current.push(c);
           continue;
         }
-        if (c === '"') {
+        if (c === QUOTE) {
           inString = true;
-          current = "";
-        } else if (c === "{" || c === "[") {
+          current = [];
+        } else if (c === 0x7b || c === 0x5b) {
           depth++;
           if (depth === 1) expectingKey = true;
-        } else if (c === "}" || c === "]") depth--;
-        else if (c === "," && depth === 1) expectingKey = true;
-        else if (c === ":" && depth === 1 && lastKey === "data") awaitingDataValue = true;
-        else if (c === ":" && depth === 1) lastKey = null;
+        } else if (c === 0x7d || c === 0x5d) depth--;
+        else if (c === 0x2c && depth === 1) expectingKey = true;
+        else if (c === 0x3a && depth === 1 && lastKey === "data") awaitingDataValue = true;
+        else if (c === 0x3a && depth === 1) lastKey = null;
       }
+      if (!inData) header.push(chunk.subarray(headerStart));
     }
   } finally {
     stream.destroy();
@@ -138,15 +167,15 @@ export async function scanModuleFile(
       "copy or rebuild the module file",
     );
   }
-  const parsed = parseHeader(path, header);
+  const parsed = parseHeader(path, Buffer.concat(header));
   if (!sawData) parsed.data = "";
   return { header: parsed, dataBytes };
 }
 
-function parseHeader(path: string, text: string): Record<string, unknown> {
+function parseHeader(path: string, bytes: Buffer): Record<string, unknown> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(bytes.toString("utf8"));
   } catch {
     throw new VmdError(
       "err_invalid_module",

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import { PassThrough } from "node:stream";
-import { createGunzip } from "node:zlib";
 import { VmdError, errorMessage } from "../errors.js";
 import type { Task } from "../progress.js";
 import type { Tag } from "../protocol/tags.js";
@@ -47,7 +46,8 @@ async function hasImage(client: DockerClient, name: string, id: string): Promise
 
 /**
  * Makes sure `Image-Name` with `Image-ID` exists (spec §3.5): present → done; the id present →
- * re-tag; else stream the module's data (base64url → gunzip → engine image load), tag, verify.
+ * re-tag; else stream the module's data (base64url → engine image load of the gzip archive),
+ * tag, verify.
  * A corrupt, truncated or mismatching archive fails clearly and leaves `Image-Name` as it was.
  */
 export async function ensureModuleImage(
@@ -70,18 +70,11 @@ export async function ensureModuleImage(
 
   const before = (await client.inspectImage(spec.imageName))?.Id;
   const tagsBefore = await client.listImageTags();
+  // The archive goes to the engine as it is (gzip), as `docker load -i x.tar.gz` sends it: the
+  // engine decompresses it once, and this process only decodes base64url and hashes.
   const compressed = new PassThrough({ highWaterMark: 1 << 18 });
-  const gunzip = createGunzip();
-  const body = new PassThrough({ highWaterMark: 1 << 18 });
-  let archiveError: Error | undefined;
-  gunzip.on("error", (err) => {
-    archiveError ??= err;
-    gunzip.unpipe(body);
-    body.end(); // the engine sees a short archive and refuses it
-  });
-  compressed.pipe(gunzip).pipe(body);
   let loadError: unknown;
-  const loading = client.loadImage(body).catch((err: unknown) => {
+  const loading = client.loadImage(compressed).catch((err: unknown) => {
     loadError = err;
     compressed.destroy();
     return [] as string[];
@@ -92,7 +85,7 @@ export async function ensureModuleImage(
   const hash = createHash("sha384");
   try {
     const { header, dataBytes } = await scanModuleFile(file, async (bytes) => {
-      if (loadError || archiveError) throw loadError ?? archiveError;
+      if (loadError) throw loadError;
       hash.update(bytes);
       read += bytes.length;
       task?.update(`${(read / 1e6).toFixed(0)} MB loaded`);
@@ -105,15 +98,12 @@ export async function ensureModuleImage(
   }
   compressed.end();
   const loaded = await loading;
-  const failure = scanError ?? archiveError ?? loadError;
+  const failure = scanError ?? loadError;
   try {
     if (failure) {
-      const why = archiveError
-        ? `its image archive is corrupt (${archiveError.message})`
-        : errorMessage(failure);
       throw new VmdError(
         "err_module_image_load",
-        `loading the image of ${file} failed: ${why}`,
+        `loading the image of ${file} failed: ${errorMessage(failure)}`,
         "rebuild the module, or copy an intact mod-<id>.json",
       );
     }

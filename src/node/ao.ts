@@ -52,16 +52,11 @@ export function registerAoRoutes(app: FastifyInstance, node: HymxNode): void {
       const pid = req.query["process-id"];
       const notFound = () => reply.code(404).send({ error: "err_result_not_found" });
       // Like a CU, answer once the message is evaluated: wait (bounded) for a known message's result.
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const at = await store.locate(req.params.msgid);
-        // A result is asked for under its own process only (AO's process-id is required).
-        if (!at || (pid !== undefined && at.pid !== pid)) return notFound();
-        const r = await store.result(req.params.msgid);
-        if (r) return aoResult(r);
-        if (Date.now() > deadline) return notFound();
-        await new Promise((res) => setTimeout(res, 20));
-      }
+      const at = await store.locate(req.params.msgid);
+      // A result is asked for under its own process only (AO's process-id is required).
+      if (!at || (pid !== undefined && at.pid !== pid)) return notFound();
+      const r = await node.results.read(req.params.msgid, 30_000);
+      return r ? aoResult(r) : notFound();
     },
   );
 

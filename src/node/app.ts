@@ -1,6 +1,8 @@
 import { join, resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { VmdError } from "../errors.js";
+import { VmdError, errorMessage } from "../errors.js";
+import { toLogger, type Logger, type LogTarget } from "../log.js";
+import { Closers } from "../sys/closers.js";
 import { RedisStore } from "../store/redis.js";
 import { SqliteStore } from "../store/sqlite.js";
 import type { Store } from "../store/types.js";
@@ -39,7 +41,8 @@ export interface RunningNode {
 export interface StartOptions {
   baseDir: string;
   vms: VmRegistry;
-  log: (line: string) => void;
+  /** A Logger, or a function that prints lines (the CLI's, a test's). */
+  log: LogTarget;
   /** hymx `--mode`: normal recovery (from checkpoints), or rebuild (replay everything, re-persist results). */
   mode?: "normal" | "rebuild";
   /** With an engine, the node mounts the hymx.vmdocker.v0.0.1 VM (processes in containers). */
@@ -71,21 +74,43 @@ async function listen(app: FastifyInstance, address: string, what: string): Prom
  */
 export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<RunningNode> {
   const dataDir = resolve(opts.baseDir, cfg.dataDir);
+  const log = toLogger(opts.log);
+  // Every part is closed by one list, last started first; a failed start closes what started.
+  const closers = new Closers(log);
   const store: Store = cfg.redisURL
     ? new RedisStore(cfg.redisURL)
     : new SqliteStore(join(dataDir, "node.db"));
+  closers.add("the store", () => store.close());
+  try {
+    return await startOn(cfg, opts, { dataDir, log, closers, store });
+  } catch (err) {
+    await closers.close();
+    throw err;
+  }
+}
+
+async function startOn(
+  cfg: NodeConfig,
+  opts: StartOptions,
+  {
+    dataDir,
+    log,
+    closers,
+    store,
+  }: { dataDir: string; log: Logger; closers: Closers; store: Store },
+): Promise<RunningNode> {
   if (store instanceof RedisStore) {
     await store.connect();
     const policy = await store.fsyncPolicy();
     if (policy !== "always") {
-      opts.log(
-        `warning: Redis appendfsync is ${policy ?? "unknown"}: acknowledged items can be lost in a crash (set appendonly yes, appendfsync always)`,
+      log.warn(
+        `Redis appendfsync is ${policy ?? "unknown"}: acknowledged items can be lost in a crash (set appendonly yes, appendfsync always)`,
       );
     }
   }
   const { signer, cryptor, generated } = loadNodeSigner(cfg, dataDir);
   if (generated)
-    opts.log(
+    log.info(
       `generated a node wallet ${signer.address} (kept in ${join(dataDir, "node-key.hex")})`,
     );
   const modules = new ModuleCatalog(opts.baseDir);
@@ -100,8 +125,9 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
       checkpointKind: cfg.checkpointKind,
       criuAsRoot: !hasCapSysResource(),
       warmPool: cfg.warmPool,
-      log: opts.log,
+      log,
     });
+    closers.add("the warm pool", () => containers?.close());
     await containers.pool.sweep();
     opts.vms.mount(VMDOCKER_VM_FORMAT, containers.factory);
   }
@@ -113,8 +139,9 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
     modules,
     checkpointDir: join(opts.baseDir, "ckp"),
     ...(cryptor ? { cryptor } : {}),
-    log: (m, f) => opts.log(`${m} ${f ? JSON.stringify(f) : ""}`.trim()),
+    log,
   });
+  closers.add("the node", () => node.close());
   await node.recover(opts.mode ?? "normal");
   await node.settled();
   if (cfg.coreProcesses && !cfg.joinNetwork) {
@@ -130,7 +157,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
     baseDir: opts.baseDir,
     signer,
     url: cfg.nodeURL,
-    log: opts.log,
+    log,
   });
   const http = buildHttp({
     node,
@@ -140,18 +167,19 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
     maxBodyBytes: cfg.maxBodyBytes,
     extraItem,
   });
+  closers.add("the HTTP server", () => http.close());
   registerProcessRoutes(http, { node, modules, activity, checkpointKind: cfg.checkpointKind });
-  let admin: FastifyInstance | undefined;
   let adminUrl: string | undefined;
   let token: string | undefined;
-  try {
+  {
     const url = await listen(http, cfg.port, "the node's");
     if (cfg.adminPort) {
       token = adminToken(cfg.adminToken, join(dataDir, "admin-token"));
-      admin = buildAdmin(node, token);
+      const admin = buildAdmin(node, token);
+      closers.add("the admin API", () => admin.close());
       activity.watchAdmin(admin);
       adminUrl = await listen(admin, cfg.adminPort, "the admin");
-      opts.log(
+      log.info(
         `admin API on ${adminUrl} (Authorization: Bearer <token from ${cfg.adminToken ? "adminToken" : join(dataDir, "admin-token")}>)`,
       );
     }
@@ -160,10 +188,13 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
         ? setInterval(() => {
             node
               .checkpointChanged()
-              .catch((err: unknown) => opts.log(`periodic checkpoint failed: ${String(err)}`));
+              .catch((err: unknown) =>
+                log.error("periodic checkpoint failed", { error: errorMessage(err) }),
+              );
           }, cfg.checkpointInterval * 1000)
         : undefined;
     timer?.unref();
+    if (timer) closers.add("periodic checkpoints", () => clearInterval(timer));
     if (cfg.joinNetwork) {
       node.network = await joinNetwork({
         hymxURL: cfg.hymxURL,
@@ -171,10 +202,12 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
         name: cfg.nodeName,
         desc: cfg.nodeDesc,
         signer,
-        log: opts.log,
+        log,
       });
+      const joined = node.network as RemoteNetwork;
+      closers.add("the network", () => leaveNetwork(joined, signer, log));
     }
-    opts.log(
+    log.info(
       `server is running wallet=${signer.address} port=${cfg.port} url=${url} store=${store.kind}`,
     );
     return {
@@ -185,23 +218,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
       adminToken: token,
       store,
       pool: containers?.pool,
-      async close() {
-        if (timer) clearInterval(timer);
-        if (node.network instanceof RemoteNetwork)
-          await leaveNetwork(node.network, signer, opts.log);
-        await http.close();
-        await admin?.close();
-        await node.close();
-        await containers?.close();
-        await store.close();
-      },
+      close: () => closers.close(),
     };
-  } catch (err) {
-    await http.close();
-    await admin?.close();
-    await node.close();
-    await containers?.close();
-    await store.close();
-    throw err;
   }
 }

@@ -1,3 +1,4 @@
+import type { Logger } from "../log.js";
 import { DataItem } from "../protocol/data-item.js";
 import { ProtocolError } from "../protocol/errors.js";
 import type { Signer } from "../protocol/signers.js";
@@ -17,7 +18,7 @@ export interface DeliveryDeps {
   remote: RemoteOutbox;
   /** Counts deliveries for `settled()`. */
   work: WorkCounter;
-  log: (msg: string, fields?: Record<string, unknown>) => void;
+  log: Logger;
 }
 
 /** Refusals that mean the item is already where it was going (a redelivery after a crash). */
@@ -49,7 +50,7 @@ export class Delivery {
     this.tail = this.deps.work.track(
       this.tail
         .then(() => this.deliver(entries))
-        .catch((err: unknown) => this.deps.log("delivery failed", { error: String(err) })),
+        .catch((err: unknown) => this.deps.log.error("delivery failed", { error: String(err) })),
     );
   }
 
@@ -79,7 +80,7 @@ export class Delivery {
         const code = err instanceof ProtocolError ? err.code : "";
         if (ALREADY_THERE.has(code)) await this.done(e);
         else if (!TRY_LATER.has(code)) {
-          this.deps.log("local delivery failed; the item is dropped", {
+          this.deps.log.warn("local delivery failed; the item is dropped", {
             pid: e.pid,
             target: e.target,
             error: String(err),

@@ -4,6 +4,7 @@ import { ProtocolError } from "../protocol/errors.js";
 import { paramsFromTags, type Meta } from "../protocol/hymx.js";
 import { checkTagLimits } from "../protocol/tags.js";
 import type { Vm, VmResult } from "../vm/contract.js";
+import type { ProcessTable } from "./processes.js";
 import { tagOf } from "./vm-input.js";
 
 /** AO's dry-run body (aoconnect's `dryrun`): an unsigned message. Unknown fields are ignored. */
@@ -61,4 +62,40 @@ export function evaluateDryRun(vm: Vm | undefined, meta: Meta): Promise<VmResult
       ),
     );
   return vm.dryRun(meta["Acc-Id"], meta);
+}
+
+export interface ProcessReadsDeps {
+  procs: ProcessTable;
+  clock: () => number;
+}
+
+/** Reads of a process's live state that change nothing: AO's dry run and `/state`, on the process's chain. */
+export class ProcessReads {
+  constructor(private readonly deps: ProcessReadsDeps) {}
+
+  /**
+   * AO dry run: evaluates an unsigned message on the process's current state, on VMs that can do
+   * so without effects (see dry-run.ts); nothing is assigned, stored or emitted. Rejects with
+   * err_process_not_found, err_process_stopped or err_dry_run_unsupported.
+   */
+  dryrun(pid: string, msg: DryRunMessage): Promise<VmResult> {
+    const state = this.deps.procs.get(pid);
+    if (!state || state.stopped)
+      return Promise.reject(
+        new ProtocolError(state ? "err_process_stopped" : "err_process_not_found"),
+      );
+    const meta = dryRunMeta(pid, state.env.Nonce + 1, this.deps.clock(), msg);
+    return this.deps.procs.run(state, () => evaluateDryRun(state.vm, meta));
+  }
+
+  /** AO `/state`: the VM's state, from VMs whose state is public (`Vm.publicState`). */
+  state(pid: string): Promise<string> {
+    const state = this.deps.procs.get(pid);
+    if (!state?.vm) return Promise.reject(new ProtocolError("err_process_not_found"));
+    if (!state.vm.publicState) return Promise.reject(new ProtocolError("err_state_not_public"));
+    return this.deps.procs.run(state, async () => {
+      if (!state.vm?.publicState) throw new ProtocolError("err_state_not_public");
+      return state.vm.publicState();
+    });
+  }
 }

@@ -1,3 +1,4 @@
+import type { Logger } from "../log.js";
 import { fromB64Url } from "../protocol/base64url.js";
 import { BundleItemJsonSchema, DataItem, idFromSignature } from "../protocol/data-item.js";
 import { ownerAddress, type Signer, type SignatureType } from "../protocol/signers.js";
@@ -33,7 +34,7 @@ export interface GatewayIndexOptions {
   signer: Signer;
   /** The node's public URL, announced in its Scheduler-Location item. */
   url: string;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 /**
@@ -90,7 +91,7 @@ export async function prepareGatewayIndex(
 }
 
 /** Indexes every stored message of a store that predates the index (its first start with it). */
-async function backfill(store: Store, log: (line: string) => void): Promise<void> {
+async function backfill(store: Store, log: Logger): Promise<void> {
   const processes = await store.processes();
   if (processes.length === 0) return;
   const firstSpawn = await store.messageByNonce(processes[0]!, 0);
@@ -113,5 +114,5 @@ async function backfill(store: Store, log: (line: string) => void): Promise<void
     await store.indexItems(batch);
     count += batch.length;
   }
-  log(`gateway index: added ${count} stored items`);
+  log.info(`gateway index: added ${count} stored items`);
 }

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import { statusOf } from "../error-codes.js";
 import { ProtocolError } from "../protocol/errors.js";
 import { RedirectError, type HymxNode } from "./node.js";
 import { registerAoRoutes } from "./ao.js";
@@ -32,11 +33,10 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
   const store = node.store;
   const app = Fastify({ bodyLimit: opts.maxBodyBytes, logger: false });
 
+  // Bodies are bytes whatever a client calls them (an item sent as text/plain is still an item):
+  // Fastify's own JSON and text parsers go; routes that take JSON parse the bytes themselves.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
-  app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_req, body, done) =>
-    done(null, body),
-  );
   app.addHook("onSend", async (_req, reply) => {
     reply.header("Access-Control-Allow-Origin", "*");
     reply.header("Access-Control-Allow-Methods", "GET, POST, PUT, OPTIONS");
@@ -46,7 +46,7 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
       if (err.statusCode === 413 || err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
         return bad(reply, `err_body_too_large: at most ${opts.maxBodyBytes} bytes`, 413);
       }
-      if (err instanceof ProtocolError) return bad(reply, err.code);
+      if (err instanceof ProtocolError) return bad(reply, err.code, statusOf(err.code));
       if (err instanceof RedirectError)
         return reply.code(308).header("Location", err.location).send(err.body);
       return bad(
@@ -65,10 +65,15 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
   });
 
   // A result is served under its own process only; any other pid reads as not found (null).
-  app.get<{ Params: { pid: string; msgid: string } }>("/result/:pid/:msgid", async (req) => {
-    const r = await store.result(req.params.msgid);
-    return r && r["From-Process"] === req.params.pid ? r : null;
-  });
+  // ?wait=<ms>: answer as soon as the result is stored, within that time (at most 60 s).
+  app.get<{ Params: { pid: string; msgid: string }; Querystring: { wait?: string } }>(
+    "/result/:pid/:msgid",
+    async (req) => {
+      const at = await store.locate(req.params.msgid);
+      if (!at || at.pid !== req.params.pid) return null;
+      return (await node.results.read(req.params.msgid, Number(req.query.wait) || 0)) ?? null;
+    },
+  );
 
   registerAoRoutes(app, node);
   registerGraphql(app, { store, extraItem: opts.extraItem });

@@ -1,3 +1,4 @@
+import { VmdError } from "../errors.js";
 import { DataItem } from "../protocol/data-item.js";
 import { ProtocolError } from "../protocol/errors.js";
 import { extractParams } from "../protocol/hymx.js";
@@ -6,12 +7,12 @@ import type { Network } from "./network.js";
 import type { ProcessTable } from "./processes.js";
 
 /** The item belongs to another node: answer 308 with where to go. */
-export class RedirectError extends Error {
+export class RedirectError extends VmdError {
   constructor(
     readonly location: string,
     readonly body: NodeRecord | NodeRecord[],
   ) {
-    super(`served by ${location}`);
+    super("err_redirect", `served by ${location}`);
   }
 }
 

@@ -1,3 +1,4 @@
+import type { Logger } from "../log.js";
 import { VmdError } from "../errors.js";
 import { DataItem } from "../protocol/data-item.js";
 import { messageTags } from "../protocol/hymx.js";
@@ -30,7 +31,7 @@ export async function joinNetwork(opts: {
   name: string;
   desc: string;
   signer: Signer;
-  log: (l: string) => void;
+  log: Logger;
 }): Promise<RemoteNetwork> {
   const main = opts.hymxURL.replace(/\/+$/, "");
   const me = opts.signer.address;
@@ -110,7 +111,7 @@ export async function joinNetwork(opts: {
       );
     await new Promise((res) => setTimeout(res, 50));
   }
-  opts.log(`joined the network of ${main} (token ${info.Token}, registry ${info.Registry})`);
+  opts.log.info(`joined the network of ${main} (token ${info.Token}, registry ${info.Registry})`);
   return new RemoteNetwork(main, { Token: info.Token, Registry: info.Registry });
 }
 
@@ -118,7 +119,7 @@ export async function joinNetwork(opts: {
 export async function leaveNetwork(
   network: RemoteNetwork,
   signer: Signer,
-  log: (l: string) => void,
+  log: Logger,
 ): Promise<void> {
   const item = DataItem.sign(
     {
@@ -138,9 +139,6 @@ export async function leaveNetwork(
     body: item.encode(),
     signal: AbortSignal.timeout(5000),
   }).catch(() => null);
-  log(
-    res?.ok
-      ? `left the network of ${network.mainUrl} (unstaked)`
-      : `could not unstake from ${network.mainUrl}`,
-  );
+  if (res?.ok) log.info(`left the network of ${network.mainUrl} (unstaked)`);
+  else log.warn(`could not unstake from ${network.mainUrl}`);
 }

@@ -1,3 +1,4 @@
+import { silentLogger, type Logger } from "../log.js";
 import type { Cryptor } from "../protocol/ecies.js";
 import { DATA_PROTOCOL, VARIANT } from "../protocol/hymx.js";
 import type { Signer } from "../protocol/signers.js";
@@ -7,12 +8,13 @@ import { RegistryVm } from "../vm/core/registry.js";
 import { TokenVm } from "../vm/core/token.js";
 import { Checkpoints, type Snapshot } from "./checkpoints.js";
 import { Delivery } from "./delivery.js";
-import type { DryRunMessage } from "./dry-run.js";
+import { ProcessReads, type DryRunMessage } from "./dry-run.js";
 import { Intake } from "./intake.js";
 import type { ModuleCatalog } from "./modules.js";
 import { LocalNetwork, type Network } from "./network.js";
 import { RemoteOutbox } from "./outbox.js";
 import { ProcessTable } from "./processes.js";
+import { ResultFeed } from "./results.js";
 import { ProcessRunner } from "./runner.js";
 import { Scheduler } from "./scheduler.js";
 
@@ -30,7 +32,7 @@ export interface NodeDeps {
   /** Decrypts `Encrypted-*` params (nodes with an Ethereum key); its public key goes in /info. */
   cryptor?: Cryptor;
   clock?: () => number;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  log?: Logger;
 }
 
 /**
@@ -48,17 +50,20 @@ export class HymxNode {
   /** Who serves which process: this node's registry, or a joined network's main node. */
   network: Network;
   readonly remoteOutbox: RemoteOutbox;
+  /** Results as they are stored, for readers that wait. */
+  readonly results: ResultFeed;
   private readonly procs = new ProcessTable();
   private readonly intake: Intake;
   private readonly scheduler: Scheduler;
   private readonly runner: ProcessRunner;
+  private readonly reads: ProcessReads;
   private readonly checkpoints: Checkpoints;
   private readonly delivery: Delivery;
-  private readonly log: NonNullable<NodeDeps["log"]>;
+  private readonly log: Logger;
 
   constructor(private readonly deps: NodeDeps) {
     const clock = deps.clock ?? Date.now;
-    const log = (this.log = deps.log ?? (() => {}));
+    const log = (this.log = deps.log ?? silentLogger);
     const { store, signer, procs } = { ...deps, procs: this.procs };
     const core = this.core;
     this.network = new LocalNetwork({
@@ -71,6 +76,7 @@ export class HymxNode {
       registryVm: () => this.registry(),
     });
     this.remoteOutbox = new RemoteOutbox(() => this.network, this.address, log);
+    this.results = new ResultFeed(store);
     const registryPid = () => this.registryPid();
     this.intake = new Intake({
       address: this.address,
@@ -96,8 +102,10 @@ export class HymxNode {
       core,
       registryPid,
       latestSnapshot: (pid) => this.checkpoints.latest(pid),
+      stored: (result) => this.results.publish(result),
       deliver: (entries) => this.delivery.later(entries),
     });
+    this.reads = new ProcessReads({ ...deps, procs, clock });
     this.checkpoints = new Checkpoints({
       store,
       signer,
@@ -145,11 +153,11 @@ export class HymxNode {
    */
   async recover(mode: "normal" | "rebuild" = "normal"): Promise<void> {
     const count = await this.runner.recover(mode);
-    this.log("recovered processes", { count, mode });
+    this.log.info("recovered processes", { count, mode });
     // What results sent before a crash and was not delivered yet goes out now (after the
     // catch-ups queued above, so targets on this node are back).
     const pending = await this.delivery.redeliver();
-    if (pending) this.log("redelivering the outbox", { count: pending });
+    if (pending) this.log.info("redelivering the outbox", { count: pending });
   }
 
   /**
@@ -166,8 +174,8 @@ export class HymxNode {
       return { id: pid };
     }
     const state = this.procs.get(pid)!;
-    const nonce = await this.scheduler.commitMessage(state, item);
-    this.runner.applyLater(state, nonce);
+    const { nonce, timestamp } = await this.scheduler.commitMessage(state, item);
+    this.runner.applyLater(state, { nonce, item, timestamp });
     return { id: item.id };
   }
 
@@ -176,12 +184,12 @@ export class HymxNode {
    * effects (else err_dry_run_unsupported); nothing is assigned, stored or emitted.
    */
   dryrun(pid: string, msg: DryRunMessage): Promise<VmResult> {
-    return this.runner.dryrun(pid, msg);
+    return this.reads.dryrun(pid, msg);
   }
 
   /** AO `/state`: the VM's state if it is public (else err_state_not_public). */
   state(pid: string): Promise<string> {
-    return this.runner.state(pid);
+    return this.reads.state(pid);
   }
 
   /** A stored checkpoint item's snapshot, decrypted; null when its file is gone. */
@@ -237,10 +245,11 @@ export class HymxNode {
   async close(): Promise<void> {
     await this.settled();
     await this.checkpointChanged().catch((err: unknown) =>
-      this.log("checkpoint at shutdown failed", { error: String(err) }),
+      this.log.error("checkpoint at shutdown failed", { error: String(err) }),
     );
     await this.procs.idle();
     await Promise.all(this.procs.all().map((p) => p.vm?.close().catch(() => {})));
     this.procs.clear();
+    this.results.close();
   }
 }

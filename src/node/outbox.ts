@@ -1,3 +1,4 @@
+import type { Logger } from "../log.js";
 import type { DataItem } from "../protocol/data-item.js";
 import type { NodeRecord } from "../vm/core/registry.js";
 import type { Network } from "./network.js";
@@ -35,7 +36,7 @@ export class RemoteOutbox {
   constructor(
     private readonly network: () => Network,
     private readonly self: string,
-    private readonly log: (msg: string, fields?: Record<string, unknown>) => void,
+    private readonly log: Logger,
     private readonly schedule: number[] = RETRY_SCHEDULE,
   ) {}
 
@@ -76,13 +77,16 @@ export class RemoteOutbox {
         delivered = await this.attempt(item, opts.scheduler);
       }
       if (!delivered)
-        this.log("giving up delivering a message until the node restarts", {
+        this.log.warn("giving up delivering a message until the node restarts", {
           id: item.id,
           target: item.targetId,
         });
       else
         await Promise.resolve(opts.delivered?.()).catch((err: unknown) =>
-          this.log("marking a delivered message failed", { id: item.id, error: String(err) }),
+          this.log.error("marking a delivered message failed", {
+            id: item.id,
+            error: String(err),
+          }),
         );
       q.items.shift();
     }

@@ -1,5 +1,6 @@
 import type { Env } from "../protocol/hymx.js";
 import type { Vm } from "../vm/contract.js";
+import type { Committed } from "./runner.js";
 
 /** What the node keeps in memory for one process it runs. */
 export interface ProcessState {
@@ -11,8 +12,18 @@ export interface ProcessState {
   spawnError?: string;
   /** Work on the process (applies, checkpoints, restores) runs one after another, in queue order. */
   chain: Promise<void>;
-  /** Nonce assignment is serialised per process. */
+  /** Nonce assignment is serialised per process (the checks before it read the store). */
   assigning: Promise<unknown>;
+  /** The last nonce handed out (its commit may still be in flight). */
+  nonce: number;
+  /** A commit failed: `nonce` is read back from the store before the next one is handed out. */
+  resync?: boolean;
+  /** Committed messages waiting for their apply, by nonce. */
+  ready: Map<number, Committed>;
+  /** A piece of work that applies `ready` messages is queued. */
+  draining: boolean;
+  /** Settles once the last result saved so far is stored (saves resolve in order). */
+  saved: Promise<void>;
   /** Highest sequence seen from each sending process (err_sequence_too_low). */
   received: Record<string, number>;
   /** Stopped by the admin API: checkpointed, VM closed, messages refused until resumed. */
@@ -94,9 +105,18 @@ export class ProcessTable {
     this.run(state, work).catch(onError);
   }
 
-  /** Waits until every queued piece of work of `pid` (or of every process) has run. */
+  /** Waits until every queued piece of work of `pid` (or of every process) has run and its results are stored. */
   async idle(pid?: string): Promise<void> {
     const states = pid ? [this.procs.get(pid)] : this.all();
-    await Promise.all(states.map((s) => s?.chain));
+    await Promise.all(
+      states.map(async (s) => {
+        // Work on the chain may queue more (a drain with messages left): wait until it stops.
+        for (let seen: Promise<void> | undefined; s && seen !== s.chain;) {
+          seen = s.chain;
+          await seen;
+          await s.saved;
+        }
+      }),
+    );
   }
 }

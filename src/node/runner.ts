@@ -1,3 +1,4 @@
+import type { Logger } from "../log.js";
 import { DataItem } from "../protocol/data-item.js";
 import type { Cryptor } from "../protocol/ecies.js";
 import { ProtocolError } from "../protocol/errors.js";
@@ -8,11 +9,21 @@ import { VmGoneError, type VmRegistry, type VmResult } from "../vm/contract.js";
 import { REGISTRY_FORMAT } from "../vm/core/registry.js";
 import { TOKEN_FORMAT } from "../vm/core/token.js";
 import type { Snapshot } from "./checkpoints.js";
-import { outboxEntries } from "./outgoing.js";
 import type { ModuleCatalog } from "./modules.js";
+import { outboxEntries } from "./outgoing.js";
 import type { ProcessState, ProcessTable } from "./processes.js";
-import { dryRunMeta, evaluateDryRun, type DryRunMessage } from "./dry-run.js";
 import { envWithSecrets, itemMeta, metaWithSecrets, spawnEnv, tagOf } from "./vm-input.js";
+
+/** The most messages one batch call to a VM carries. */
+const MAX_BATCH = 64;
+
+/** A message as the scheduler committed it. */
+export interface Committed {
+  nonce: number;
+  item: DataItem;
+  /** The assignment's Timestamp (ms). */
+  timestamp: number;
+}
 
 /** apply: save the result and deliver its messages; rebuild: save only; replay: re-execute only. */
 export type ApplyMode = "apply" | "rebuild" | "replay";
@@ -24,12 +35,14 @@ export interface RunnerDeps {
   procs: ProcessTable;
   cryptor?: Cryptor;
   clock: () => number;
-  log: (msg: string, fields?: Record<string, unknown>) => void;
+  log: Logger;
   /** The core processes of this node, filled in as their spawns are tracked. */
   core: { token?: string; registry?: string };
   registryPid: () => string | undefined;
   /** The latest checkpoint's snapshot of a process, or null. */
   latestSnapshot: (pid: string) => Promise<Snapshot | null>;
+  /** Called once a result is stored: readers waiting for it are woken. */
+  stored: (result: VmmResult) => void;
   /** Signs the node's outgoing items (the outbox entries committed with each result). */
   signer: Signer;
   /** Hands a committed result's outbox entries to delivery. */
@@ -56,6 +69,10 @@ export class ProcessRunner {
       env,
       chain: Promise.resolve(),
       assigning: Promise.resolve(),
+      nonce: 0,
+      ready: new Map(),
+      draining: false,
+      saved: Promise.resolve(),
       received: env["Received-Sequence"],
       spawnEnv: structuredClone(env),
       stopped: false,
@@ -68,7 +85,7 @@ export class ProcessRunner {
   /** Queues work on the process's chain; a failure is logged. */
   queue(state: ProcessState, work: () => Promise<void>): void {
     this.deps.procs.queue(state, work, (err) =>
-      this.deps.log("process work failed", { pid: state.pid, error: errorText(err) }),
+      this.deps.log.error("process work failed", { pid: state.pid, error: errorText(err) }),
     );
   }
 
@@ -77,9 +94,34 @@ export class ProcessRunner {
     this.queue(state, () => this.spawnVm(state, item));
   }
 
-  /** Queues the apply of a committed nonce. */
-  applyLater(state: ProcessState, nonce: number): void {
-    this.queue(state, () => this.applyNonce(state, nonce, "apply"));
+  /**
+   * Queues the apply of a committed message (as it was committed, so nothing is read back).
+   * Messages committed close together are applied by one piece of work on the chain, in nonce
+   * order whatever order their commits resolved in, and sent to the VM as one batch where it can.
+   */
+  applyLater(state: ProcessState, committed: Committed): void {
+    state.ready.set(committed.nonce, committed);
+    if (state.draining) return;
+    state.draining = true;
+    this.queue(state, () => this.drain(state));
+  }
+
+  private async drain(state: ProcessState): Promise<void> {
+    state.draining = false;
+    // A stopped process applies nothing (resume's catch-up does); what a catch-up applied is done.
+    if (state.stopped && !state.vm) return;
+    for (const n of state.ready.keys()) if (n <= state.env.Nonce) state.ready.delete(n);
+    const run: Committed[] = [];
+    for (let n = state.env.Nonce + 1; run.length < MAX_BATCH && state.ready.has(n); n++) {
+      run.push(state.ready.get(n)!);
+      state.ready.delete(n);
+    }
+    if (run.length > 0) await this.applyRun(state, run, "apply");
+    // More came meanwhile: their turn comes after whatever else was queued (a checkpoint).
+    if (state.ready.has(state.env.Nonce + 1) && !state.draining) {
+      state.draining = true;
+      this.queue(state, () => this.drain(state));
+    }
   }
 
   /**
@@ -99,6 +141,7 @@ export class ProcessRunner {
     const item = DataItem.fromJSON(spawn);
     const snap = mode === "normal" ? await this.deps.latestSnapshot(pid) : null;
     const state = this.track(pid, item, await this.deps.modules.get(item.tag("Module") ?? ""));
+    state.nonce = await this.deps.store.nonce(pid);
     if (snap) this.queue(state, () => this.restoreFrom(state, snap));
     else this.spawnLater(state, item);
     this.queue(state, () => this.catchUp(state, mode));
@@ -161,7 +204,7 @@ export class ProcessRunner {
     } catch (err) {
       error = errorText(err);
       state.spawnError = error;
-      this.deps.log("spawn failed", { pid, error });
+      this.deps.log.warn("spawn failed", { pid, error });
     }
     // hymx's spawn result: the new process registers itself with the registry (genSpawnResult).
     const registry = this.deps.registryPid();
@@ -204,29 +247,52 @@ export class ProcessRunner {
     await this.commit(pid, result, true);
   }
 
-  /** Saves a result with what it sends (the durable outbox), then hands that to delivery. */
+  /**
+   * Saves a result with what it sends (the durable outbox, signed here), then tells readers and
+   * hands the entries to delivery.
+   */
   private async commit(pid: string, result: VmmResult, send: boolean): Promise<void> {
     const entries = send ? outboxEntries(pid, result, this.deps.signer) : [];
     await this.deps.store.saveResult(pid, result, entries);
+    this.deps.stored(result);
     this.deps.deliver(entries);
   }
 
-  /** Applies the stored message at `nonce` (which must be the VM's next) and, unless replaying, saves its result. */
+  /** Applies the stored message at `nonce` (which must be the VM's next): read back from the store. */
   private async applyNonce(state: ProcessState, nonce: number, mode: ApplyMode): Promise<void> {
-    const { pid } = state;
-    // A stopped process applies nothing: resume's catch-up does. A nonce at or below the VM's
-    // own was applied by a catch-up that ran first.
-    if (mode === "apply" && ((state.stopped && !state.vm) || nonce <= state.env.Nonce)) return;
     const [msg, asg] = await Promise.all([
-      this.deps.store.messageByNonce(pid, nonce),
-      this.deps.store.assignmentByNonce(pid, nonce),
+      this.deps.store.messageByNonce(state.pid, nonce),
+      this.deps.store.assignmentByNonce(state.pid, nonce),
     ]);
     if (!msg || !asg) return;
-    const item = DataItem.fromJSON(msg);
     const timestamp = Number(tagOf(DataItem.fromJSON(asg).tags, "Timestamp"));
-    const meta = itemMeta(pid, item, nonce, timestamp, "Message");
-    const out = await this.applyMeta(state, nonce, meta);
-    state.env.Nonce = nonce;
+    await this.applyRun(state, [{ nonce, item: DataItem.fromJSON(msg), timestamp }], mode);
+  }
+
+  /**
+   * Applies consecutive messages through the VM (one batch call where it can, else one by one)
+   * and records each result: the Env moves on; unless replaying, the result is saved, and once
+   * it is stored, readers and delivery hear of it (not waited for here: the next apply need not
+   * wait for the disk, and the store keeps the order).
+   */
+  private async applyRun(state: ProcessState, run: Committed[], mode: ApplyMode): Promise<void> {
+    const metas = run.map((c) => itemMeta(state.pid, c.item, c.nonce, c.timestamp, "Message"));
+    const outs = run.length > 1 ? await this.applyBatch(state, run[0]!.nonce, metas) : null;
+    for (let i = 0; i < run.length; i++) {
+      const out = outs?.[i] ?? (await this.applyMeta(state, run[i]!.nonce, metas[i]!));
+      this.record(state, run[i]!, metas[i]!, out, mode);
+    }
+  }
+
+  private record(
+    state: ProcessState,
+    c: Committed,
+    meta: Meta,
+    out: VmResult,
+    mode: ApplyMode,
+  ): void {
+    const { pid } = state;
+    state.env.Nonce = c.nonce;
     const messages = (out.Messages ?? []).map((m) => ({
       ...m,
       Sequence: String(++state.env.Sequence),
@@ -237,11 +303,11 @@ export class ProcessRunner {
     }));
     if (mode === "replay") return;
     const result: VmmResult = {
-      Nonce: String(nonce),
-      Timestamp: String(timestamp),
-      "Item-Id": item.id,
+      Nonce: String(c.nonce),
+      Timestamp: String(c.timestamp),
+      "Item-Id": meta["Item-Id"],
       "From-Process": pid,
-      "Pushed-For": meta["Pushed-For"] || item.id,
+      "Pushed-For": meta["Pushed-For"] || meta["Item-Id"],
       Messages: messages,
       Spawns: spawns,
       Assignments: out.Assignments ?? [],
@@ -250,7 +316,45 @@ export class ProcessRunner {
       ...(out.Cache ? { Cache: out.Cache } : {}),
       Error: out.Error ?? "",
     };
-    await this.commit(pid, result, mode === "apply");
+    state.saved = this.deps.procs.work
+      .track(this.commit(pid, result, mode === "apply"))
+      .catch((err: unknown) =>
+        this.deps.log.error("saving a result failed", {
+          pid,
+          nonce: c.nonce,
+          error: errorText(err),
+        }),
+      );
+  }
+
+  /** `from` of a message for the VM: the sending process, else the signer. */
+  private call(meta: Meta): { from: string; meta: Meta } {
+    return {
+      from: meta["From-Process"] || meta["Acc-Id"],
+      meta: metaWithSecrets(meta, this.deps.cryptor),
+    };
+  }
+
+  /** Several messages in one VM call; null when the VM cannot batch (then they go one by one). */
+  private async applyBatch(
+    state: ProcessState,
+    nonce: number,
+    metas: Meta[],
+  ): Promise<VmResult[] | null> {
+    if (!state.vm?.applyBatch || nonce !== state.env.Nonce + 1) return null;
+    const calls = metas.map((m) => this.call(m));
+    try {
+      return await state.vm.applyBatch(calls);
+    } catch (err) {
+      if (!(err instanceof VmGoneError)) return metas.map(() => ({ Error: errorText(err) }));
+      this.deps.log.warn("instance gone, reviving", { pid: state.pid, nonce, why: err.message });
+      try {
+        await this.revive(state);
+        return await state.vm!.applyBatch!(calls);
+      } catch (again) {
+        return metas.map(() => ({ Error: `could not revive the process: ${errorText(again)}` }));
+      }
+    }
   }
 
   /** The VM's answer to a message; errors (and a VM that cannot be revived) become the result's Error. */
@@ -262,43 +366,18 @@ export class ProcessRunner {
           ? `process failed to spawn: ${state.spawnError}`
           : "err_process_not_found",
       };
-    const from = meta["From-Process"] || meta["Acc-Id"];
+    const { from, meta: given } = this.call(meta);
     try {
-      return await state.vm.apply(from, metaWithSecrets(meta, this.deps.cryptor));
+      return await state.vm.apply(from, given);
     } catch (err) {
       if (!(err instanceof VmGoneError)) return { Error: errorText(err) };
-      this.deps.log("instance gone, reviving", { pid: state.pid, nonce, why: err.message });
+      this.deps.log.warn("instance gone, reviving", { pid: state.pid, nonce, why: err.message });
       try {
         await this.revive(state);
-        return await state.vm!.apply(from, metaWithSecrets(meta, this.deps.cryptor));
+        return await state.vm!.apply(from, given);
       } catch (again) {
         return { Error: `could not revive the process: ${errorText(again)}` };
       }
     }
-  }
-
-  /**
-   * AO dry run: evaluates an unsigned message on the process's current state, on VMs that can do
-   * so without effects (see dry-run.ts); nothing is assigned, stored or emitted.
-   */
-  dryrun(pid: string, msg: DryRunMessage): Promise<VmResult> {
-    const state = this.deps.procs.get(pid);
-    if (!state || state.stopped)
-      return Promise.reject(
-        new ProtocolError(state ? "err_process_stopped" : "err_process_not_found"),
-      );
-    const meta = dryRunMeta(pid, state.env.Nonce + 1, this.deps.clock(), msg);
-    return this.deps.procs.run(state, () => evaluateDryRun(state.vm, meta));
-  }
-
-  /** AO `/state`: the VM's state, from VMs whose state is public (`Vm.publicState`). */
-  state(pid: string): Promise<string> {
-    const state = this.deps.procs.get(pid);
-    if (!state?.vm) return Promise.reject(new ProtocolError("err_process_not_found"));
-    if (!state.vm.publicState) return Promise.reject(new ProtocolError("err_state_not_public"));
-    return this.deps.procs.run(state, async () => {
-      if (!state.vm?.publicState) throw new ProtocolError("err_state_not_public");
-      return state.vm.publicState();
-    });
   }
 }

@@ -26,6 +26,8 @@ export interface SchedulerDeps {
 export class Scheduler {
   /** Spawns between their first check and their process entry: the same spawn twice at once spawns once. */
   private readonly spawning = new Set<string>();
+  /** Ids of messages whose commit is in flight (not yet found by `store.locate`). */
+  private readonly committing = new Set<string>();
 
   constructor(private readonly deps: SchedulerDeps) {}
 
@@ -59,13 +61,27 @@ export class Scheduler {
   }
 
   /**
-   * Commits a message at the process's next nonce; resolves with that nonce once item and
-   * assignment are durable. Throws err_duplicate_item, err_sequence_too_low.
+   * Commits a message at the process's next nonce; resolves with that nonce and the
+   * assignment's timestamp once item and assignment are durable. The checks and the nonce are taken one message at a time per
+   * process; the commits are not waited for in between, so messages that arrive together share
+   * one commit. Throws err_duplicate_item, err_sequence_too_low, or the store's error (then the
+   * process's next nonce is read back from the store).
    */
-  commitMessage(state: ProcessState, item: DataItem): Promise<number> {
+  async commitMessage(
+    state: ProcessState,
+    item: DataItem,
+  ): Promise<{ nonce: number; timestamp: number }> {
+    const { store } = this.deps;
+    const id = item.id;
     const assigned = state.assigning.then(async () => {
-      const { store } = this.deps;
+      if (state.resync) {
+        state.nonce = await store.nonce(state.pid);
+        state.resync = false;
+      }
+      if (this.committing.has(id)) throw new ProtocolError("err_duplicate_item");
       const content = await refuseDuplicate(store, item);
+      // Another dressing of the same signed content may be on its way to the store right now.
+      if (this.committing.has(content)) throw new ProtocolError("err_duplicate_item");
       const fromProcess = item.tag("From-Process");
       if (fromProcess) {
         const seq = Number(item.tag("Sequence") ?? "0");
@@ -73,18 +89,26 @@ export class Scheduler {
           throw new ProtocolError("err_sequence_too_low");
         state.received[fromProcess] = seq;
       }
-      const nonce = (await store.nonce(state.pid)) + 1;
-      await store.append(
-        state.pid,
-        nonce,
-        item.toJSON(),
-        this.assignment(state.pid, item.id, nonce, this.deps.clock()),
-        content,
-      );
-      return nonce;
+      const nonce = ++state.nonce;
+      this.committing.add(id);
+      this.committing.add(content);
+      const timestamp = this.deps.clock();
+      const assignment = this.assignment(state.pid, id, nonce, timestamp);
+      const committed = store.append(state.pid, nonce, item.toJSON(), assignment, content);
+      // When a commit fails, the appends after it fail too (the store keeps nonces gap-free),
+      // and the next message's checks first read back the nonce the store holds.
+      committed.catch(() => (state.resync = true));
+      return { nonce, timestamp, committed, content };
     });
     state.assigning = assigned.catch(() => {});
-    return assigned;
+    const { nonce, timestamp, committed, content } = await assigned;
+    try {
+      await committed;
+    } finally {
+      this.committing.delete(id);
+      this.committing.delete(content);
+    }
+    return { nonce, timestamp };
   }
 
   /** hymx's Assignment item for a message at a nonce, signed by this node. */

@@ -199,13 +199,17 @@ export class DataItem {
     return item;
   }
 
+  // Computed on first use (a hash each); the item never changes.
+  private idText?: string;
+  private addressText?: string;
+
   get id(): string {
-    return idFromSignature(this.signature);
+    return (this.idText ??= idFromSignature(this.signature));
   }
 
   /** The signer's address: EIP-55 `0x…` (Ethereum) or base64url(sha256(owner)) (Arweave). */
   get address(): string {
-    return ownerAddress(this.signatureType as SignatureType, this.owner);
+    return (this.addressText ??= ownerAddress(this.signatureType as SignatureType, this.owner));
   }
 
   get targetId(): string {

@@ -1,10 +1,11 @@
+import { VmdError } from "../errors.js";
+
 /** A protocol-level rejection, carrying the upstream hymx error code (`err_...`). */
-export class ProtocolError extends Error {
+export class ProtocolError extends VmdError {
   constructor(
-    readonly code: string,
+    code: string,
     readonly detail?: string,
   ) {
-    super(detail ? `${code}: ${detail}` : code);
-    this.name = "ProtocolError";
+    super(code, detail ? `${code}: ${detail}` : code);
   }
 }

@@ -229,6 +229,9 @@ export const aoRuntime: RuntimeFactory = async ({ tags, state, request }) => {
     async checkpoint() {
       return proc.snapshot({ process: env.Process.Id });
     },
+    publicState() {
+      return runtime.checkpoint();
+    },
   };
   return runtime;
 };

@@ -257,6 +257,13 @@ export class Gateway {
     return { status: res.status, json, text };
   }
 
+  /** Stops the gateway and starts it again; resolves once it answers `/health` (see `ready`). */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.start();
+    await this.ready();
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     const child = this.child;

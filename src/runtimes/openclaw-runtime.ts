@@ -179,11 +179,21 @@ class OpenclawRuntime implements Runtime {
     replacePaths: string[] = [],
   ): Promise<string> {
     const hash = baseHash || String((await this.rpc("config.get", {})).hash ?? "");
-    const res = await this.rpc("config.patch", {
-      raw,
-      ...(hash ? { baseHash: hash } : {}),
-      ...(replacePaths.length ? { replacePaths } : {}),
-    });
+    let res: Record<string, unknown>;
+    try {
+      res = await this.rpc("config.patch", {
+        raw,
+        ...(hash ? { baseHash: hash } : {}),
+        ...(replacePaths.length ? { replacePaths } : {}),
+      });
+    } catch (err) {
+      // The patch is on disk but no reload took it (OpenClaw answers "unclaimed" when a reload
+      // was already under way): restart the gateway, which is OpenClaw's own advice for this case.
+      if (!/persisted but was not applied to the active Gateway/.test((err as Error).message))
+        throw err;
+      await this.gw.restart();
+      return JSON.stringify({ ok: true, restarted: true });
+    }
     await this.gw.ready();
     return JSON.stringify({ ok: true, changedPaths: res.changedPaths ?? [] });
   }

@@ -56,6 +56,12 @@ export interface Runtime {
     caller: Caller,
   ): Promise<RuntimeResult>;
   checkpoint(): Promise<string>;
+  /**
+   * Present only on runtimes whose state anyone may read (an AO process's memory, as AO's CU
+   * serves it); the server answers `/vmm/state` with it and refuses the others with
+   * err_state_not_public.
+   */
+  publicState?(): Promise<string>;
   /** What the spawn itself produced (an AO process evaluates its spawn message), if anything. */
   spawnResult?: RuntimeResult;
 }

@@ -81,32 +81,43 @@ export function createRuntimeServer(
     const request = body && typeof body === "object" ? (body as Record<string, unknown>) : {};
     return definition.create({ tags, state, request });
   };
-  /** Runs a message (apply or dry-run) past the access rules, then the runtime. */
-  const run = async (res: ServerResponse, body: unknown, dryRun: boolean) => {
-    if (!runtime) return send(res, 400, { status: "error", msg: "runtime is nil" });
+  /**
+   * One message (apply or dry-run) past the access rules, then the runtime: its Result as a JSON
+   * string, or upstream's error text.
+   */
+  const applyOne = async (
+    rt: Runtime,
+    body: unknown,
+    dryRun: boolean,
+  ): Promise<{ result: string } | { error: string }> => {
     const meta = (field(body, "meta") ?? {}) as Meta;
     const params = (field(body, "params") ?? field(meta, "Params") ?? {}) as Record<string, string>;
     const from = String(field(body, "from") ?? "");
     const caller: Caller = dryRun
       ? { owner, sender: "", signer: "", dryRun }
       : { owner, sender: from, signer: text(field(meta, "Acc-Id")), dryRun };
-    if (dryRun && !runtime.dryRun)
-      return send(res, 400, {
+    if (dryRun && !rt.dryRun)
+      return {
         error: `err_dry_run_unsupported: the ${runtimeType} runtime cannot evaluate without effects`,
-      });
+      };
     const refused = refusal(definition?.access, caller, allowed, meta, params);
-    if (refused) return send(res, 400, { error: refused });
+    if (refused) return { error: refused };
     try {
       const result = dryRun
-        ? await runtime.dryRun!(from, meta, params, caller)
-        : await runtime.apply(from, meta, params, caller);
-      return send(res, 200, { status: "ok", result: JSON.stringify(result) });
+        ? await rt.dryRun!(from, meta, params, caller)
+        : await rt.apply(from, meta, params, caller);
+      return { result: JSON.stringify(result) };
     } catch (err) {
-      if (err instanceof RuntimeAnswerError) return send(res, 400, { error: err.message });
-      return send(res, 400, {
+      if (err instanceof RuntimeAnswerError) return { error: err.message };
+      return {
         error: `${dryRun ? "dry-run" : "apply"} failed: runtime apply failed: ${(err as Error).message}`,
-      });
+      };
     }
+  };
+  const run = async (res: ServerResponse, body: unknown, dryRun: boolean) => {
+    if (!runtime) return send(res, 400, { status: "error", msg: "runtime is nil" });
+    const out = await applyOne(runtime, body, dryRun);
+    return "error" in out ? send(res, 400, out) : send(res, 200, { status: "ok", ...out });
   };
   return createServer(async (req, res) => {
     if (req.method === "OPTIONS") {
@@ -142,6 +153,22 @@ export function createRuntimeServer(
           return await run(res, body, false);
         case "/vmm/dryrun":
           return await run(res, body, true);
+        case "/vmm/apply-batch": {
+          // vmdocker's extension: several applies in one request, in order, each answered as
+          // /vmm/apply would (its result, or its error); the node falls back to /vmm/apply on 404.
+          if (!runtime) return send(res, 400, { status: "error", msg: "runtime is nil" });
+          const items = field(body, "items");
+          if (!Array.isArray(items)) return send(res, 400, { error: "items is not a list" });
+          const results = [];
+          for (const item of items) results.push(await applyOne(runtime, item, false));
+          return send(res, 200, { status: "ok", results });
+        }
+        case "/vmm/state":
+          // vmdocker's extension: the state for anyone to read, from runtimes that declare it public.
+          if (!runtime) return send(res, 400, { status: "error", msg: "runtime is nil" });
+          if (!runtime.publicState)
+            return send(res, 404, { error: "err_state_not_public", status: "error" });
+          return send(res, 200, { status: "ok", state: await runtime.publicState() });
         case "/vmm/checkpoint":
           if (!runtime) return send(res, 400, { status: "error", msg: "runtime is nil" });
           try {

@@ -14,24 +14,23 @@ const tagKey = (name: string, value: string) =>
   `gql:tag:${createHash("sha256").update(name).update("\0").update(value).digest("hex").slice(0, 40)}`;
 
 /**
- * Lua that adds one item to the index (nothing when its id is known), reading its arguments from
- * ARGV[first] on: id, doc, set keys... (so another script can run it after its own arguments).
+ * Lua that indexes one item (nothing when its id is known), for a script whose ARGV holds
+ * `indexArgs(item)` from position `at`: id, doc, then the sorted sets it joins. Leaves its
+ * number in `seq` (0 when it was known).
  */
-export function indexItemLua(first: number): string {
-  return `
-local id = ARGV[${first}]
-if redis.call('EXISTS', 'gql:item:' .. id) == 0 then
-  local seq = redis.call('INCR', 'gql:seq')
-  redis.call('HSET', 'gql:item:' .. id, 'seq', seq, 'doc', ARGV[${first + 1}])
-  for i = ${first + 2}, #ARGV do redis.call('ZADD', ARGV[i], seq, id) end
+export const indexLua = (at: number) => `
+local seq = 0
+if redis.call('EXISTS', 'gql:item:' .. ARGV[${at}]) == 0 then
+  seq = redis.call('INCR', 'gql:seq')
+  redis.call('HSET', 'gql:item:' .. ARGV[${at}], 'seq', seq, 'doc', ARGV[${at + 1}])
+  for i = ${at + 2}, #ARGV do redis.call('ZADD', ARGV[i], seq, ARGV[${at}]) end
 end
 `;
-}
 
-const ADD_SCRIPT = indexItemLua(1);
+const ADD_SCRIPT = `${indexLua(1)}return seq`;
 
-/** The arguments of indexItemLua for `item`: id, doc, then the sorted sets it enters. */
-export function indexItemArgs(item: IndexedItem): string[] {
+/** A script's arguments for indexing `item` (see indexLua). */
+export function indexArgs(item: IndexedItem): string[] {
   const keys = new Set(["gql:all", `gql:owner:${item.owner}`]);
   if (item.target) keys.add(`gql:target:${item.target}`);
   for (const t of item.tags) keys.add(tagKey(t.name, t.value));
@@ -47,7 +46,7 @@ export function indexItemArgs(item: IndexedItem): string[] {
 
 /** Queues the index write of `item` on a MULTI (so it commits with the item itself). */
 export function queueIndex(tx: ChainableCommander, item: IndexedItem): ChainableCommander {
-  return tx.eval(ADD_SCRIPT, 0, ...indexItemArgs(item));
+  return tx.eval(ADD_SCRIPT, 0, ...indexArgs(item));
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   type ItemPage,
   type ItemQuery,
 } from "./item-index.js";
-import { indexItemArgs, indexItemLua, RedisItemIndex } from "./redis-index.js";
+import { indexArgs, indexLua, RedisItemIndex } from "./redis-index.js";
 import type { OutboxEntry, ResultsQuery, Store, StoredItem } from "./types.js";
 
 /** Content keys (deep hash → item id): vmdocker's own key beside hymx's schema. */
@@ -18,17 +18,37 @@ const CONTENTS = "m:content";
 /** Set once every item stored before content keys existed has its key in CONTENTS. */
 const CONTENT_INDEXED = "vmd:content-indexed:v1";
 
-// One atomic append: the content key is claimed first and, when another item holds it, nothing is
-// written (returns 0); the item enters the gateway index in the same script. KEYS: msgs, assign,
-// m:index, nonce, contents. ARGV: item, assignment, id, "<pid>:<nonce>", nonce, content key ("" for
-// none), then the index arguments (indexItemArgs).
+// One atomic append, refused whole (nothing written) for a known id, a nonce that is not the
+// current one + 1, or a content key another item holds; the item enters the gateway index in the
+// same script. KEYS: nonce, msgs, assign, m:index, contents. ARGV: nonce, item, assignment, id,
+// "<pid>:<nonce>", content key ("" for none), then the index arguments (indexArgs).
 const APPEND = `
-if ARGV[6] ~= "" and redis.call("HSETNX", KEYS[5], ARGV[6], ARGV[3]) == 0 then return 0 end
-redis.call("RPUSH", KEYS[1], ARGV[1])
-redis.call("RPUSH", KEYS[2], ARGV[2])
-redis.call("HSET", KEYS[3], ARGV[3], ARGV[4])
-redis.call("SET", KEYS[4], ARGV[5])
-${indexItemLua(7)}
+if redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1 then return redis.error_reply('err_duplicate_item') end
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if tonumber(ARGV[1]) ~= current + 1 then
+  return redis.error_reply('err_nonce_gap: nonce ' .. ARGV[1] .. ' after ' .. current)
+end
+if ARGV[6] ~= '' and redis.call('HSETNX', KEYS[5], ARGV[6], ARGV[4]) == 0 then
+  return redis.error_reply('err_duplicate_item: this signed content is already stored')
+end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('RPUSH', KEYS[3], ARGV[3])
+redis.call('HSET', KEYS[4], ARGV[4], ARGV[5])
+redis.call('SET', KEYS[1], ARGV[1])
+${indexLua(7)}
+return 1`;
+
+// KEYS: m:result, m:results:<pid>, outbox:entries, outbox:order, cache keys...; ARGV: id, result,
+// n, n pairs of outbox id and entry, then one value per cache key.
+const SAVE_RESULT = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then redis.call('RPUSH', KEYS[2], ARGV[1]) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local n = tonumber(ARGV[3])
+for i = 0, n - 1 do
+  redis.call('HSETNX', KEYS[3], ARGV[4 + 2 * i], ARGV[5 + 2 * i])
+  redis.call('RPUSH', KEYS[4], ARGV[4 + 2 * i])
+end
+for i = 5, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 2 * n - 1]) end
 return 1`;
 
 /** Redis with hymx's key schema (spec §2.5), so an upstream node's data is readable and vice versa. */
@@ -85,6 +105,11 @@ export class RedisStore implements Store {
     return v === null ? -1 : Number(v);
   }
 
+  /**
+   * Appends in one round trip, as a script: refused with err_duplicate_item when the id is
+   * indexed already, and with err_nonce_gap unless `nonce` is the current one + 1, so appends
+   * sent back to back (pipelined) stay gap-free even when one of them fails.
+   */
   async append(
     pid: string,
     nonce: number,
@@ -92,24 +117,28 @@ export class RedisStore implements Store {
     assignment: StoredItem,
     contentKey?: string,
   ): Promise<void> {
-    const written = await this.redis.eval(
-      APPEND,
-      5,
-      `p:msgs:${pid}`,
-      `p:assign:${pid}`,
-      "m:index",
-      `p:nonce:${pid}`,
-      CONTENTS,
-      JSON.stringify(item),
-      JSON.stringify(assignment),
-      item.id,
-      `${pid}:${nonce}`,
-      String(nonce),
-      contentKey ?? "",
-      ...indexItemArgs(indexEntry(item, assignedAt(assignment))),
-    );
-    if (written === 0)
-      throw new ProtocolError("err_duplicate_item", "this signed content is already stored");
+    await this.redis
+      .eval(
+        APPEND,
+        5,
+        `p:nonce:${pid}`,
+        `p:msgs:${pid}`,
+        `p:assign:${pid}`,
+        "m:index",
+        CONTENTS,
+        String(nonce),
+        JSON.stringify(item),
+        JSON.stringify(assignment),
+        item.id,
+        `${pid}:${nonce}`,
+        contentKey ?? "",
+        ...indexArgs(indexEntry(item, assignedAt(assignment))),
+      )
+      .catch((err: Error) => {
+        if (err.message.startsWith("err_duplicate_item"))
+          throw new ProtocolError("err_duplicate_item", err.message.split(": ")[1]);
+        throw err;
+      });
   }
 
   async contentOwner(contentKey: string): Promise<string | null> {
@@ -141,17 +170,28 @@ export class RedisStore implements Store {
     return { pid: v.slice(0, at), nonce: Number(v.slice(at + 1)) };
   }
 
+  /**
+   * One round trip, as a script: the result, its cache entries and its outbox entries (ids in
+   * commit order in a list, the entries by id) commit together; a result saved again keeps its
+   * place in `m:results:<pid>`.
+   */
   async saveResult(pid: string, result: VmmResult, outbox: OutboxEntry[] = []): Promise<void> {
     const { Cache: cache, ...stored } = result;
-    const id = stored["Item-Id"];
-    const known = await this.redis.hexists("m:result", id);
-    const tx = this.redis.multi().hset("m:result", id, JSON.stringify(stored));
-    if (!known) tx.rpush(`m:results:${pid}`, id);
-    // The outbox: ids in commit order (a list) and the entries by id.
-    for (const e of outbox)
-      tx.hsetnx("outbox:entries", e.id, JSON.stringify(e)).rpush("outbox:order", e.id);
-    for (const [k, v] of Object.entries(cache ?? {})) tx.set(`cache:${pid}:${k}`, v);
-    await tx.exec();
+    const entries = Object.entries(cache ?? {});
+    await this.redis.eval(
+      SAVE_RESULT,
+      4 + entries.length,
+      "m:result",
+      `m:results:${pid}`,
+      "outbox:entries",
+      "outbox:order",
+      ...entries.map(([k]) => `cache:${pid}:${k}`),
+      stored["Item-Id"],
+      JSON.stringify(stored),
+      String(outbox.length),
+      ...outbox.flatMap((e) => [e.id, JSON.stringify(e)]),
+      ...entries.map(([, v]) => v),
+    );
   }
 
   async pendingOutbox(): Promise<OutboxEntry[]> {

@@ -1,81 +1,99 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { ProtocolError } from "../protocol/errors.js";
 import type { VmmResult } from "../protocol/hymx.js";
 import { storedContentKey } from "./content-index.js";
-import {
-  assignedAt,
-  indexEntry,
-  type IndexedItem,
-  type ItemPage,
-  type ItemQuery,
-} from "./item-index.js";
+import type { IndexedItem, ItemPage, ItemQuery } from "./item-index.js";
 import { SqliteItemIndex } from "./sqlite-index.js";
+import { SCHEMA, type WriteAnswer, type WriteOp } from "./sqlite-schema.js";
 import type { OutboxEntry, ResultsQuery, Store, StoredItem } from "./types.js";
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS processes (pid TEXT PRIMARY KEY, nonce INTEGER NOT NULL, checkpoint TEXT);
-CREATE TABLE IF NOT EXISTS messages (
-  pid TEXT NOT NULL, nonce INTEGER NOT NULL, id TEXT NOT NULL UNIQUE, item TEXT NOT NULL, assignment TEXT NOT NULL,
-  PRIMARY KEY (pid, nonce)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS results (
-  id TEXT PRIMARY KEY, pid TEXT NOT NULL, seq INTEGER NOT NULL, nonce INTEGER NOT NULL, result TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS results_by_pid ON results (pid, seq);
-CREATE TABLE IF NOT EXISTS outbox (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, entry TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS cache (pid TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (pid, key)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS contents (key TEXT PRIMARY KEY, id TEXT NOT NULL) WITHOUT ROWID;
-`;
+type Write = WriteOp extends infer O ? (O extends WriteOp ? Omit<O, "seq"> : never) : never;
 
 /** user_version 1: every stored item's content key is in `contents`. */
 const CONTENT_INDEXED = 1;
 
-/** The embedded default store: one SQLite file, WAL, fsync on every commit. */
+/**
+ * The embedded default store: one SQLite file in WAL mode. Reads run on this thread; writes go
+ * to a writer thread (sqlite-writer.ts) that commits whatever has queued up in one transaction
+ * with synchronous=FULL, so a write resolves only once it is on disk, one fsync serves many
+ * writes, and this thread never blocks on the disk. Writes resolve in the order they were made.
+ */
 export class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
   private readonly db: Database.Database;
   private readonly stmt;
+  private readonly writer: Worker;
+  /** The gateway index, read here (its rows are written by the writer thread). */
   private readonly index: SqliteItemIndex;
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private outgoing: WriteOp[] = [];
+  private seq = 0;
+  private broken?: Error;
 
+  /** `path`: the database file (its folder is created). */
   constructor(path: string) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = FULL");
+    this.db.pragma("busy_timeout = 5000");
     this.db.exec(SCHEMA);
     this.index = new SqliteItemIndex(this.db);
     const p = (sql: string) => this.db.prepare(sql);
     this.indexOldContent();
     this.stmt = {
       nonce: p("SELECT nonce FROM processes WHERE pid = ?"),
-      upsertNonce: p(
-        "INSERT INTO processes (pid, nonce) VALUES (?, ?) ON CONFLICT(pid) DO UPDATE SET nonce = excluded.nonce",
-      ),
-      insertMessage: p(
-        "INSERT INTO messages (pid, nonce, id, item, assignment) VALUES (?, ?, ?, ?, ?)",
-      ),
       byNonce: p("SELECT item, assignment FROM messages WHERE pid = ? AND nonce = ?"),
       locate: p("SELECT pid, nonce FROM messages WHERE id = ?"),
-      insertResult: p(
-        "INSERT OR REPLACE INTO results (id, pid, seq, nonce, result) VALUES (?, ?, COALESCE((SELECT seq FROM results WHERE id = ?), (SELECT COUNT(*) FROM results WHERE pid = ?)), ?, ?)",
-      ),
       result: p("SELECT result FROM results WHERE id = ?"),
       resultCount: p("SELECT COUNT(*) AS n FROM results WHERE pid = ?"),
-      addOutbox: p("INSERT OR IGNORE INTO outbox (id, entry) VALUES (?, ?)"),
-      pendingOutbox: p("SELECT entry FROM outbox ORDER BY seq"),
-      outboxDone: p("DELETE FROM outbox WHERE id = ?"),
-      setCache: p("INSERT OR REPLACE INTO cache (pid, key, value) VALUES (?, ?, ?)"),
       cache: p("SELECT value FROM cache WHERE pid = ? AND key = ?"),
+      pendingOutbox: p("SELECT entry FROM outbox ORDER BY seq"),
       processes: p("SELECT pid FROM processes ORDER BY pid"),
-      setCheckpoint: p("UPDATE processes SET checkpoint = ? WHERE pid = ?"),
       checkpoint: p("SELECT checkpoint FROM processes WHERE pid = ?"),
-      insertContent: p("INSERT INTO contents (key, id) VALUES (?, ?)"),
       contentOwner: p("SELECT id FROM contents WHERE key = ?"),
     };
+    this.writer = new Worker(new URL("./sqlite-writer.js", import.meta.url), {
+      workerData: { path },
+    });
+    this.writer.unref();
+    this.writer.on("message", (answers: WriteAnswer[]) => {
+      for (const a of answers) {
+        const w = this.waiting.get(a.seq);
+        this.waiting.delete(a.seq);
+        if (a.error === undefined) w?.resolve();
+        else w?.reject(writeError(a.error));
+      }
+      // Only writes in flight keep the process alive.
+      if (this.waiting.size === 0) this.writer.unref();
+    });
+    this.writer.on("error", (err) => this.fail(err));
+    this.writer.on("exit", () => this.fail(new Error("the store's writer thread stopped")));
+  }
+
+  /** Every write still waiting fails, and so does every later one. */
+  private fail(err: Error): void {
+    this.broken ??= err;
+    for (const w of this.waiting.values()) w.reject(err);
+    this.waiting.clear();
+  }
+
+  /** Queues a write for the writer thread; the writes of one turn of the event loop travel together. */
+  private write(op: Write): Promise<void> {
+    if (this.broken) return Promise.reject(this.broken);
+    const seq = ++this.seq;
+    if (this.waiting.size === 0) this.writer.ref();
+    const done = new Promise<void>((resolve, reject) => this.waiting.set(seq, { resolve, reject }));
+    this.outgoing.push({ ...op, seq } as WriteOp);
+    if (this.outgoing.length === 1)
+      queueMicrotask(() => {
+        const ops = this.outgoing;
+        this.outgoing = [];
+        this.writer.postMessage(ops);
+      });
+    return done;
   }
 
   /** A store written before content keys existed gets them once, from its stored items. */
@@ -114,26 +132,15 @@ export class SqliteStore implements Store {
     assignment: StoredItem,
     contentKey?: string,
   ): Promise<void> {
-    this.db.transaction(() => {
-      if (contentKey) {
-        try {
-          this.stmt.insertContent.run(contentKey, item.id);
-        } catch (err) {
-          if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY")
-            throw new ProtocolError("err_duplicate_item", "this signed content is already stored");
-          throw err;
-        }
-      }
-      this.stmt.insertMessage.run(
-        pid,
-        nonce,
-        item.id,
-        JSON.stringify(item),
-        JSON.stringify(assignment),
-      );
-      this.stmt.upsertNonce.run(pid, nonce);
-      this.index.add(indexEntry(item, assignedAt(assignment)));
-    })();
+    await this.write({
+      op: "append",
+      pid,
+      nonce,
+      id: item.id,
+      item: JSON.stringify(item),
+      assignment: JSON.stringify(assignment),
+      contentKey: contentKey ?? "",
+    });
   }
 
   async contentOwner(contentKey: string): Promise<string | null> {
@@ -141,9 +148,7 @@ export class SqliteStore implements Store {
   }
 
   async indexItems(items: IndexedItem[]): Promise<void> {
-    this.db.transaction(() => {
-      for (const item of items) this.index.add(item);
-    })();
+    if (items.length) await this.write({ op: "index", items });
   }
 
   async queryItems(query: ItemQuery): Promise<ItemPage> {
@@ -170,18 +175,15 @@ export class SqliteStore implements Store {
 
   async saveResult(pid: string, result: VmmResult, outbox: OutboxEntry[] = []): Promise<void> {
     const { Cache: cache, ...stored } = result;
-    this.db.transaction(() => {
-      for (const e of outbox) this.stmt.addOutbox.run(e.id, JSON.stringify(e));
-      this.stmt.insertResult.run(
-        stored["Item-Id"],
-        pid,
-        stored["Item-Id"],
-        pid,
-        Number(stored.Nonce),
-        JSON.stringify(stored),
-      );
-      for (const [k, v] of Object.entries(cache ?? {})) this.stmt.setCache.run(pid, k, v);
-    })();
+    await this.write({
+      op: "result",
+      pid,
+      id: stored["Item-Id"],
+      nonce: Number(stored.Nonce),
+      result: JSON.stringify(stored),
+      cache: Object.entries(cache ?? {}),
+      outbox: outbox.map((e) => [e.id, JSON.stringify(e)]),
+    });
   }
 
   async pendingOutbox(): Promise<OutboxEntry[]> {
@@ -191,7 +193,7 @@ export class SqliteStore implements Store {
   }
 
   async outboxDone(id: string): Promise<void> {
-    this.stmt.outboxDone.run(id);
+    await this.write({ op: "outboxDone", id });
   }
 
   async result(msgId: string): Promise<VmmResult | null> {
@@ -230,7 +232,7 @@ export class SqliteStore implements Store {
   }
 
   async setCheckpoint(pid: string, itemId: string): Promise<void> {
-    this.stmt.setCheckpoint.run(itemId, pid);
+    await this.write({ op: "checkpoint", pid, itemId });
   }
 
   async checkpoint(pid: string): Promise<string | null> {
@@ -240,7 +242,35 @@ export class SqliteStore implements Store {
     );
   }
 
+  /** Waits for the writes already made, then closes both connections. */
   async close(): Promise<void> {
+    await Promise.allSettled(
+      [...this.waiting.keys()].map(
+        (seq) =>
+          new Promise<void>((resolve) => {
+            const w = this.waiting.get(seq)!;
+            this.waiting.set(seq, {
+              resolve: () => (w.resolve(), resolve()),
+              reject: (e) => (w.reject(e), resolve()),
+            });
+          }),
+      ),
+    );
+    this.broken ??= new Error("the store is closed");
+    this.writer.removeAllListeners("exit");
+    const exited = new Promise((resolve) => this.writer.once("exit", resolve));
+    this.writer.ref();
+    this.writer.postMessage("close");
+    await exited;
     this.db.close();
   }
+}
+
+/** The writer's error text as the error the caller sees: a second copy of a stored item is err_duplicate_item. */
+function writeError(text: string): Error {
+  if (/UNIQUE constraint failed: messages\.id/.test(text))
+    return new ProtocolError("err_duplicate_item");
+  if (/UNIQUE constraint failed: contents\.key/.test(text))
+    return new ProtocolError("err_duplicate_item", "this signed content is already stored");
+  return new Error(text);
 }

@@ -40,10 +40,12 @@ export interface Store {
   /** Current nonce of a process, or -1 when it is unknown. */
   nonce(pid: string): Promise<number>;
   /**
-   * Appends the item at `nonce` (= current + 1; 0 for a spawn) with its assignment, atomically;
-   * the item enters the gateway index in the same commit. With `contentKey` (the item's deep hash,
-   * base64url) the key is recorded in the same commit, and an item whose key is already recorded is
-   * refused: ProtocolError err_duplicate_item.
+   * Appends the item at `nonce` with its assignment, atomically; the item enters the gateway
+   * index in the same commit. Refused with err_nonce_gap unless `nonce` is the current one + 1
+   * (0 for a spawn), and with err_duplicate_item when the id is stored already. With `contentKey`
+   * (the item's deep hash, base64url) the key is recorded in the same commit, and an item whose
+   * key is already recorded is refused: ProtocolError err_duplicate_item. Appends may be made
+   * before earlier ones resolve: they apply in call order (so several can share one commit).
    */
   append(
     pid: string,

@@ -1,3 +1,4 @@
+import { VmdError } from "../errors.js";
 import { ProtocolError } from "../protocol/errors.js";
 import type { Env, Meta, Result } from "../protocol/hymx.js";
 
@@ -20,6 +21,12 @@ export interface Vm {
    * read as someone, never to grant what only a signer may do. `meta["From-Process"]` is empty.
    */
   dryRun?(from: string, meta: Meta): Promise<VmResult>;
+  /**
+   * Applies several messages in order in one call, where the VM can: one result each, in the
+   * same order. Resolves null when it cannot (the node then applies them one by one). Throws
+   * VmGoneError like `apply`.
+   */
+  applyBatch?(calls: { from: string; meta: Meta }[]): Promise<VmResult[] | null>;
   checkpoint(): Promise<string>;
   /**
    * The process's state for anyone to read (AO's `/state`). Left out by VMs whose state may hold
@@ -52,10 +59,9 @@ export async function evaluateOnCopy(vm: Vm, run: () => Promise<VmResult>): Prom
 export type VmFactory = (env: Env, opts?: { restoring?: boolean }) => Promise<Vm>;
 
 /** Thrown by a VM whose instance died (container killed, host rebooted): the node brings it back and retries. */
-export class VmGoneError extends Error {
+export class VmGoneError extends VmdError {
   constructor(why: string) {
-    super(`the process's instance is gone: ${why}`);
-    this.name = "VmGoneError";
+    super("err_instance_gone", `the process's instance is gone: ${why}`);
   }
 }
 

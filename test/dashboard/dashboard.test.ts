@@ -207,7 +207,12 @@ test("login: a wrong token is refused and logged; the right one gives an HttpOnl
 
 test("an agent created with docker-agent appears without a reload; its memory chart fills from health reports; the exec console streams output and shows the exit code", async () => {
   await page.goto(`${dash.url}/#/agents`);
-  await page.getByTestId("agents-empty").waitFor();
+  // The engine is shared (other tests, other hubs): their agent containers are listed too, so
+  // the page may not be empty. Once the list has loaded (its count shows), this agent is not in it.
+  await until("the agent list", async () =>
+    /^all \d+$/.test((await text("filter-all"))?.trim() ?? ""),
+  );
+  assert.equal(await page.getByTestId(`agent-row-${agentName}`).count(), 0);
   await markPage();
   const create = agentCli(["create", agentName, "--profile", "builder", "--json"]);
   await page.getByTestId(`agent-row-${agentName}`).waitFor({ timeout: 60_000 });

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { startHub } from "../../src/agents/hub/start.js";
 import { startNode } from "../../src/node/app.js";
@@ -11,6 +13,7 @@ import { sseEvents } from "../../src/sys/sse.js";
 import { VmRegistry } from "../../src/vm/contract.js";
 import { messageItem, post, spawnItem, waitResult } from "../helpers/client.js";
 import { ECHO_FORMAT, echoFactory, writeEchoModule } from "../helpers/echo-vm.js";
+import { freePort } from "../helpers/ports.js";
 
 // The read routes consoles use on the node (/vmd/processes, /vmd/events) and the hub's numbered
 // /events: what they list, catch-up with Last-Event-ID, and shutting down with clients attached.
@@ -147,8 +150,90 @@ test("hub: /events is numbered, replays from Last-Event-ID, and the hub closes w
     replay.map((e) => e.data.agent),
     ["e2", "e3"],
   );
+  // A week in one-second buckets (604,800 of them) held the hub for seconds: refused at once.
+  const tooFine = await fetch(`${hub.apiURL}/tasks/metrics?windowMs=604800000&bucketMs=1000`, {
+    headers: auth,
+  });
+  assert.equal(tooFine.status, 400);
+  assert.match(((await tooFine.json()) as { message: string }).message, /bucketMs.*10,080/);
+  const week = await fetch(`${hub.apiURL}/tasks/metrics?windowMs=604800000&bucketMs=60000`, {
+    headers: auth,
+  });
+  assert.equal(((await week.json()) as { buckets: unknown[] }).buckets.length, 10_080);
   const t = Date.now();
   await hub.close();
   assert.ok(Date.now() - t < 5000, "close does not wait for attached clients");
   await Promise.all([live.done, again.done]);
+});
+
+test("vmdocker hub with no engine answering: the dashboard shows the engine down at its address (not 'no engine configured'); --no-dashboard serves none", async () => {
+  const cli = fileURLToPath(new URL("../../src/cli/vmdocker.js", import.meta.url));
+  const socket = join(mkdtempSync(join(tmpdir(), "vmd-noengine-")), "docker.sock");
+  const token = "t".repeat(32);
+  const start = async (extra: string[]) => {
+    const [ws, api, dash] = [await freePort(), await freePort(), await freePort()];
+    const dataDir = mkdtempSync(join(tmpdir(), "vmd-hubcli-"));
+    let log = "";
+    const child = spawn(
+      process.execPath,
+      [cli, "hub", "--ws-port", String(ws), "--http-port", String(api)].concat([
+        "--dashboard-port",
+        String(dash),
+        "--data-dir",
+        dataDir,
+        ...extra,
+      ]),
+      {
+        env: { ...process.env, DOCKER_HOST: `unix://${socket}`, HUB_TOKEN: token },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    child.stdout.on("data", (c: Buffer) => (log += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (log += c.toString()));
+    const exited = new Promise((r) => child.once("exit", r));
+    await until(
+      "the hub",
+      () => /hub \(store/.test(log) && (extra.length || /dashboard on/.test(log)),
+    );
+    return { dash, log: () => log, stop: () => (child.kill("SIGINT"), exited) };
+  };
+
+  const hub = await start([]);
+  try {
+    assert.match(hub.log(), new RegExp(`no Docker engine answers at unix://${socket}`));
+    const url = `http://127.0.0.1:${hub.dash}`;
+    const login = await fetch(`${url}/login`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: `token=${token}`,
+      redirect: "manual",
+    });
+    const session = String(login.headers.get("set-cookie")).split(";")[0]!;
+    let engine: { status: string; detail: string } | undefined;
+    const deadline = Date.now() + 15_000;
+    while (!engine && Date.now() < deadline) {
+      const o = (await (
+        await fetch(`${url}/api/overview`, { headers: { cookie: session } })
+      ).json()) as {
+        checks: { name: string; status: string; detail: string }[];
+      };
+      engine = o.checks.find((c) => c.name === "engine");
+      if (!engine) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(engine?.status, "down", JSON.stringify(engine));
+    assert.match(engine.detail, new RegExp(socket.replace(/[.]/g, "\\.")));
+  } finally {
+    await hub.stop();
+  }
+
+  const bare = await start(["--no-dashboard"]);
+  try {
+    assert.doesNotMatch(bare.log(), /dashboard on/);
+    await assert.rejects(
+      fetch(`http://127.0.0.1:${bare.dash}/login`),
+      "nothing listens on the dashboard's port",
+    );
+  } finally {
+    await bare.stop();
+  }
 });

@@ -57,12 +57,11 @@ export async function evalUntil(
   }
 }
 
-/** The sha256 of an AO process's memory, read from the node's `/state` (its checkpoint). */
+/** The sha256 of an AO process's memory, read from the node's `/state` (the runtime's memory snapshot). */
 export async function memoryHash(url: string, pid: string): Promise<string> {
   const res = await fetch(`${url}/state/${pid}`);
   if (!res.ok) throw new Error(`/state/${pid}: ${res.status} ${await res.text()}`);
-  const ckp = JSON.parse(await res.text()) as { runtimeState?: string };
-  const state = JSON.parse(ckp.runtimeState ?? "{}") as { memory?: string; sha256?: string };
+  const state = JSON.parse(await res.text()) as { memory?: string; sha256?: string };
   const memory = gunzipSync(Buffer.from(state.memory ?? "", "base64"));
   const sha = createHash("sha256").update(memory).digest("hex");
   if (sha !== state.sha256)

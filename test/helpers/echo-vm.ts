@@ -14,14 +14,19 @@ export const CLIENT_KEY = "0x64dd2342616f385f3e8157cf7246cf394217e13e8f91b7d208e
  * A pure in-process VM for node tests: counts applies in memory and answers `<count>:<data>`,
  * so a result shows the order it was applied in. `Action=Fail` errors; `Action=Forward` sends
  * the data on to the process named by the `To` tag; `Param` / `SpawnTag` answer the message
- * param / spawn tag named by `Name` (hashed). It dry-runs on a copy of its count; its state is public.
+ * param / spawn tag named by `Name` (hashed). It dry-runs on a copy of its count; its state is
+ * public. `Slow` answers after `Ms` milliseconds. A process spawned with `Batch=yes` takes
+ * batches (`applyBatch`); `Calls` answers how many batch calls it had.
  */
 export const echoFactory: VmFactory = async (env) => {
   let count = 0;
+  let batchCalls = 0;
   const vm: Vm = {
     async apply(_from, meta) {
       count++;
       if (meta.Action === "Fail") return { Error: "asked to fail" };
+      if (meta.Action === "Slow") await new Promise((r) => setTimeout(r, Number(meta.Params.Ms)));
+      if (meta.Action === "Calls") return { Data: String(batchCalls) };
       // What the VM was given (as a SHA-256, so results never hold it): a message param, or a
       // spawn tag, named by the Name tag.
       const sha = (v: string | undefined) =>
@@ -52,6 +57,16 @@ export const echoFactory: VmFactory = async (env) => {
     dryRun(from, meta) {
       return evaluateOnCopy(vm, () => vm.apply(from, meta));
     },
+    ...((env.Process.Tags ?? []).some((t) => t.name === "Batch" && t.value === "yes")
+      ? {
+          async applyBatch(calls) {
+            batchCalls++;
+            const out = [];
+            for (const c of calls) out.push(await vm.apply(c.from, c.meta));
+            return out;
+          },
+        }
+      : {}),
     async checkpoint() {
       return JSON.stringify({ count });
     },

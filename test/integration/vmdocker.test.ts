@@ -81,6 +81,17 @@ test("spawn the test module: Ping → Pong, Echo round trip, results; the contai
     ["", "Pong", "hello container"],
   );
 
+  // Messages that arrive together reach the runtime in batches (/vmm/apply-batch), in nonce order.
+  const burst = await Promise.all(
+    Array.from({ length: 30 }, (_, i) => client.message({ pid, action: "Echo", data: `b${i}` })),
+  );
+  for (const id of burst) {
+    const r = await client.waitResult(pid, id, 60_000);
+    const at = (await running.store.locate(id))!;
+    assert.equal(r.Error, "");
+    assert.equal((r.Output as { count: number }).count, at.nonce, "applied as its nonce says");
+  }
+
   const info = await docker.inspectContainer(`hymatrix_${pid}`);
   assert.equal(info.HostConfig.ReadonlyRootfs, true);
   assert.deepEqual(info.HostConfig.CapDrop, ["ALL"]);
@@ -132,6 +143,48 @@ test("the test runtime: Echo answers any signer, a dry-run evaluates without eff
     [state.status, ((await state.json()) as { error: string }).error],
     [400, "err_state_not_public"],
     "the workspace (which can hold the process's secrets) is not served to anyone",
+  );
+});
+
+/**
+ * The runtime server behind upstream's route set (no /vmm/apply-batch: 404, as gin answers an
+ * unknown route), logging each route it is asked for: what an upstream runtime looks like.
+ */
+const UPSTREAM_ROUTES = `/usr/local/bin/node --input-type=module -e "
+import { createServer } from 'node:http';
+import { createRuntimeServer } from '/app/runtimes/server.js';
+const inner = createRuntimeServer('test');
+createServer((req, res) => {
+  console.log('route ' + req.url);
+  if (req.url !== '/vmm/apply-batch') return inner.emit('request', req, res);
+  res.writeHead(404, { 'content-type': 'text/plain' });
+  res.end('404 page not found');
+}).listen(8080, '0.0.0.0');"`;
+
+test("a runtime without /vmm/apply-batch (upstream's routes): messages that arrive together are applied one by one, in nonce order, after one 404", async () => {
+  const pid = await client.spawn({
+    module: moduleId,
+    tags: [{ name: "Start-Command", value: UPSTREAM_ROUTES }],
+  });
+  assert.equal((await client.waitResult(pid, pid, 120_000)).Error, "");
+  const burst = await Promise.all(
+    Array.from({ length: 30 }, (_, i) => client.message({ pid, action: "Echo", data: `u${i}` })),
+  );
+  for (const [i, id] of burst.entries()) {
+    const r = await client.waitResult(pid, id, 60_000);
+    const at = (await running.store.locate(id))!;
+    assert.equal(r.Error, "");
+    assert.equal(r.Data, `u${i}`);
+    assert.equal((r.Output as { count: number }).count, at.nonce, "applied as its nonce says");
+  }
+  const routes = [...(await docker.logs(`hymatrix_${pid}`)).matchAll(/^route (\S+)/gm)].map(
+    (m) => m[1],
+  );
+  assert.equal(routes.filter((r) => r === "/vmm/apply").length, 30, "each message on its own");
+  assert.equal(
+    routes.filter((r) => r === "/vmm/apply-batch").length,
+    1,
+    "the batch route is tried once and never again after its 404",
   );
 });
 

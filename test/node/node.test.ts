@@ -250,3 +250,40 @@ test("Encrypted-* tags: /info has the key; the VM sees the plaintext (messages a
 });
 
 const sha256 = (v: string) => createHash("sha256").update(v).digest("hex");
+
+test("GET /result?wait= answers as soon as the result is stored, null when it does not come in time, at once for an unknown message", async () => {
+  const pid = await spawn();
+  const slow = messageItem(pid, "z", "Slow", [{ name: "Ms", value: "400" }]);
+  const t = Date.now();
+  assert.equal((await post(url, slow)).status, 200);
+  const early = await getJson(`${url}/result/${pid}/${slow.id}?wait=50`);
+  assert.equal(early.body, null, "not stored within 50 ms");
+  const r = await getJson<{ Data: string } | null>(`${url}/result/${pid}/${slow.id}?wait=10000`);
+  assert.ok(r.body?.Data.endsWith(":z"), "the result, in the same request");
+  const took = Date.now() - t;
+  assert.ok(took >= 350 && took < 5000, `answered when stored (${took} ms)`);
+  const t2 = Date.now();
+  assert.equal((await getJson(`${url}/result/${pid}/${"U".repeat(43)}?wait=10000`)).body, null);
+  assert.ok(Date.now() - t2 < 2000, "an unknown message is not waited for");
+});
+
+test("a VM that takes batches gets messages that arrive together in fewer calls, applied in nonce order", async () => {
+  const r = await post(
+    url,
+    spawnItem(moduleId, running.node.address, [{ name: "Batch", value: "yes" }]),
+  );
+  const pid = r.body.id!;
+  await waitResult(url, pid, pid);
+  const items = Array.from({ length: 60 }, (_, i) => messageItem(pid, `b${i}`));
+  assert.ok((await Promise.all(items.map((m) => post(url, m)))).every((a) => a.status === 200));
+  await running.node.idle(pid);
+  for (const m of items) {
+    const res = await running.store.result(m.id);
+    const at = await running.store.locate(m.id);
+    assert.equal(res?.Data, `${at!.nonce}:${m.data.toString()}`, "applied as its nonce says");
+  }
+  const calls = messageItem(pid, "", "Calls");
+  await post(url, calls);
+  const batches = Number((await waitResult(url, pid, calls.id)).Data);
+  assert.ok(batches >= 1 && batches < 60, `60 messages took ${batches} batch calls`);
+});

@@ -249,6 +249,31 @@ test("tag names and values must be valid UTF-8: other bytes are refused with err
   assert.equal(DataItem.fromJSON(stored.body).verify(), true, "the stored copy is what was signed");
 });
 
+test("a body's Content-Type changes nothing: an item sent as text/plain is taken, garbage as text/plain is a 400", async () => {
+  const pid = await spawn();
+  const plain = await post(url, Buffer.from("not an item"));
+  assert.equal(plain.status, 400);
+  for (const type of ["text/plain", "text/plain; charset=utf-8", "application/json", "image/png"]) {
+    const item = messageItem(pid, `as ${type}`);
+    const ok = await fetch(`${url}/`, {
+      method: "POST",
+      headers: { "content-type": type },
+      body: item.encode(),
+    });
+    assert.equal(ok.status, 200, `${type}: ${await ok.text()}`);
+    const bad = await fetch(`${url}/`, {
+      method: "POST",
+      headers: { "content-type": type },
+      body: "not an item",
+    });
+    assert.deepEqual(
+      [bad.status, ((await bad.json()) as { error: string }).error],
+      [400, plain.body.error],
+      type,
+    );
+  }
+});
+
 describe("read APIs", () => {
   let pid: string;
   before(async () => {

@@ -100,6 +100,28 @@ function storeSuite(name: string, make: () => Promise<Store>) {
       assert.equal(await store.messageByNonce("C", 1), null);
     });
 
+    test("appends and results made back to back keep their order; a gap or a second copy of an id is refused and nothing else", async () => {
+      const appends = Array.from({ length: 20 }, (_, i) =>
+        store.append("R", i, item(i === 0 ? "R" : `r${i}`), item(`ra${i}`)),
+      );
+      const gap = store.append("R", 22, item("r22"), item("ra22"));
+      const copy = store.append("R", 20, item("r3"), item("ra20"));
+      await Promise.all(appends);
+      await assert.rejects(gap, /err_nonce_gap/);
+      await assert.rejects(copy, /err_duplicate_item/);
+      assert.equal(await store.nonce("R"), 19);
+      for (let n = 1; n < 20; n++)
+        assert.equal((await store.messageByNonce("R", n))?.id, `r${n}`, `nonce ${n} in place`);
+      assert.deepEqual(await store.locate("r3"), { pid: "R", nonce: 3 });
+      await Promise.all(
+        Array.from({ length: 20 }, (_, n) => store.saveResult("R", result(`r${n}`, n))),
+      );
+      assert.deepEqual(
+        (await store.results("R", { limit: 100, sort: "ASC" })).map((r) => r.Nonce),
+        Array.from({ length: 20 }, (_, n) => String(n)),
+      );
+    });
+
     test("checkpoint index", async () => {
       assert.equal(await store.checkpoint("P"), null);
       await store.setCheckpoint("P", "ckp1");

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import Fastify from "fastify";
 import { taskMetrics } from "../../src/agents/hub/metrics.js";
+import { OutputTail } from "../../src/agents/hub/output-tail.js";
 import { agentRows, agentStatus } from "../../src/dashboard/agents.js";
-import { cookie } from "../../src/dashboard/auth.js";
+import { cookie, loginPage, Sessions } from "../../src/dashboard/auth.js";
 import { botCounts, parseBots } from "../../src/dashboard/bots.js";
-import { ago, bytes, duration } from "../../src/dashboard/format.js";
+import { ago, axisLabels, bytes, duration } from "../../src/dashboard/format.js";
 import { EventLog } from "../../src/sys/sse.js";
 
 // The shape `vm-ctl list --json` prints (the contract with the microVM issue).
@@ -187,4 +189,107 @@ test("format and cookies: units, durations, ages; a session cookie read among ot
   assert.equal(cookie("a=1; vmd_session=abc; b=2", "vmd_session"), "abc");
   assert.equal(cookie("xvmd_session=abc", "vmd_session"), undefined);
   assert.equal(cookie(undefined, "vmd_session"), undefined);
+});
+
+test("output tail: keeps the latest characters of a task's output, counts what it dropped, joins neighbours of one stream", () => {
+  const tail = new OutputTail(10);
+  tail.push({ stream: "stdout", data: "abc" });
+  tail.push({ stream: "stdout", data: "def" });
+  tail.push({ stream: "stderr", data: "gh" });
+  assert.deepEqual(tail.merged(), [
+    { stream: "stdout", data: "abcdef" },
+    { stream: "stderr", data: "gh" },
+  ]);
+  tail.push({ stream: "stdout", data: "ijklm" });
+  assert.equal(tail.chars, 10);
+  assert.equal(tail.dropped, 3);
+  assert.equal(
+    tail
+      .all()
+      .map((c) => c.data)
+      .join(""),
+    "defghijklm",
+  );
+  assert.equal(tail.all()[0]!.stream, "stdout", "a chunk cut in two keeps its stream");
+  tail.push({ stream: "stdout", data: "0123456789ABC" });
+  assert.deepEqual(tail.all(), [{ stream: "stdout", data: "3456789ABC" }]);
+  assert.equal(tail.dropped, 16);
+
+  // A million one-character chunks stay bounded (the dropped ones are compacted away).
+  const big = new OutputTail(1000);
+  for (let i = 0; i < 1_000_000; i++) big.push({ stream: "stdout", data: String(i % 10) });
+  assert.equal(big.chars, 1000);
+  assert.equal(big.dropped, 999_000);
+  assert.equal(big.all().length, 1000);
+  assert.equal(big.merged().length, 1);
+  assert.equal(big.merged()[0]!.data.slice(-3), "789", "the latest characters are the ones kept");
+});
+
+test("axis labels: one unit per axis and enough decimals that no two ticks read alike", () => {
+  const gib = 2 ** 30;
+  const mib = 2 ** 20;
+  // A disk at 46.1 GiB moving by megabytes: "46.1 GiB" twice before.
+  const disk = axisLabels([46.1 * gib, 46.1 * gib + 2 * mib, 46.1 * gib + 4 * mib], "bytes");
+  assert.equal(new Set(disk).size, 3, disk.join(", "));
+  assert.deepEqual(axisLabels([0, 50 * mib, 100 * mib], "bytes"), ["0 MiB", "50 MiB", "100 MiB"]);
+  // Finished per minute with at most 1: "0, 1, 1" before.
+  assert.deepEqual(axisLabels([0, 0.5, 1], "count"), ["0", "", "1"]);
+  assert.deepEqual(axisLabels([0, 1000, 2000], "count"), ["0", "1,000", "2,000"]);
+  // A busy host between 99.6 and 100%: "100%" three times before.
+  assert.deepEqual(axisLabels([99.6, 99.8, 100], "percent"), ["99.6%", "99.8%", "100.0%"]);
+  assert.deepEqual(axisLabels([0, 50, 100], "percent"), ["0%", "50%", "100%"]);
+  assert.deepEqual(axisLabels([0, 10_000, 20_000], "ms"), ["0 s", "10 s", "20 s"]);
+  assert.deepEqual(axisLabels([0, 200, 400], "ms"), ["0 ms", "200 ms", "400 ms"]);
+});
+
+test("sessions: signing out or expiring ends the session's open streams; the login page escapes where the token is", async () => {
+  let now = 1_000_000;
+  const logs: string[] = [];
+  const sessions = new Sessions(
+    "right-token",
+    (l) => logs.push(l),
+    () => now,
+    "/srv/<hub>/token",
+  );
+  const app = Fastify();
+  sessions.register(app);
+  const login = async () => {
+    const res = await app.inject({
+      method: "POST",
+      url: "/login",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      payload: "token=right-token",
+    });
+    assert.equal(res.statusCode, 303);
+    return String(res.headers["set-cookie"]).split(";")[0]!;
+  };
+  const as = (c: string) => ({ headers: { cookie: c } }) as Parameters<Sessions["onEnd"]>[0];
+
+  const first = await login();
+  let ended = 0;
+  sessions.onEnd(as(first), () => ended++);
+  const unbind = sessions.onEnd(as(first), () => ended++);
+  unbind();
+  await app.inject({ method: "POST", url: "/logout", headers: { cookie: first } });
+  assert.equal(ended, 1, "sign-out ends the session's stream (and only the one still open)");
+  assert.equal(sessions.valid(as(first) as never), false);
+
+  const second = await login();
+  let expired = 0;
+  sessions.onEnd(as(second), () => expired++);
+  sessions.sweep();
+  assert.equal(expired, 0);
+  now += 13 * 3600_000;
+  sessions.sweep();
+  assert.equal(expired, 1, "an expired session's stream ends at the next sweep");
+
+  let refused = 0;
+  sessions.onEnd(as("vmd_session=made-up"), () => refused++);
+  assert.equal(refused, 1, "a stream without a live session ends at once");
+
+  const page = (await app.inject({ method: "GET", url: "/login" })).body;
+  assert.match(page, /\/srv\/&lt;hub&gt;\/token/);
+  assert.doesNotMatch(page, /<hub>/);
+  assert.match(loginPage("Wrong <token>."), /Wrong &lt;token&gt;\./);
+  await app.close();
 });

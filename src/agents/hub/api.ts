@@ -4,6 +4,7 @@ import { z } from "zod";
 import { VmdError } from "../../errors.js";
 import { EventLog, openSse, streamLog } from "../../sys/sse.js";
 import type { Hub, HubEvent } from "./hub.js";
+import { statusOf } from "../../error-codes.js";
 import { jsonErrorHandler } from "./http-errors.js";
 import { taskMetrics } from "./metrics.js";
 import { TASK_STATES } from "./states.js";
@@ -66,10 +67,18 @@ const TaskListQuery = z.object({
   limit: int(1, 500, 50),
 });
 
-const MetricsQuery = z.object({
-  windowMs: int(60_000, 7 * 86_400_000, 3_600_000),
-  bucketMs: int(1000, 86_400_000, 60_000),
-});
+/** Most buckets one metrics answer has: a week by the minute (finer held the hub for seconds). */
+const MAX_BUCKETS = 10_080;
+
+const MetricsQuery = z
+  .object({
+    windowMs: int(60_000, 7 * 86_400_000, 3_600_000),
+    bucketMs: int(1000, 86_400_000, 60_000),
+  })
+  .refine((q) => Math.ceil(q.windowMs / q.bucketMs) <= MAX_BUCKETS, {
+    path: ["bucketMs"],
+    message: `too small for windowMs: at most ${MAX_BUCKETS.toLocaleString("en")} buckets (a week by the minute)`,
+  });
 
 /**
  * The hub's HTTP API (bearer token on everything but /health): agents, tasks, a task's output as
@@ -99,11 +108,7 @@ export function buildHubApi(
     if (got.length !== expected.length || !timingSafeEqual(got, expected))
       return reply.code(401).send({ error: "err_unauthorized", message: "bearer token required" });
   });
-  app.setErrorHandler(
-    jsonErrorHandler((code) =>
-      code.startsWith("err_unknown") ? 404 : code === "err_agent_exists" ? 409 : 400,
-    ),
-  );
+  app.setErrorHandler(jsonErrorHandler(statusOf));
 
   const agentView = (a: AgentRecord) => ({
     name: a.name,

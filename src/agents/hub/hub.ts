@@ -10,7 +10,11 @@ import {
   type HubToAgent,
   type TaskSpec,
 } from "../../runtimes/agent/wire.js";
+import { OutputTail } from "./output-tail.js";
 import { FINISHED, type FinishFields, type HubStore, type TaskRecord } from "./store.js";
+
+/** How much of a running task's output the hub keeps for late subscribers (characters, the latest). */
+export const LIVE_OUTPUT_CHARS = 1024 * 1024;
 
 const HealthSchema = z.object({
   cpuPercent: z.number(),
@@ -75,8 +79,8 @@ export interface HubOptions {
 export class Hub {
   readonly events = new EventEmitter();
   private readonly sockets = new Map<string, WebSocket>();
-  /** Output of running tasks so far, for stream subscribers who arrive late. */
-  private readonly live = new Map<string, { stream: "stdout" | "stderr"; data: string }[]>();
+  /** The latest output of running tasks (1 Mi characters each), for stream subscribers who arrive late. */
+  private readonly live = new Map<string, OutputTail>();
   /** Which agent each task sent by this hub belongs to: checked on every report without a store read. */
   private readonly owners = new Map<string, string>();
   readonly wss: WebSocketServer;
@@ -165,8 +169,18 @@ export class Hub {
     return (await this.opts.store.task(id))!;
   }
 
+  /** The latest output of a running (or just finished) task, at most {@link LIVE_OUTPUT_CHARS}. */
   liveOutput(id: string) {
-    return this.live.get(id) ?? [];
+    return this.live.get(id)?.all() ?? [];
+  }
+
+  private liveTail(id: string): OutputTail {
+    let tail = this.live.get(id);
+    if (!tail) {
+      tail = new OutputTail(LIVE_OUTPUT_CHARS);
+      this.live.set(id, tail);
+    }
+    return tail;
   }
 
   private send(ws: WebSocket, msg: HubToAgent): void {
@@ -281,13 +295,11 @@ export class Hub {
         break;
       case "task.started":
         await store.started(msg.taskId, msg.startedAt);
-        this.live.set(msg.taskId, this.live.get(msg.taskId) ?? []);
+        this.liveTail(msg.taskId);
         this.emit({ type: "task.running", task: (await store.task(msg.taskId))! });
         break;
       case "task.output": {
-        const chunks = this.live.get(msg.taskId) ?? [];
-        chunks.push({ stream: msg.stream, data: msg.data });
-        this.live.set(msg.taskId, chunks);
+        this.liveTail(msg.taskId).push({ stream: msg.stream, data: msg.data });
         this.emit({ type: "task.output", taskId: msg.taskId, stream: msg.stream, data: msg.data });
         break;
       }

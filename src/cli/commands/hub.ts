@@ -63,6 +63,7 @@ export async function launchHub(
     flags.dashboardPort ?? String(DEFAULT_DASHBOARD_PORT),
     "--dashboard-port",
   );
+  const tokenFile = flags.dataDir ? join(flags.dataDir, "token") : paths.hub.tokenFile;
   const hub = await startHub({
     wsPort: port(flags.wsPort, "--ws-port"),
     httpPort: port(flags.httpPort, "--http-port"),
@@ -70,7 +71,7 @@ export async function launchHub(
     httpHost: flags.listenAll ? "0.0.0.0" : "127.0.0.1",
     db: flags.dataDir ? join(flags.dataDir, "hub.db") : paths.hub.db,
     ...(flags.redisUrl ? { redisURL: flags.redisUrl } : {}),
-    tokenFile: flags.dataDir ? join(flags.dataDir, "token") : paths.hub.tokenFile,
+    tokenFile,
     ...(process.env.HUB_TOKEN ? { token: process.env.HUB_TOKEN } : {}),
     log,
   });
@@ -81,6 +82,7 @@ export async function launchHub(
       port: dashboardPort,
       hubURL: hub.apiURL,
       token: hub.token,
+      tokenFile: process.env.HUB_TOKEN ? "HUB_TOKEN" : tokenFile,
       docker,
       profiles: new ProfileCatalog([join(paths.root, "profiles"), join(packageRoot(), "profiles")]),
       logDir: join(paths.root, "logs"),
@@ -180,8 +182,11 @@ export function registerHub(program: Command, ctx: () => CliContext): void {
       );
       const log = (l: string) => console.log(`${new Date().toISOString()} ${l}`);
       if (!engineUp)
-        log("warning: no Docker engine answers: agents in containers cannot be reached");
-      const hub = await launchHub(flags, c.paths, engineUp ? docker : undefined, log);
+        log(
+          `warning: no Docker engine answers at ${docker.address.display}: agents in containers cannot be reached`,
+        );
+      // The dashboard keeps the client either way: its overview shows the engine down at this address.
+      const hub = await launchHub(flags, c.paths, docker, log);
       await new Promise<void>((resolve) => {
         const stop = () => {
           log("stopping the hub");

@@ -59,7 +59,10 @@ export function registerUp(program: Command, ctx: () => CliContext): void {
       "-c, --config <file>",
       "config.yaml for the node (default: built-in defaults, port :8080)",
     )
-    .addHelpText("after", "\nExample:\n  sudo vmdocker up\n  vmdocker up -c config.yaml")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sudo vmdocker up                   # node 127.0.0.1:8080, hub 9090/9091, dashboard http://127.0.0.1:9092 (URL printed)\n  vmdocker up -c config.yaml\n  vmdocker up --dashboard-port 9192  # the dashboard on another port\n  vmdocker up --no-dashboard",
+    )
     .action(
       async (opts: {
         criu: boolean;
@@ -127,7 +130,7 @@ export function registerUp(program: Command, ctx: () => CliContext): void {
                   ? [
                       ...(hub.dashboard
                         ? [
-                            `Dashboard: ${hub.dashboard.url} (sign in with the token in ${c.paths.hub.tokenFile})`,
+                            `Dashboard: ${hub.dashboard.url} (sign in with the token in ${process.env.HUB_TOKEN ? "HUB_TOKEN" : c.paths.hub.tokenFile})`,
                           ]
                         : []),
                       `Agents (hub API ${hub.apiURL}):`,

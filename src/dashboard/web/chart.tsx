@@ -1,20 +1,23 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { useEffect, useRef } from "preact/hooks";
+import { axisLabels, type AxisKind } from "../format.js";
 
 export interface Series {
   label: string;
   color: string;
-  /** Formats a value for the legend and axis. */
+  /** Formats a value for the legend. */
   fmt?: (v: number) => string;
 }
 
 /**
  * A time-series chart (uPlot): `data[0]` holds times in seconds, the others one array per series.
- * `data-points` on the element says how many points it shows (tests read it).
+ * `axis` says what the values count, for the value axis's labels. `data-points` on the element
+ * says how many points it shows (tests read it).
  */
 export function TimeChart(props: {
   title: string;
+  axis: AxisKind;
   series: Series[];
   data: (number | null)[][];
   height?: number;
@@ -38,7 +41,7 @@ export function TimeChart(props: {
           grid: { stroke: "#2a3142" },
           ticks: { stroke: "#2a3142" },
           size: 78,
-          values: (_u, vals) => vals.map((v) => fmt(v)),
+          values: (_u, vals) => axisLabels(vals, props.axis),
         },
       ],
       series: [

@@ -67,7 +67,10 @@ export function Pager(props: {
   );
 }
 
-/** A button that runs an async action, shows it is busy, and shows the error it ends with. */
+/**
+ * A button that runs an async action, shows it is busy, and shows the error it ends with (or,
+ * with `note`, what it made).
+ */
 export function ActionButton(props: {
   label: string;
   run: () => Promise<unknown>;
@@ -75,9 +78,12 @@ export function ActionButton(props: {
   danger?: boolean;
   disabled?: boolean;
   testid?: string;
+  /** A line about the action's result, shown once it succeeds. */
+  note?: (out: unknown) => string;
 }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState("");
+  const [note, setNote] = useState("");
   return (
     <span class="action">
       <button
@@ -89,8 +95,10 @@ export function ActionButton(props: {
           if (props.confirm && !confirm(props.confirm)) return;
           setBusy(true);
           setError("");
+          setNote("");
           try {
-            await props.run();
+            const out = await props.run();
+            if (props.note) setNote(props.note(out));
           } catch (err) {
             setError(err instanceof ApiError ? err.message : String(err));
           } finally {
@@ -101,6 +109,11 @@ export function ActionButton(props: {
         {busy ? `${props.label}…` : props.label}
       </button>
       {error && <span class="error-text">{error}</span>}
+      {note && (
+        <span class="muted" data-testid={props.testid && `${props.testid}-note`}>
+          {note}
+        </span>
+      )}
     </span>
   );
 }

@@ -61,7 +61,24 @@ export class DockerBackend {
         "the start command is empty",
         "set Start-Command in the module or the spawn",
       );
-    const port = await this.allocatePort();
+    // Another node on this host may publish the port this one found free a moment ago: then the
+    // start fails with "port is already allocated", and the next free port is tried.
+    for (let attempt = 1; ; attempt++) {
+      const port = await this.allocatePort();
+      try {
+        return await this.createOn(port, spec, restoreFrom);
+      } catch (err) {
+        if (attempt >= 5 || !/port is already allocated/.test(errorMessage(err))) throw err;
+        // that port stays reserved: someone else holds it
+      }
+    }
+  }
+
+  private async createOn(
+    port: number,
+    spec: InstanceSpec,
+    restoreFrom?: { checkpoint: string; place: (containerId: string) => Promise<void> },
+  ): Promise<Instance> {
     const existing = await this.client.findContainer(spec.name);
     if (existing) await this.client.removeContainer(existing.Id, { force: true });
     let id: string;
@@ -127,7 +144,8 @@ export class DockerBackend {
         restoreFrom ? { checkpoint: restoreFrom.checkpoint } : {},
       );
     } catch (err) {
-      this.reserved.delete(port);
+      // A port another node took is left reserved: someone else holds it.
+      if (!/port is already allocated/.test(errorMessage(err))) this.reserved.delete(port);
       try {
         const made = await this.client.findContainer(spec.name);
         if (made) await this.client.removeContainer(made.Id, { force: true });

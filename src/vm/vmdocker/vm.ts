@@ -1,3 +1,4 @@
+import { silentLogger, type Logger } from "../../log.js";
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { VmdError, errorMessage } from "../../errors.js";
@@ -55,7 +56,7 @@ export interface VmdockerOptions {
   criuAsRoot?: boolean;
   /** Started instances kept ready per runtime (docker backend, workspace checkpoints); 0 turns the pool off. */
   warmPool?: number;
-  log?: (line: string) => void;
+  log?: Logger;
 }
 
 export interface VmdockerMount {
@@ -92,7 +93,9 @@ function checkpointKind(spawnTags: Tag[], spec: RuntimeSpec, fallback: Checkpoin
 
 /** The hymx.vmdocker.v0.0.1 VM: each process in its own container, driven over `/vmm/*`. */
 export function vmdocker(opts: VmdockerOptions): VmdockerMount {
-  const log = opts.log ?? (() => {});
+  const logger = opts.log ?? silentLogger;
+  // The runtime layer's cleanup reports are lines: they are warnings here.
+  const log = (line: string) => logger.warn(line);
   const docker = new DockerBackend(opts.client, log);
   const sandbox = new SandboxBackend((args) => run("docker", args));
   const healthTimeoutMs = opts.healthTimeoutMs ?? 120_000;
@@ -103,7 +106,7 @@ export function vmdocker(opts: VmdockerOptions): VmdockerMount {
     workspaces: join(opts.workspaceRoot, "sandbox_workspace"),
     launch: (spec) => docker.create(spec),
     healthTimeoutMs,
-    log,
+    log: logger,
   });
   const factory: VmFactory = async (env, { restoring = false } = {}) => {
     const pid = env.Meta.Pid;
@@ -168,7 +171,13 @@ export function vmdocker(opts: VmdockerOptions): VmdockerMount {
   return { factory, pool, close: () => pool.close() };
 }
 
-/** A runtime's `result` string as a VmResult (a malformed one becomes the Error). */
+/** A runtime's reason for refusing an apply: `{"error": "..."}` or `{"msg": "..."}`, else the status and body. */
+function refusal(status: number, body: Record<string, unknown>, text: string): string {
+  const reason = body.error ?? body.msg;
+  return typeof reason === "string" ? reason : `request failed with status ${status}: ${text}`;
+}
+
+/** A runtime's `result` (a JSON string of upstream's Result) as the VM's result; anything else is its Error. */
 function parseResult(text: unknown): VmResult {
   try {
     const parsed = ResultSchema.safeParse(JSON.parse(String(text ?? "")));
@@ -200,6 +209,8 @@ class VmdockerVm implements Vm {
   private readonly secretEnv: Set<string>;
   /** The memory image of the checkpoint this process last restored from or took. */
   private committedImage?: string;
+  /** The runtime has no `/vmm/apply-batch`. */
+  private noBatch = false;
   spawnResult?: VmResult;
 
   constructor(
@@ -319,29 +330,59 @@ class VmdockerVm implements Vm {
     return this.evaluate("dryrun", from, meta);
   }
 
-  private async evaluate(route: "apply" | "dryrun", from: string, meta: Meta): Promise<VmResult> {
-    let res;
+  /**
+   * The runtime's state for anyone to read (`/vmm/state`), where the runtime declares it public
+   * (an AO process's memory); others, and upstream runtimes without the route, are refused with
+   * err_state_not_public, since a container's workspace can hold the process's secrets.
+   */
+  async publicState(): Promise<string> {
+    const res = await this.callRuntime("state", {});
+    if (res.status !== 200 || typeof res.body.state !== "string")
+      throw new ProtocolError("err_state_not_public");
+    return res.body.state;
+  }
+
+  /** One `/vmm/<route>` call to the running runtime; a failed call throws VmGoneError when the container is gone. */
+  private async callRuntime(route: string, body: unknown) {
     try {
-      res = await this.running.call(route, { meta, from, params: meta.Params });
+      return await this.running.call(route, body);
     } catch (err) {
       return this.assertAlive(err);
     }
+  }
+
+  private async evaluate(route: "apply" | "dryrun", from: string, meta: Meta): Promise<VmResult> {
+    const res = await this.callRuntime(route, { meta, from, params: meta.Params });
     if (
       route === "dryrun" &&
       (res.status === 404 || String(res.body.error ?? "").startsWith("err_dry_run_unsupported"))
     )
       throw new ProtocolError("err_dry_run_unsupported", String(res.body.error ?? "not found"));
-    if (res.status !== 200) {
-      // The runtime's reason, not an opaque status: `{"error": "..."}` or `{"msg": "..."}`.
-      const reason = res.body.error ?? res.body.msg;
-      return {
-        Error:
-          typeof reason === "string"
-            ? reason
-            : `request failed with status ${res.status}: ${res.text}`,
-      };
-    }
+    if (res.status !== 200) return { Error: refusal(res.status, res.body, res.text) };
     return parseResult(res.body.result);
+  }
+
+  /**
+   * `/vmm/apply-batch` (vmdocker's runtimes): the messages in one request, applied in order.
+   * Runtimes without the route (upstream's) answer 404: then null, and never asked again.
+   */
+  async applyBatch(calls: { from: string; meta: Meta }[]): Promise<VmResult[] | null> {
+    if (this.noBatch) return null;
+    const res = await this.callRuntime("apply-batch", {
+      items: calls.map(({ from, meta }) => ({ meta, from, params: meta.Params })),
+    });
+    if (res.status === 404) {
+      this.noBatch = true;
+      return null;
+    }
+    const answers = res.body.results;
+    if (res.status !== 200 || !Array.isArray(answers) || answers.length !== calls.length) {
+      const why = refusal(res.status, res.body, res.text);
+      return calls.map(() => ({ Error: why }));
+    }
+    return (answers as { result?: unknown; error?: unknown }[]).map((a) =>
+      typeof a?.error === "string" ? { Error: a.error } : parseResult(a?.result),
+    );
   }
 
   async checkpoint(): Promise<string> {

@@ -1,3 +1,4 @@
+import type { Logger } from "../../log.js";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -31,7 +32,7 @@ export interface WarmPoolOptions {
   workspaces: string;
   launch: (spec: InstanceSpec) => Promise<Instance>;
   healthTimeoutMs: number;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 const keyOf = (t: PoolTemplate) =>
@@ -81,7 +82,7 @@ export class WarmPool {
       renameSync(warm.workspace, workspace);
       return { ...warm.instance, name };
     } catch (err) {
-      this.opts.log(`warm pool: dropped ${warm.instance.name}: ${errorMessage(err)}`);
+      this.opts.log.warn(`warm pool: dropped ${warm.instance.name}: ${errorMessage(err)}`);
       await this.discard(warm);
       return undefined;
     }
@@ -97,7 +98,7 @@ export class WarmPool {
       while (!this.closed && list.length < this.opts.size) list.push(await this.make(template));
     })()
       .catch((err: unknown) =>
-        this.opts.log(`warm pool: could not start an instance: ${errorMessage(err)}`),
+        this.opts.log.warn(`warm pool: could not start an instance: ${errorMessage(err)}`),
       )
       .finally(() => this.filling.delete(key));
     this.filling.set(key, work);
@@ -142,7 +143,7 @@ export class WarmPool {
 
   /** Removes a pool instance and its folder; what cannot be removed is logged, not thrown. */
   private async discard(warm: Warm): Promise<void> {
-    await removeLogged(warm.instance, "leaving the warm pool", this.opts.log);
+    await removeLogged(warm.instance, "leaving the warm pool", (line) => this.opts.log.warn(line));
     rmSync(warm.workspace, { recursive: true, force: true });
   }
 }

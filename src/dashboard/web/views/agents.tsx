@@ -34,7 +34,12 @@ function Actions(props: { a: AgentRow }) {
         disabled={props.a.status === "stopped"}
         testid={`stop-${name}`}
       />
-      <ActionButton label="Snapshot" run={post("snapshot")} testid={`snapshot-${name}`} />
+      <ActionButton
+        label="Snapshot"
+        run={post("snapshot")}
+        note={(out) => `saved as ${(out as { reference: string }).reference.split(":").pop()}`}
+        testid={`snapshot-${name}`}
+      />
       <ActionButton
         label="Destroy"
         danger
@@ -114,18 +119,21 @@ function AgentDetail(props: { a: AgentRow }) {
         <TimeChart
           title="CPU"
           testid="chart-agent-cpu"
+          axis="percent"
           series={[{ label: "CPU", color: "#5794f2", fmt: (v) => `${v.toFixed(1)}%` }]}
           data={[xs, points.map((p) => p.cpuPercent)]}
         />
         <TimeChart
           title="Memory"
           testid="chart-agent-memory"
+          axis="bytes"
           series={[{ label: "memory", color: "#73bf69", fmt: bytes }]}
           data={[xs, points.map((p) => p.memoryBytes)]}
         />
         <TimeChart
           title="Disk (/workspace)"
           testid="chart-agent-disk"
+          axis="bytes"
           series={[{ label: "used", color: "#ff9830", fmt: bytes }]}
           data={[xs, points.map((p) => p.diskUsedBytes)]}
         />
@@ -277,7 +285,7 @@ export function AgentsView(props: { params: URLSearchParams }) {
                       "–"
                     )}
                   </td>
-                  <td>
+                  <td class="cell-actions">
                     <Actions a={a} />
                   </td>
                 </tr>

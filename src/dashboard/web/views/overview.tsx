@@ -104,7 +104,7 @@ export function OverviewView() {
         <Tile
           label="Tasks active"
           value={n(active)}
-          sub={`${n(c.tasks?.queued)} queued`}
+          sub={`${n(c.tasks ? (c.tasks.queued ?? 0) : null)} queued`}
           href="#/tasks"
         />
         <Tile
@@ -134,12 +134,14 @@ export function OverviewView() {
         <TimeChart
           title="Host CPU"
           testid="chart-host-cpu"
+          axis="percent"
           series={[{ label: "CPU", color: "#5794f2", fmt: (v) => `${v.toFixed(0)}%` }]}
           data={[host.map((s) => s.t / 1000), host.map((s) => s.cpuPercent)]}
         />
         <TimeChart
           title="Host memory"
           testid="chart-host-mem"
+          axis="bytes"
           series={[{ label: "used", color: "#73bf69", fmt: bytes }]}
           data={[host.map((s) => s.t / 1000), host.map((s) => s.memUsedBytes)]}
         />

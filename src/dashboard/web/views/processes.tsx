@@ -54,7 +54,9 @@ function Results(props: { pid: string }) {
                 <td class="mono ellipsis" title={r.data}>
                   {r.data || "–"}
                 </td>
-                <td class="error-text">{r.error}</td>
+                <td class="error-text" title={r.error}>
+                  {r.error}
+                </td>
                 <td>{r.messages ? `${r.messages} msg` : ""}</td>
               </tr>
             ))}
@@ -124,13 +126,17 @@ export function ProcessesView() {
                 <td class="mono" title={p.module}>
                   {shortId(p.module, 6)}
                 </td>
-                <td>{p.runtime}</td>
-                <td>{p.backend}</td>
-                <td>{p.checkpointKind}</td>
+                <td title={p.runtime}>{p.runtime}</td>
+                <td class="cell-short" title={p.backend}>
+                  {p.backend}
+                </td>
+                <td class="cell-short" title={p.checkpointKind}>
+                  {p.checkpointKind}
+                </td>
                 <td data-testid={`process-nonce-${p.pid}`}>{p.nonce}</td>
                 <td>{p.messagesPerMinute}</td>
                 <td>{p.lastMessageAt ? ago(p.lastMessageAt, now) : "–"}</td>
-                <td>
+                <td class="cell-actions">
                   {!p.core && data.admin && (
                     <div class="actions">
                       {p.running ? (

@@ -7,7 +7,7 @@ import { qs } from "../api";
 import { TimeChart } from "../chart";
 import { useLiveQuery, useNow } from "../hooks";
 import { Empty, Pager, Pill, kindOf } from "../ui";
-import { TaskOutput } from "./task-output";
+import { TaskOutput, taskExitCode } from "./task-output";
 
 interface TaskPage {
   total: number;
@@ -66,6 +66,7 @@ function Metrics() {
         <TimeChart
           title="Finished per minute"
           testid="chart-task-rate"
+          axis="count"
           series={[
             { label: "succeeded", color: "#73bf69", fmt: (v) => v.toFixed(0) },
             { label: "failed", color: "#f2495c", fmt: (v) => v.toFixed(0) },
@@ -75,6 +76,7 @@ function Metrics() {
         <TimeChart
           title="Duration"
           testid="chart-task-duration"
+          axis="ms"
           series={[
             { label: "p50", color: "#5794f2", fmt: duration },
             { label: "p95", color: "#b877d9", fmt: duration },
@@ -179,7 +181,7 @@ export function TasksView(props: { params: URLSearchParams }) {
                       ? `${duration(now - t.startedAt)}…`
                       : "–"}
                 </td>
-                <td>{t.exitCode ?? "–"}</td>
+                <td>{taskExitCode(t) ?? "–"}</td>
                 <td>{ago(t.createdAt, now)}</td>
               </tr>
             ))}
