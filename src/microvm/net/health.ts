@@ -1,17 +1,33 @@
-// The gateway's health as a user sees it: `GET http://127.0.0.1:<port>/health` answering 200.
+// The gateway's health as a user sees it, through 127.0.0.1:<port>: `GET /health` answers 200 and
+// the gateway has finished starting. OpenClaw's /health is its liveness probe: it answers as soon
+// as the HTTP server listens, while plugins, channels and sidecars are still loading (openclaw
+// 2026.9.6, gateway-http-route-contracts: /health "live", /startupz "startup"). Under emulation that
+// loading holds the gateway's event loop for tens of seconds at a time, so a gate on /health alone
+// let vm-setup report a bot that then did not answer. /startupz answers 503 until startup is done.
 import { VmdError } from "../../errors.js";
 
-/** One probe; false on any error, a non-200 answer or no answer within `timeoutMs`. */
+async function getStatus(url: string, signal: AbortSignal): Promise<number> {
+  const res = await fetch(url, { signal });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/**
+ * One probe: true when /health answers 200 and /startupz 200 (or 404: a gateway without a
+ * startup probe, such as the tests' busybox guest), both within `timeoutMs` in all; false on any
+ * error, another answer, or no answer in time.
+ */
 export async function healthOk(port: number, timeoutMs = 3000): Promise<boolean> {
   // A timer of our own, not AbortSignal.timeout(): that one does not keep the event loop alive,
   // so a CLI whose only pending work was a probe stuck on a booting guest exited with code 13
   // (unsettled top-level await) instead of reporting "down".
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
+  const base = `http://127.0.0.1:${port}`;
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: abort.signal });
-    await res.arrayBuffer();
-    return res.status === 200;
+    if ((await getStatus(`${base}/health`, abort.signal)) !== 200) return false;
+    const startup = await getStatus(`${base}/startupz`, abort.signal);
+    return startup === 200 || startup === 404;
   } catch {
     return false;
   } finally {
