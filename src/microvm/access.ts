@@ -105,7 +105,8 @@ export async function reprovision(
   const t = Date.now();
   await waitForSsh(env, r, p, timeoutS * 1000);
   await provisionGuest(env, r, p, readToken(p), plan.provision, timeoutS, onLine);
-  await waitHealthy(r.hostPort, 120_000, { what: `instance ${id}` });
+  // The gateway restarted: live in the guest already, it may still need minutes to finish starting.
+  await waitHealthy(r.hostPort, timeoutS * 1000, { what: `instance ${id}` });
   writeProvisionOptions(p, merged);
   writeInstance(env, { ...readInstance(env, id), model: plan.provision.model });
   return { seconds: (Date.now() - t) / 1000 };
