@@ -1,11 +1,13 @@
 #!/bin/sh
-# provision-guest.sh <instance-id> <health-timeout-seconds>: runs inside a vmdemo guest as root,
-# from the folder vm-setup sent over SSH (gateway.env, openclaw.json, openclaw.service, browser).
-# Installs the gateway's secrets (0600), its config and its systemd service, starts it and waits
-# until the gateway answers /health on the guest's own port 18789. The folder is removed at the end.
+# provision-guest.sh <instance-id> <health-timeout-seconds> [nowait]: runs inside a vmdemo guest as
+# root, from the folder vm-setup sent over SSH (gateway.env, openclaw.json, openclaw.service,
+# browser). Installs the gateway's secrets (0600), its config and its systemd service (synced to
+# disk, so they survive the VM being killed), starts it and waits until the gateway answers /health
+# on the guest's own port 18789, unless `nowait`. The folder is removed at the end.
 set -eu
 id="$1"
 timeout="$2"
+wait="${3:-wait}"
 src=$(dirname "$0")
 trap 'rm -rf "$src"' EXIT
 
@@ -23,7 +25,12 @@ fi
 install -m 0644 "$src/openclaw.service" "/etc/systemd/system/openclaw-$id.service"
 systemctl daemon-reload
 systemctl enable "openclaw-$id.service" 2>/dev/null
+sync
 systemctl restart "openclaw-$id.service"
+if [ "$wait" = nowait ]; then
+  echo "provision: the gateway is restarting"
+  exit 0
+fi
 
 waited=0
 until curl -fsS -m 5 http://127.0.0.1:18789/health >/dev/null 2>&1; do

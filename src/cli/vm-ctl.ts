@@ -276,6 +276,7 @@ const provision = program
     "Provision the running guest again with new flags (same disk, address, port and token)",
   )
   .option("--timeout <seconds>", "limit for provisioning (default 2400)")
+  .option("--no-wait", "return once the new configuration is installed and the gateway restarting")
   .option("--json", "print the outcome as JSON");
 const PROVISION_FLAGS: Record<(typeof PROVISION_KEYS)[number], [string, string]> = {
   telegramToken: ["--telegram-token <token>", "Telegram bot token"],
@@ -291,12 +292,23 @@ const PROVISION_FLAGS: Record<(typeof PROVISION_KEYS)[number], [string, string]>
 };
 for (const k of PROVISION_KEYS) provision.addOption(new Option(...PROVISION_FLAGS[k]));
 provision.action(
-  async (id: string, o: Partial<RawSetupOptions> & { timeout?: string; json?: boolean }) => {
-    const r = await reprovision(env(), id, o, waitMs(o) / 1000, (l) =>
-      process.stderr.write(`${l}\n`),
+  async (
+    id: string,
+    o: Partial<RawSetupOptions> & { timeout?: string; json?: boolean; wait: boolean },
+  ) => {
+    const r = await reprovision(
+      env(),
+      id,
+      o,
+      waitMs(o) / 1000,
+      (l) => process.stderr.write(`${l}\n`),
+      o.wait,
     );
     if (o.json) printJson({ id, ...r });
-    else console.log(`${id} provisioned again (${r.seconds.toFixed(0)} s)`);
+    else
+      console.log(
+        `${id} provisioned again (${r.seconds.toFixed(0)} s)${o.wait ? "" : "; the gateway is restarting"}`,
+      );
   },
 );
 

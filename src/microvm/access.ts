@@ -86,7 +86,9 @@ export const PROVISION_KEYS = [
 
 /**
  * `vm-ctl provision <id> [flags]`: provisions the running guest again with the flags given, the
- * earlier ones for the rest; same disk, address, port and token. Waits for both health gates.
+ * earlier ones for the rest; same disk, address, port and token. Waits for both health gates, or
+ * with `wait` false returns once the new configuration is on the guest's disk and the gateway
+ * restarting.
  */
 export async function reprovision(
   env: MicrovmEnv,
@@ -94,6 +96,7 @@ export async function reprovision(
   changes: Partial<RawSetupOptions>,
   timeoutS: number,
   onLine: (l: string) => void,
+  wait = true,
 ): Promise<{ seconds: number }> {
   const r = readInstance(env, id);
   const p = instancePaths(env, id);
@@ -104,9 +107,9 @@ export async function reprovision(
   const plan = planSetup(merged);
   const t = Date.now();
   await waitForSsh(env, r, p, timeoutS * 1000);
-  await provisionGuest(env, r, p, readToken(p), plan.provision, timeoutS, onLine);
+  await provisionGuest(env, r, p, readToken(p), plan.provision, timeoutS, onLine, wait);
   // The gateway restarted: live in the guest already, it may still need minutes to finish starting.
-  await waitHealthy(r.hostPort, timeoutS * 1000, { what: `instance ${id}` });
+  if (wait) await waitHealthy(r.hostPort, timeoutS * 1000, { what: `instance ${id}` });
   writeProvisionOptions(p, merged);
   writeInstance(env, { ...readInstance(env, id), model: plan.provision.model });
   return { seconds: (Date.now() - t) / 1000 };

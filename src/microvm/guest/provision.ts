@@ -29,7 +29,7 @@ export function provisionBundle(
 
 /**
  * Sends the bundle and runs provision-guest.sh in the guest; returns when the gateway answers
- * /health inside the guest (the first health gate).
+ * /health inside the guest (the first health gate), or with `wait` false once it is restarting.
  * @throws VmdError err_provision with the script's last lines
  */
 export async function provisionGuest(
@@ -40,6 +40,7 @@ export async function provisionGuest(
   inputs: ProvisionInputs,
   healthTimeoutS: number,
   onLine: (line: string) => void,
+  wait = true,
 ): Promise<void> {
   const stage = mkdtempSync(join(tmpdir(), "vmdemo-provision-"));
   try {
@@ -52,7 +53,7 @@ export async function provisionGuest(
       env,
       r,
       p,
-      `rm -rf ${dir} && mkdir -m 0700 ${dir} && tar -x -C ${dir} && sh ${dir}/provision-guest.sh ${r.id} ${healthTimeoutS}`,
+      `rm -rf ${dir} && mkdir -m 0700 ${dir} && tar -x -C ${dir} && sh ${dir}/provision-guest.sh ${r.id} ${healthTimeoutS}${wait ? "" : " nowait"}`,
       { input: tar.stdout, timeoutMs: (healthTimeoutS + 600) * 1000, onLine },
     );
     if (res.code !== 0) {
