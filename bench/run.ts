@@ -19,6 +19,7 @@ import { checkpointScenario } from "./scenarios/checkpoint.js";
 import { dashboardScenario } from "./scenarios/dashboard.js";
 import { densityScenario } from "./scenarios/density.js";
 import { fuzzScenario } from "./scenarios/fuzz.js";
+import { microvmScenario } from "./scenarios/microvm.js";
 import { moduleLoadScenario } from "./scenarios/module-load.js";
 import { spawnScenario } from "./scenarios/spawn.js";
 import { throughputScenario } from "./scenarios/throughput.js";
@@ -35,6 +36,7 @@ const SCENARIOS: Scenario[] = [
   fuzzScenario,
   aoScenario,
   graphqlScenario,
+  microvmScenario,
 ];
 
 const program = new Command("bench")

@@ -1,5 +1,6 @@
-// npm test: build, set up the host (engine, CRIU 4, Redis) and the images, then run every test
-// against them. Idempotent: a second run reuses the engine, CRIU and images.
+// npm test: build, set up the host (engine, CRIU 4, Redis), the images and what microVM bots need
+// (QEMU and the other host packages, the guest kernel, initramfs and root filesystem), then run
+// every test against them. Idempotent: a second run reuses the engine, CRIU and images.
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -9,6 +10,7 @@ prepare();
 ensureChromium();
 step(process.execPath, [cli, "host", "setup"]);
 step(process.execPath, [cli, "images", "build"]);
+step(process.execPath, [join(root, "dist", "src", "cli", "vm-ctl.js"), "prepare"]);
 
 function testFiles(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

@@ -1,4 +1,5 @@
 import { VmdError } from "../errors.js";
+import type { Check } from "../host/doctor.js";
 
 /** A plain text table: columns padded to their widest cell. */
 export function table(headers: string[], rows: string[][]): string {
@@ -21,4 +22,19 @@ export function formatError(err: unknown, prog = "vmdocker"): string {
     return `${prog}: ${err.message}${err.hint ? ` (fix: ${err.hint})` : ""}`;
   if (process.env.VMDOCKER_DEBUG && err instanceof Error && err.stack) return err.stack;
   return `${prog}: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+/**
+ * Prints a doctor's checks (a table, or JSON) and sets exit code 1 when a requirement is missing.
+ */
+export function printChecks(checks: Check[], json: boolean | undefined): void {
+  if (json) printJson(checks);
+  else
+    console.log(
+      table(
+        ["REQUIREMENT", "STATUS", "DETAIL", "FIX"],
+        checks.map((k) => [k.requirement, k.status, k.detail, k.fix]),
+      ),
+    );
+  if (checks.some((k) => k.status === "missing")) process.exitCode = 1;
 }

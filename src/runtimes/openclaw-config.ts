@@ -73,6 +73,19 @@ function writeAtomic(file: string, text: string): void {
   renameSync(`${file}.tmp`, file);
 }
 
+/** The model list entry OpenClaw needs for a model of a custom (OpenAI-compatible) provider. */
+export function customProviderModel(id: string): Record<string, unknown> {
+  return {
+    id,
+    name: id,
+    reasoning: false,
+    input: ["text"],
+    cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 },
+    contextWindow: 32000,
+    maxTokens: 4096,
+  };
+}
+
 /** A model reference `provider/model`: a given provider replaces any prefix the model has. */
 export function modelRef(provider: string | undefined, model: string | undefined): string {
   const m = (model ?? "").trim();
@@ -156,17 +169,7 @@ export function prepareOpenclaw(paths: OpenclawPaths, settings: SpawnSettings = 
       ...at(providers, [provider]),
       baseUrl: settings.providerBaseUrl,
       api: settings.providerApi || NATIVE_API[provider] || "openai-completions",
-      models: [
-        {
-          id,
-          name: id,
-          reasoning: false,
-          input: ["text"],
-          cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 },
-          contextWindow: 32000,
-          maxTokens: 4096,
-        },
-      ],
+      models: [customProviderModel(id)],
     };
   }
   if (settings.telegram) Object.assign(at(config, ["channels", "telegram"]), settings.telegram);

@@ -25,10 +25,15 @@ export async function ensurePackages(
   const missing = await missingPackages(names);
   if (missing.length === 0) return [];
   const install = () =>
-    run("apt-get", ["install", "-y", "--no-install-recommends", ...missing], {
-      env: aptEnv,
-      onLine,
-    });
+    // Another apt (another set-up, unattended upgrades) may hold dpkg's lock: wait for it.
+    run(
+      "apt-get",
+      ["install", "-y", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=600", ...missing],
+      {
+        env: aptEnv,
+        onLine,
+      },
+    );
   let res = await install();
   if (res.code !== 0) {
     await runOrThrow(

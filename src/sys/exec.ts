@@ -10,7 +10,8 @@ export interface RunResult {
 export interface RunOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
-  input?: string;
+  /** Fed to stdin: a string, or a stream piped in (stdin is closed when it ends). */
+  input?: string | NodeJS.ReadableStream;
   /** Called with every complete output line (stdout and stderr), for progress displays. */
   onLine?: (line: string) => void;
   timeoutMs?: number;
@@ -47,7 +48,9 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
       stderr += c;
       errLines(c);
     });
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
+    child.stdin?.on("error", () => {});
+    if (typeof opts.input === "string") child.stdin?.end(opts.input);
+    else if (opts.input) opts.input.pipe(child.stdin!);
     child.on("error", (err: NodeJS.ErrnoException) => {
       resolvePromise({ code: err.code === "ENOENT" ? 127 : 1, stdout, stderr: err.message });
     });

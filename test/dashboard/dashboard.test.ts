@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -42,6 +42,19 @@ let page: Page;
 let client: HymxClient;
 let moduleId: string;
 const requested: string[] = [];
+// A microVM bot made as vm-setup allocates one (disk, seed, port; never booted, so stopped) in a
+// state folder of this test's own, then stopped; the dashboard lists it through the real vm-ctl.
+const botEnv = {
+  STATE_ROOT: join(base, "vm-state"),
+  FC_ROOT: join(base, "vm-fc"),
+  SSH_KEY_PATH: join(base, "vm-ssh", "key"),
+};
+const vmCtlArgv = [
+  "env",
+  ...Object.entries(botEnv).map(([k, v]) => `${k}=${v}`),
+  process.execPath,
+  join(packageRoot(), "dist", "src", "cli", "vm-ctl.js"),
+];
 
 const AGENT_CLI = fileURLToPath(new URL("../../src/cli/docker-agent.js", import.meta.url));
 
@@ -114,7 +127,23 @@ before(async () => {
     { baseDir: base, vms: new VmRegistry(), log: () => {}, docker },
   );
   client = new HymxClient({ url: node.url, signer: new EthereumSigner(CLIENT_KEY) });
+  const bot = spawnSync(
+    process.execPath,
+    [
+      fileURLToPath(new URL("../helpers/microvm-fixture.js", import.meta.url)),
+      "create",
+      "dash-bot",
+      "user",
+    ],
+    { env: { ...process.env, ...botEnv }, encoding: "utf8", timeout: 300_000 },
+  );
+  assert.equal(bot.status, 0, `creating the microVM bot: ${bot.stderr}`);
+  const stopped = spawnSync(vmCtlArgv[0]!, [...vmCtlArgv.slice(1), "stop", "dash-bot"], {
+    encoding: "utf8",
+  });
+  assert.equal(stopped.status, 0, stopped.stderr);
   dash = await startDashboard({
+    vmCtl: vmCtlArgv,
     host: "127.0.0.1",
     port: 0,
     hubURL: hub.apiURL,
@@ -134,6 +163,7 @@ before(async () => {
 
 after(async () => {
   await agentCli(["destroy", agentName, "--volume"]);
+  spawnSync(vmCtlArgv[0]!, [...vmCtlArgv.slice(1), "destroy", "dash-bot", "--force"]);
   await browser?.close();
   await dash?.close();
   await node?.close();
@@ -307,7 +337,7 @@ test("a process spawned through the node appears with its results; stop and resu
   assert.ok(await stillSamePage());
 });
 
-test("overview shows the health of engine, node and hub with the counts; bots show an empty state until vm-ctl exists", async () => {
+test("overview shows the health of engine, node and hub with the counts; bots as vm-ctl lists them", async () => {
   await page.goto(`${dash.url}/#/overview`);
   await until("the checks", async () => /ok/.test((await text("check-node")) ?? ""));
   assert.match((await text("check-engine")) ?? "", /ok/);
@@ -323,9 +353,11 @@ test("overview shows the health of engine, node and hub with the counts; bots sh
   );
   await shot("overview");
   await page.goto(`${dash.url}/#/bots`);
-  const vmCtl = join(packageRoot(), "dist", "src", "cli", "vm-ctl.js");
-  if (existsSync(vmCtl))
-    await page.locator("[data-testid=bots-table], [data-testid=bots-none]").first().waitFor();
-  else await page.getByTestId("bots-empty").waitFor();
+  const row = page.getByTestId("bot-dash-bot");
+  await row.waitFor();
+  const cells = (await row.locator("td").allTextContents()).map((c) => c.trim());
+  assert.deepEqual(cells.slice(0, 5), ["dash-bot", "stopped", "down", "qemu (tcg)", "user"]);
+  assert.match(cells[5]!, /^127\.0\.0\.1:\d+$/);
+  assert.equal(cells[6], "1 / 192 MiB");
   await shot("bots");
 });

@@ -5,7 +5,7 @@ import { redisPort, stopRedis } from "../../host/redis.js";
 import { removeCriuOptions, RUNC_CRIU_CONF } from "../../host/criu-options.js";
 import { restoreIoUring, setupHost } from "../../host/setup.js";
 import type { CliContext } from "../context.js";
-import { printJson, table } from "../output.js";
+import { printChecks, printJson } from "../output.js";
 import { terminalProgress } from "../progress.js";
 
 export function registerHost(program: Command, ctx: () => CliContext): void {
@@ -57,17 +57,7 @@ export function registerHost(program: Command, ctx: () => CliContext): void {
     )
     .action(async (opts: { json?: boolean }) => {
       const c = ctx();
-      const checks = await runDoctor(c.client(), c.paths, redisPort());
-      if (opts.json) printJson(checks);
-      else {
-        console.log(
-          table(
-            ["REQUIREMENT", "STATUS", "DETAIL", "FIX"],
-            checks.map((k) => [k.requirement, k.status, k.detail, k.fix]),
-          ),
-        );
-      }
-      if (checks.some((k) => k.status === "missing")) process.exitCode = 1;
+      printChecks(await runDoctor(c.client(), c.paths, redisPort()), opts.json);
     });
 
   host

@@ -26,16 +26,18 @@ export const OPENCLAW_VERSION = "2026.9.6";
  * OpenClaw from the npm registry, installed on the host (containers here cannot reach the registry
  * over TLS) without install scripts, then packed as one tar for the image's `ADD`.
  */
-export async function openclawPackage(cache: string, task: Task): Promise<string> {
-  const prefix = join(cache, `openclaw-${OPENCLAW_VERSION}`);
-  const tar = join(cache, `openclaw-${OPENCLAW_VERSION}.tar`);
+export async function openclawPackage(
+  cache: string,
+  task: Task,
+  version = OPENCLAW_VERSION,
+): Promise<string> {
+  const prefix = join(cache, `openclaw-${version}`);
+  const tar = join(cache, `openclaw-${version}.tar`);
   if (existsSync(tar)) return tar;
   if (!existsSync(join(prefix, "node_modules", "openclaw", "openclaw.mjs"))) {
-    task.update(`npm install openclaw@${OPENCLAW_VERSION} (about 650 MB)`, 0.1);
+    task.update(`npm install openclaw@${version} (about 650 MB)`, 0.1);
     mkdirSync(prefix, { recursive: true });
-    await npmInstall(prefix, `openclaw@${OPENCLAW_VERSION}`, "installing OpenClaw", [
-      "--ignore-scripts",
-    ]);
+    await npmInstall(prefix, `openclaw@${version}`, "installing OpenClaw", ["--ignore-scripts"]);
   }
   // The package finishes its own install steps on its first run (a read-only image cannot): run it
   // once here with the image's Node.
@@ -162,8 +164,16 @@ export async function searchHelper(
 export const ROOTFS_SUITE = "bookworm";
 export const ROOTFS_INCLUDE = ["ca-certificates"];
 
-/** A minimal Debian root filesystem made with debootstrap (needs root and Debian's mirror). */
-export async function debootstrapRootfs(dir: string, mirror: string, task: Task): Promise<void> {
+/**
+ * A minimal Debian root filesystem made with debootstrap (needs root and Debian's mirror), with
+ * `include` packages added.
+ */
+export async function debootstrapRootfs(
+  dir: string,
+  mirror: string,
+  task: Task,
+  include: string[] = ROOTFS_INCLUDE,
+): Promise<void> {
   const cannot = cannotInstallReason(detectPlatform());
   if (cannot) {
     throw new VmdError(
@@ -178,7 +188,7 @@ export async function debootstrapRootfs(dir: string, mirror: string, task: Task)
   let lines = 0;
   await runOrThrow(
     "debootstrap",
-    ["--variant=minbase", `--include=${ROOTFS_INCLUDE.join(",")}`, ROOTFS_SUITE, dir, mirror],
+    ["--variant=minbase", `--include=${include.join(",")}`, ROOTFS_SUITE, dir, mirror],
     "debootstrap",
     `check that ${mirror} is reachable`,
     {
