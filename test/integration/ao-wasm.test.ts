@@ -26,7 +26,7 @@ import { EthereumSigner } from "../../src/protocol/signers.js";
 import { IMAGES } from "../../src/runtime/images/builder.js";
 import { VmRegistry } from "../../src/vm/contract.js";
 import { admin } from "../helpers/admin.js";
-import { aoModule, aoSpawnTags, evalLua, evalUntil, plain } from "../helpers/ao.js";
+import { aoconnectSigner, aoModule, aoSpawnTags, evalLua, evalUntil } from "../helpers/ao.js";
 import { vmdocker, vmdockerAsync } from "../helpers/cli.js";
 import { CLIENT_KEY } from "../helpers/echo-vm.js";
 import { testClient } from "../helpers/engine.js";
@@ -135,14 +135,6 @@ after(async () => {
   rmSync(base, { recursive: true, force: true });
 });
 
-/** An Ethereum signer in aoconnect's signer protocol. */
-function aoSigner() {
-  return async (create: (o: { type: number; publicKey: Buffer }) => Promise<Uint8Array>) => {
-    const deepHash = await create({ type: 3, publicKey: signer.owner });
-    return { signature: signer.sign(deepHash), address: signer.address };
-  };
-}
-
 interface Ao {
   spawn(a: object): Promise<string>;
   message(a: object): Promise<string>;
@@ -163,7 +155,7 @@ test("a C module brought as an AO WASM module: aoconnect spawns it by module id,
   const pid = await ao.spawn({
     module: counterModule,
     scheduler: running.node.address,
-    signer: aoSigner(),
+    signer: aoconnectSigner(signer),
     tags: [{ name: "Name", value: "counter-1" }],
   });
   const spawned = await ao.result({ message: pid, process: pid });
@@ -174,7 +166,7 @@ test("a C module brought as an AO WASM module: aoconnect spawns it by module id,
   const send = async () => {
     const id = await ao.message({
       process: pid,
-      signer: aoSigner(),
+      signer: aoconnectSigner(signer),
       tags: [{ name: "Action", value: "Count" }],
       data: `message ${++sent}`, // the node refuses a second item of the same content
     });
