@@ -43,6 +43,7 @@ let running: RunningNode;
 let client: HymxClient;
 let counterModule: string;
 let luaModule: string;
+let wasmFile: string;
 
 /**
  * The counter's WASM, compiled in vmdocker/emscripten with the flags of the runtime's own Lua
@@ -106,7 +107,7 @@ function buildWasmModule(wasm: string, ...flags: string[]) {
 }
 
 before(async () => {
-  const wasm = await counterWasm();
+  const wasm = (wasmFile = await counterWasm());
   mkdirSync(join(base, "mod"), { recursive: true });
   const built = buildWasmModule(
     wasm,
@@ -220,6 +221,18 @@ test("Memory-Limit: a message that grows the memory past the module's limit fail
   );
   const next = await client.waitResult(pid, await client.message({ pid, action: "Count" }), 60_000);
   assert.match(String(next.Error), /Memory-Limit/);
+});
+
+test("module load of an AO WASM module checks its WASM and the AO runtime's image", () => {
+  const load = vmdocker(["module", "load", counterModule, "--dir", base, "--json"], {
+    DOCKER_HOST: docker.address.display,
+  });
+  assert.equal(load.code, 0, load.stderr);
+  const out = JSON.parse(load.stdout) as { imageName: string; how: string; wasmBytes: number };
+  assert.deepEqual(
+    { imageName: out.imageName, how: out.how, wasmBytes: out.wasmBytes },
+    { imageName: IMAGES["runtime-ao"], how: "present", wasmBytes: readFileSync(wasmFile).length },
+  );
 });
 
 test("a module whose Module-Format AO's loader does not run is refused with one line: by the CLI, and at spawn", async () => {

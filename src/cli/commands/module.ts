@@ -3,12 +3,18 @@ import { OPENCLAW_VERSION } from "../../runtime/images/sources.js";
 import type { Command } from "commander";
 import { VmdError } from "../../errors.js";
 import { AO_COMPUTE_LIMIT, AO_MEMORY_LIMIT, AO_MODULE_NAME } from "../../module/ao.js";
-import { AO_LOADER_FORMATS, buildAoWasmModule, DEFAULT_WASM_FORMAT } from "../../module/ao-wasm.js";
+import {
+  AO_LOADER_FORMATS,
+  aoWasmRuntime,
+  buildAoWasmModule,
+  DEFAULT_WASM_FORMAT,
+  isAoWasmModule,
+} from "../../module/ao-wasm.js";
 import { buildModule, type ImageSource } from "../../module/build.js";
 import { buildArgsFromEnv, generatorEnv } from "../../module/env.js";
 import { listModuleFiles, resolveModuleFile } from "../../module/files.js";
 import { inspectModuleFile, verifyModuleFile, type ModuleSummary } from "../../module/inspect.js";
-import { ensureModuleImage } from "../../module/load.js";
+import { ensureModuleImage, readModuleTags } from "../../module/load.js";
 import type { CliContext } from "../context.js";
 import { printJson, table } from "../output.js";
 import { cliSigner } from "./client.js";
@@ -280,9 +286,26 @@ export function registerModule(program: Command, ctx: () => CliContext): void {
     .option("--json", "print as JSON")
     .addHelpText("after", "\nExample:\n  vmdocker module load <module-id>")
     .action(async (idOrFile: string, f: { dir: string; json?: boolean }) => {
+      const file = resolveModuleFile(idOrFile, f.dir);
+      if (isAoWasmModule(await readModuleTags(file))) {
+        // Its data is the WASM itself: check it, and that the AO runtime's image is here.
+        const { image, wasm } = await aoWasmRuntime(ctx().client(), file);
+        if (f.json)
+          printJson({
+            imageName: image.imageName,
+            imageId: image.imageId,
+            how: "present",
+            wasmBytes: wasm.length,
+          });
+        else
+          console.log(
+            `an AO WASM module (${wasm.length} bytes of WASM, signature checked): it runs in ${image.imageName}, which is present`,
+          );
+        return;
+      }
       const progress = terminalProgress();
       const task = progress.task("module image");
-      const r = await ensureModuleImage(ctx().client(), resolveModuleFile(idOrFile, f.dir), task);
+      const r = await ensureModuleImage(ctx().client(), file, task);
       task.done(`${r.spec.imageName} ${r.how} in ${r.seconds.toFixed(1)} s`);
       if (f.json)
         printJson({
