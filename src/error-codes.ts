@@ -24,7 +24,10 @@ export const ERROR_CODES = {
   err_process_stopped: [400, "resume it: POST /admin/vms/resume"],
   err_process_not_running: [400, "restore or respawn it"],
   err_core_process_cannot_stop: [400, "the token and registry processes always run"],
-  err_module_format_not_mounted: [400, "spawn a module whose Module-Format this node runs"],
+  err_module_format_not_mounted: [
+    400,
+    "spawn a module whose Module-Format this node runs: hymx.vmdocker.v0.0.1, or one AO's loader runs (an AO WASM module from `vmdocker module build --ao --wasm FILE --module-format F`)",
+  ],
   err_factory_already_mounted: [400, "mount each Module-Format once"],
   err_not_found_mod: [400, "copy its mod-<id>.json into ./mod, or build it"],
   err_checkpoint_not_found: [400, "stop the process through the admin API first"],

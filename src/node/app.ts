@@ -21,6 +21,7 @@ import { registerProcessRoutes } from "./process-list.js";
 import { HymxNode } from "./node.js";
 import { hasCapSysResource } from "../sys/kernel.js";
 import type { DockerClient } from "../runtime/docker/client.js";
+import { AO_LOADER_FORMATS } from "../module/ao-wasm.js";
 import { VMDOCKER_VM_FORMAT, vmdocker, type VmdockerMount } from "../vm/vmdocker/vm.js";
 import type { WarmPool } from "../vm/vmdocker/warm-pool.js";
 import { joinNetwork, leaveNetwork } from "./join.js";
@@ -130,6 +131,9 @@ async function startOn(
     closers.add("the warm pool", () => containers?.close());
     await containers.pool.sweep();
     opts.vms.mount(VMDOCKER_VM_FORMAT, containers.factory);
+    // AO WASM modules (their data is the WASM) run in the same containers, with AO's loader.
+    for (const format of AO_LOADER_FORMATS)
+      if (!opts.vms.get(format)) opts.vms.mount(format, containers.factory);
   }
   const activity = new NodeActivity();
   const node = new HymxNode({

@@ -7,14 +7,6 @@ import { gunzipSync, gzipSync } from "node:zlib";
 
 /** The loader format of vmdocker's own Lua module (Emscripten 3.1.x, AO's second format). */
 export const AO_MODULE_FORMAT = "wasm32-unknown-emscripten2";
-/** The loader formats this runtime accepts for a module a user brings. */
-export const AO_FORMATS = [
-  "wasm32-unknown-emscripten",
-  "wasm32-unknown-emscripten2",
-  "wasm32-unknown-emscripten3",
-  "wasm32-unknown-emscripten4",
-  "wasm64-unknown-emscripten-draft_2024_02_15",
-] as const;
 /** The checkpoint format of an AO process: its memory, gzipped, plus a few fields. */
 export const AO_STATE_FORMAT = "vmdocker.ao.v1";
 
@@ -62,9 +54,12 @@ type LoaderHandle = (
 type Loader = (binary: Uint8Array, options: Record<string, unknown>) => Promise<LoaderHandle>;
 
 export interface AoModuleOptions {
-  /** A loader format (AO_FORMATS). */
+  /** A loader format (AO_LOADER_FORMATS). */
   format: string;
-  /** Bytes (AO's Memory-Limit); the emscripten formats cap the heap at 500 MiB themselves. */
+  /**
+   * Bytes (AO's Memory-Limit). The loader does not cap the heap itself, so a message after which
+   * the memory is larger fails, and the process evaluates nothing more (as after a trap).
+   */
   memoryLimit?: number;
   /** AO's Compute-Limit (the metered formats count gas against it). */
   computeLimit?: number;
@@ -172,6 +167,11 @@ export class AoProcess {
     }
     this.pending = null;
     this.memory = asBytes(res.Memory);
+    const over = this.overLimit(this.memory);
+    if (over) {
+      this.trapped = over;
+      throw new AoEvaluationError(over);
+    }
     return outcome(res);
   }
 
@@ -183,9 +183,22 @@ export class AoProcess {
     if (!start) {
       // Nothing evaluated yet: a fresh instance is the state (and the spare is used up).
       this.spare = undefined;
-      return outcome(await guarded(() => spare(null, msg, env)));
+      return this.withinLimit(await guarded(() => spare(null, msg, env)));
     }
-    return outcome(await guarded(() => spare(start, msg, env)));
+    return this.withinLimit(await guarded(() => spare(start, msg, env)));
+  }
+
+  /** Why a memory of this size breaks the module's Memory-Limit, or null. */
+  private overLimit(memory: Uint8Array): string | null {
+    const limit = this.options.memoryLimit;
+    if (!limit || memory.byteLength <= limit) return null;
+    return `the process's memory grew to ${memory.byteLength} bytes, past its module's Memory-Limit of ${limit} bytes`;
+  }
+
+  private withinLimit(res: Awaited<ReturnType<LoaderHandle>>): AoOutcome {
+    const over = this.overLimit(asBytes(res.Memory));
+    if (over) throw new AoEvaluationError(over);
+    return outcome(res);
   }
 
   /** The current memory's digest (null before the first message). */

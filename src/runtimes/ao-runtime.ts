@@ -2,8 +2,8 @@
 // the node (hymx Meta) become AO messages, AO's answer (Output, Messages, Spawns, Assignments)
 // becomes the hymx Result. Runs inside vmdocker/runtime-ao.
 import { readFileSync } from "node:fs";
+import { aoModuleTagProblem, parseMemoryLimit } from "./ao-formats.js";
 import {
-  AO_FORMATS,
   AO_MODULE_FORMAT,
   AoEvaluationError,
   AoProcess,
@@ -49,14 +49,6 @@ function moduleTags(mod: HymxEnv["Module"]): AoTag[] {
     if (v) out.push(tag(k, v));
   }
   return [...out, ...(mod?.Tags ?? [])];
-}
-
-/** AO's byte sizes: "500-mb", "1-gb", or a number of bytes. */
-export function parseMemoryLimit(text: string): number | undefined {
-  const m = /^(\d+)(?:-(b|kb|mb|gb))?$/i.exec(text.trim());
-  if (!m) return undefined;
-  const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? "b").toLowerCase() as "b"];
-  return Number(m[1]) * unit;
 }
 
 /** The process's identity, built once from the spawn: AO's env and the spawn message itself. */
@@ -162,20 +154,32 @@ function spawnTagList(tags: Record<string, string>, request?: Record<string, unk
   return Object.entries(tags).map(([name, value]) => tag(name, value));
 }
 
-/** The module the process runs: vmdocker's own, or a user's (AO-Wasm / AO-Wasm-Format in the env). */
-function moduleOptions(env: AoEnv): { wasm: Uint8Array; options: AoModuleOptions } {
+/**
+ * The module the process runs: the WASM a user brought in the module's data (the node sends it
+ * as base64 `module_data` in the spawn and restore bodies; its Module-Format and limits are the
+ * module's tags), else vmdocker's own Lua module (AO_WASM in the image). Throws a one-line reason
+ * when the module's tags cannot run here.
+ */
+function moduleOptions(
+  env: AoEnv,
+  request?: Record<string, unknown>,
+): { wasm: Uint8Array; options: AoModuleOptions } {
   const get = (name: string) => env.Module.Tags.find((t) => t.name === name)?.value ?? "";
-  const path = process.env.AO_WASM ?? DEFAULT_WASM;
-  const format = process.env.AO_WASM_FORMAT ?? AO_MODULE_FORMAT;
-  if (!(AO_FORMATS as readonly string[]).includes(format))
-    throw new Error(`AO_WASM_FORMAT ${format} is not one of ${AO_FORMATS.join(", ")}`);
+  const options = {
+    memoryLimit: parseMemoryLimit(get("Memory-Limit")),
+    computeLimit: Number(get("Compute-Limit")) || undefined,
+  };
+  const data = request?.module_data;
+  if (typeof data !== "string" || data === "")
+    return {
+      wasm: readFileSync(process.env.AO_WASM ?? DEFAULT_WASM),
+      options: { format: process.env.AO_WASM_FORMAT ?? AO_MODULE_FORMAT, ...options },
+    };
+  const problem = aoModuleTagProblem(get);
+  if (problem) throw new Error(problem);
   return {
-    wasm: readFileSync(path),
-    options: {
-      format,
-      memoryLimit: parseMemoryLimit(get("Memory-Limit")),
-      computeLimit: Number(get("Compute-Limit")) || undefined,
-    },
+    wasm: Buffer.from(data, "base64"),
+    options: { format: get("Module-Format"), ...options },
   };
 }
 
@@ -192,7 +196,7 @@ function answer(err: unknown): never {
 export const aoRuntime: RuntimeFactory = async ({ tags, state, request }) => {
   const hymxEnv = (request?.env ?? {}) as HymxEnv;
   const { env, spawn } = aoEnvironment(hymxEnv, spawnTagList(tags, request));
-  const { wasm, options } = moduleOptions(env);
+  const { wasm, options } = moduleOptions(env, request);
   const moduleId = env.Process.Tags.find((t) => t.name === "Module")?.value ?? "";
   let proc: AoProcess;
   let spawnResult: RuntimeResult | undefined;

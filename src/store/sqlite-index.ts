@@ -1,5 +1,10 @@
 import type Database from "better-sqlite3";
-import { type IndexedItem, type ItemPage, type ItemQuery } from "./item-index.js";
+import {
+  type IndexedItem,
+  type ItemPage,
+  type ItemQuery,
+  type TagCondition,
+} from "./item-index.js";
 
 export const INDEX_SCHEMA = `
 CREATE TABLE IF NOT EXISTS gql_items (
@@ -11,10 +16,18 @@ CREATE INDEX IF NOT EXISTS gql_items_target ON gql_items (target, seq);
 CREATE TABLE IF NOT EXISTS gql_tags (
   name TEXT NOT NULL, value TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (name, value, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS gql_tag_counts (
+  name TEXT NOT NULL, value TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (name, value)
+) WITHOUT ROWID;
 `;
 
-/** Conditions are sized up to this many rows when the query picks the one to walk. */
-const ESTIMATE_CAP = 1000;
+/** Counts for an index written before gql_tag_counts existed (once; a second run adds nothing). */
+const BACKFILL_COUNTS = `
+INSERT OR IGNORE INTO gql_tag_counts (name, value, n)
+  SELECT name, value, count(*) FROM gql_tags GROUP BY name, value`;
+
+/** Owner and recipient conditions are sized up to this many rows (tags are counted exactly). */
+const ESTIMATE_CAP = 10_000;
 
 type Row = { seq: number; id: string; owner: string; target: string; ts: number; tags: string };
 
@@ -38,9 +51,18 @@ const marks = (n: number) => Array.from({ length: n }, () => "?").join(",");
 export class SqliteItemIndex {
   private readonly insertItem;
   private readonly insertTag;
+  private readonly countTag;
 
   constructor(private readonly db: Database.Database) {
     db.exec(INDEX_SCHEMA);
+    db.transaction(() => {
+      const empty = (sql: string) => db.prepare(sql).get() === undefined;
+      if (empty("SELECT 1 FROM gql_tag_counts LIMIT 1") && !empty("SELECT 1 FROM gql_tags LIMIT 1"))
+        db.exec(BACKFILL_COUNTS);
+    }).immediate();
+    this.countTag = db.prepare(
+      "INSERT INTO gql_tag_counts (name, value, n) VALUES (?, ?, 1) ON CONFLICT (name, value) DO UPDATE SET n = n + 1",
+    );
     this.insertItem = db.prepare(
       "INSERT OR IGNORE INTO gql_items (id, owner, target, ts, tags) VALUES (?, ?, ?, ?, ?)",
     );
@@ -60,7 +82,8 @@ export class SqliteItemIndex {
     );
     if (res.changes === 0) return;
     const seq = Number(res.lastInsertRowid);
-    for (const t of item.tags) this.insertTag.run(t.name, t.value, seq);
+    for (const t of item.tags)
+      if (this.insertTag.run(t.name, t.value, seq).changes) this.countTag.run(t.name, t.value);
   }
 
   /**
@@ -74,7 +97,31 @@ export class SqliteItemIndex {
     return (row as { n: number }).n;
   }
 
+  /** How many items have the tag with one of the condition's values (kept on insert). */
+  private tagCount(c: TagCondition): number {
+    const row = this.db
+      .prepare(
+        `SELECT coalesce(sum(n), 0) AS n FROM gql_tag_counts WHERE name = ? AND value IN (${marks(c.values.length)})`,
+      )
+      .get(c.name, ...c.values);
+    return (row as { n: number }).n;
+  }
+
   query(q: ItemQuery): ItemPage {
+    const { sql, args } = this.statement(q);
+    const rows = this.db.prepare(sql).all(...args) as Row[];
+    return { items: rows.slice(0, q.first).map(toItem), hasNextPage: rows.length > q.first };
+  }
+
+  /** SQLite's plan for a query (EXPLAIN QUERY PLAN's details, one line per step). */
+  explain(q: ItemQuery): string[] {
+    const { sql, args } = this.statement(q);
+    const rows = this.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as { detail: string }[];
+    return rows.map((r) => r.detail);
+  }
+
+  /** The page's SELECT (one more row than `first`, to tell whether a next page exists). */
+  private statement(q: ItemQuery): { sql: string; args: unknown[] } {
     const dir = q.sort === "ASC" ? "ASC" : "DESC";
     const where: string[] = [];
     const args: unknown[] = [];
@@ -105,10 +152,7 @@ export class SqliteItemIndex {
     tagConds.forEach((c, i) => {
       if (c.op !== "EQ") return;
       drivers.push({
-        size: this.size(
-          `SELECT 1 FROM gql_tags WHERE name = ? AND value IN (${marks(c.values.length)})`,
-          [c.name, ...c.values],
-        ),
+        size: this.tagCount(c),
         use: () => {
           drivenTag = i;
         },
@@ -132,13 +176,15 @@ export class SqliteItemIndex {
     }
     tagConds.forEach((c, i) => {
       if (i === drivenTag) return;
-      const test =
-        c.op === "EQ"
-          ? `value IN (${marks(c.values.length)})`
-          : `value NOT IN (${marks(c.values.length)})`;
-      where.push(
-        `EXISTS (SELECT 1 FROM gql_tags t WHERE t.seq = i.seq AND t.name = ? AND t.${test})`,
-      );
+      if (c.op === "EQ")
+        where.push(
+          `EXISTS (SELECT 1 FROM gql_tags t WHERE t.name = ? AND t.value IN (${marks(c.values.length)}) AND t.seq = i.seq)`,
+        );
+      // gql_tags has no (seq, name) key: another value of the tag is read from the item's own tags.
+      else
+        where.push(
+          `EXISTS (SELECT 1 FROM json_each(i.tags) j WHERE j.value ->> 'name' = ? AND j.value ->> 'value' NOT IN (${marks(c.values.length)}))`,
+        );
       args.push(c.name, ...c.values);
     });
     if (q.after !== undefined) {
@@ -146,7 +192,6 @@ export class SqliteItemIndex {
       args.push(q.after);
     }
     const sql = `SELECT i.seq, i.id, i.owner, i.target, i.ts, i.tags FROM ${from}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY ${seqCol} ${dir} LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...args, q.first + 1) as Row[];
-    return { items: rows.slice(0, q.first).map(toItem), hasNextPage: rows.length > q.first };
+    return { sql, args: [...args, q.first + 1] };
   }
 }

@@ -152,6 +152,11 @@ export class SqliteStore implements Store {
     if (items.length) await this.write({ op: "index", items });
   }
 
+  /** SQLite's plan for a gateway query (for benchmarks and diagnosis). */
+  explainItems(query: ItemQuery): string[] {
+    return this.index.explain(query);
+  }
+
   async queryItems(query: ItemQuery): Promise<ItemPage> {
     return this.index.query(query);
   }

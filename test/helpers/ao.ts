@@ -108,3 +108,11 @@ export async function aoModule(
   }
   return { id: built.id, file: join(dir, basename(built.file)) };
 }
+
+/** An Ethereum signer in aoconnect's signer protocol (create → deep hash → raw signature). */
+export function aoconnectSigner(signer: EthereumSigner) {
+  return async (create: (o: { type: number; publicKey: Buffer }) => Promise<Uint8Array>) => {
+    const deepHash = await create({ type: 3, publicKey: signer.owner });
+    return { signature: signer.sign(deepHash), address: signer.address };
+  };
+}

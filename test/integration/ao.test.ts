@@ -15,7 +15,15 @@ import { DataItem } from "../../src/protocol/data-item.js";
 import { EthereumSigner } from "../../src/protocol/signers.js";
 import { VmRegistry } from "../../src/vm/contract.js";
 import { admin } from "../helpers/admin.js";
-import { aoModule, aoSpawnTags, evalLua, evalUntil, memoryHash, plain } from "../helpers/ao.js";
+import {
+  aoconnectSigner,
+  aoModule,
+  aoSpawnTags,
+  evalLua,
+  evalUntil,
+  memoryHash,
+  plain,
+} from "../helpers/ao.js";
 import { CLIENT_KEY } from "../helpers/echo-vm.js";
 import { testClient } from "../helpers/engine.js";
 
@@ -208,14 +216,6 @@ const jwk = generateKeyPairSync("rsa", {
   format: "jwk",
 }) as JsonWebKey;
 
-/** An Ethereum signer in aoconnect's signer protocol (create → deep hash → raw signature). */
-function ethereumSigner() {
-  return async (create: (o: { type: number; publicKey: Buffer }) => Promise<Uint8Array>) => {
-    const deepHash = await create({ type: 3, publicKey: signer.owner });
-    return { signature: signer.sign(deepHash), address: signer.address };
-  };
-}
-
 interface Ao {
   spawn(a: object): Promise<string>;
   message(a: object): Promise<string>;
@@ -226,7 +226,7 @@ interface Ao {
 
 for (const [kind, makeSigner, owner] of [
   ["arweave", () => createSigner(jwk), "arweave"],
-  ["ethereum", () => ethereumSigner(), signer.address],
+  ["ethereum", () => aoconnectSigner(signer), signer.address],
 ] as const) {
   test(`aoconnect (${kind} key): spawn, message, result, results and dryrun on the AO module; GraphQL finds the process by owner and Name`, async () => {
     const ao = connect({

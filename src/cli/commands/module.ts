@@ -2,12 +2,19 @@ import { IMAGES, RUNTIME_START_COMMAND } from "../../runtime/images/builder.js";
 import { OPENCLAW_VERSION } from "../../runtime/images/sources.js";
 import type { Command } from "commander";
 import { VmdError } from "../../errors.js";
-import { AO_MODULE_NAME } from "../../module/ao.js";
+import { AO_COMPUTE_LIMIT, AO_MEMORY_LIMIT, AO_MODULE_NAME } from "../../module/ao.js";
+import {
+  AO_LOADER_FORMATS,
+  aoWasmRuntime,
+  buildAoWasmModule,
+  DEFAULT_WASM_FORMAT,
+  isAoWasmModule,
+} from "../../module/ao-wasm.js";
 import { buildModule, type ImageSource } from "../../module/build.js";
 import { buildArgsFromEnv, generatorEnv } from "../../module/env.js";
 import { listModuleFiles, resolveModuleFile } from "../../module/files.js";
 import { inspectModuleFile, verifyModuleFile, type ModuleSummary } from "../../module/inspect.js";
-import { ensureModuleImage } from "../../module/load.js";
+import { ensureModuleImage, readModuleTags } from "../../module/load.js";
 import type { CliContext } from "../context.js";
 import { printJson, table } from "../output.js";
 import { cliSigner } from "./client.js";
@@ -30,6 +37,11 @@ interface BuildFlags {
   openclawVersion?: string;
   openclaw?: boolean;
   ao?: boolean;
+  wasm?: string;
+  moduleFormat?: string;
+  memoryLimit?: string;
+  computeLimit?: string;
+  name?: string;
   json?: boolean;
 }
 
@@ -78,10 +90,22 @@ export function registerModule(program: Command, ctx: () => CliContext): void {
       "--ao",
       `the AO module (${AO_MODULE_NAME}): image ${IMAGES["runtime-ao"]}, AO's module tags`,
     )
+    .option(
+      "--wasm <file>",
+      "with --ao: an AO WASM module instead (the file is the module's data, run by AO's loader in the AO runtime)",
+    )
+    .option(
+      "--module-format <format>",
+      `with --wasm: the loader format the WASM was compiled for (${AO_LOADER_FORMATS.join(", ")})`,
+      DEFAULT_WASM_FORMAT,
+    )
+    .option("--memory-limit <size>", "with --wasm: AO's Memory-Limit", AO_MEMORY_LIMIT)
+    .option("--compute-limit <n>", "with --wasm: AO's Compute-Limit", AO_COMPUTE_LIMIT)
+    .option("--name <name>", "with --wasm: the module's Name tag (aos finds modules by it)")
     .option("--json", "print the result as JSON")
     .addHelpText(
       "after",
-      "\nExamples:\n  vmdocker module build --openclaw\n  vmdocker module build --ao\n  vmdocker module build --image vmdocker/busybox:latest --key $VMDOCKER_PRIVATE_KEY\n  VMDOCKER_BUILD_DOCKERFILE=./Dockerfile vmdocker module build --json",
+      "\nExamples:\n  vmdocker module build --openclaw\n  vmdocker module build --ao\n  vmdocker module build --ao --wasm process.wasm --module-format wasm32-unknown-emscripten2\n  vmdocker module build --image vmdocker/busybox:latest --key $VMDOCKER_PRIVATE_KEY\n  VMDOCKER_BUILD_DOCKERFILE=./Dockerfile vmdocker module build --json",
     )
     .action(async (f: BuildFlags) => {
       const env = generatorEnv(process.cwd());
@@ -91,6 +115,7 @@ export function registerModule(program: Command, ctx: () => CliContext): void {
           "--ao and --openclaw exclude each other",
           "pass one of them",
         );
+      if (f.wasm) return buildWasm(ctx, f, env.VMDOCKER_PRIVATE_KEY);
       if (f.ao) {
         f.image ??= IMAGES["runtime-ao"];
         f.startCommand ??= RUNTIME_START_COMMAND;
@@ -150,6 +175,34 @@ export function registerModule(program: Command, ctx: () => CliContext): void {
           `[module] generate and save module success, id ${built.id}\n[module] local bundle file: ${built.file}`,
         );
     });
+
+  /** `module build --ao --wasm FILE`: an AO WASM module (AO's own module shape). */
+  async function buildWasm(
+    ctx: () => CliContext,
+    f: BuildFlags,
+    envKey: string | undefined,
+  ): Promise<void> {
+    if (!f.ao)
+      throw new VmdError(
+        "err_bad_flag",
+        "--wasm builds an AO module",
+        "pass --ao with --wasm FILE",
+      );
+    const built = await buildAoWasmModule({
+      wasm: f.wasm!,
+      signer: cliSigner(ctx, f.key ?? envKey),
+      outDir: f.out,
+      format: f.moduleFormat,
+      memoryLimit: f.memoryLimit,
+      computeLimit: f.computeLimit,
+      name: f.name,
+    });
+    if (f.json) printJson(built);
+    else
+      console.log(
+        `[module] generate and save module success, id ${built.id}\n[module] local bundle file: ${built.file}`,
+      );
+  }
 
   const summaryRows = (s: ModuleSummary) => [
     ["id", s.id],
@@ -233,9 +286,26 @@ export function registerModule(program: Command, ctx: () => CliContext): void {
     .option("--json", "print as JSON")
     .addHelpText("after", "\nExample:\n  vmdocker module load <module-id>")
     .action(async (idOrFile: string, f: { dir: string; json?: boolean }) => {
+      const file = resolveModuleFile(idOrFile, f.dir);
+      if (isAoWasmModule(await readModuleTags(file))) {
+        // Its data is the WASM itself: check it, and that the AO runtime's image is here.
+        const { image, wasm } = await aoWasmRuntime(ctx().client(), file);
+        if (f.json)
+          printJson({
+            imageName: image.imageName,
+            imageId: image.imageId,
+            how: "present",
+            wasmBytes: wasm.length,
+          });
+        else
+          console.log(
+            `an AO WASM module (${wasm.length} bytes of WASM, signature checked): it runs in ${image.imageName}, which is present`,
+          );
+        return;
+      }
       const progress = terminalProgress();
       const task = progress.task("module image");
-      const r = await ensureModuleImage(ctx().client(), resolveModuleFile(idOrFile, f.dir), task);
+      const r = await ensureModuleImage(ctx().client(), file, task);
       task.done(`${r.spec.imageName} ${r.how} in ${r.seconds.toFixed(1)} s`);
       if (f.json)
         printJson({

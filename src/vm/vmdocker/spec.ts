@@ -10,6 +10,8 @@ export interface RuntimeSpec {
   /** From `Container-Env-<KEY>` spawn tags: trimmed key, last occurrence wins, sorted. */
   containerEnv: Record<string, string>;
   limits: Limits;
+  /** An AO WASM module's binary (base64), handed to the ao runtime at spawn and restore. */
+  moduleData?: string;
 }
 
 /** Splits a command into argv the way upstream does: spaces separate, quotes group, backslash escapes. No shell. */
@@ -66,15 +68,16 @@ function positive(tags: Tag[], name: string, fallback: number): number {
 /**
  * The runtime of a spawn: module rules (checkModule) plus spawn tags. `Runtime-Backend` comes only
  * from the spawn (docker or sandbox; by default sandbox on macOS/Windows, docker elsewhere; Linux
- * refuses sandbox). A spawn `Start-Command` overrides the module's.
+ * refuses sandbox). A spawn `Start-Command` overrides the module's. `image` replaces the module's
+ * own (an AO WASM module runs in the AO runtime's image).
  */
 export function resolveRuntimeSpec(
   moduleTags: Tag[],
   spawnTags: Tag[],
   nodeLimits: Limits = DEFAULT_LIMITS,
   platform: NodeJS.Platform = process.platform,
+  image: ModuleImageSpec = checkModule(moduleTags),
 ): RuntimeSpec {
-  const image = checkModule(moduleTags);
   const requested = last(spawnTags, "Runtime-Backend");
   const backend =
     requested ?? (platform === "darwin" || platform === "win32" ? "sandbox" : "docker");

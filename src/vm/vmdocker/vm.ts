@@ -2,6 +2,7 @@ import { silentLogger, type Logger } from "../../log.js";
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { VmdError, errorMessage } from "../../errors.js";
+import { aoWasmRuntime, isAoWasmModule } from "../../module/ao-wasm.js";
 import { ensureModuleImage } from "../../module/load.js";
 import { ProtocolError } from "../../protocol/errors.js";
 import { processOwner, ResultSchema, type Env, type Meta } from "../../protocol/hymx.js";
@@ -111,8 +112,6 @@ export function vmdocker(opts: VmdockerOptions): VmdockerMount {
   const factory: VmFactory = async (env, { restoring = false } = {}) => {
     const pid = env.Meta.Pid;
     const spawnTags = env.Process.Tags ?? [];
-    const spec = resolveRuntimeSpec(moduleTagList(env), spawnTags, opts.limits ?? DEFAULT_LIMITS);
-    const kind = checkpointKind(spawnTags, spec, opts.checkpointKind ?? "workspace");
     const file = opts.moduleFile(env.Process.Module);
     if (!file)
       throw new VmdError(
@@ -120,7 +119,19 @@ export function vmdocker(opts: VmdockerOptions): VmdockerMount {
         `module ${env.Process.Module} has no file`,
         "copy its mod-<id>.json into ./mod",
       );
-    await ensureModuleImage(opts.client, file);
+    const moduleTags = moduleTagList(env);
+    // An AO WASM module's data is the WASM itself: it runs in the AO runtime's image.
+    const wasm = isAoWasmModule(moduleTags) ? await aoWasmRuntime(opts.client, file) : undefined;
+    const spec = resolveRuntimeSpec(
+      moduleTags,
+      spawnTags,
+      opts.limits ?? DEFAULT_LIMITS,
+      process.platform,
+      wasm?.image,
+    );
+    if (wasm) spec.moduleData = wasm.wasm.toString("base64");
+    const kind = checkpointKind(spawnTags, spec, opts.checkpointKind ?? "workspace");
+    if (!wasm) await ensureModuleImage(opts.client, file);
     const launcher: Launcher =
       spec.backend === "sandbox"
         ? (instance) =>
@@ -291,6 +302,11 @@ class VmdockerVm implements Vm {
     return this.instance;
   }
 
+  /** The module's WASM for the ao runtime, when the module is an AO WASM module. */
+  private moduleData(): { module_data?: string } {
+    return this.spec.moduleData ? { module_data: this.spec.moduleData } : {};
+  }
+
   async spawnRuntime(): Promise<void> {
     const data = Buffer.from(this.env.Meta.Data, "utf8").toString("base64");
     const res = await this.running.call("spawn", {
@@ -300,6 +316,7 @@ class VmdockerVm implements Vm {
       data,
       tags: this.env.Process.Tags ?? [],
       env: this.env,
+      ...this.moduleData(),
     });
     if (res.status !== 200)
       throw new VmdError(
@@ -509,6 +526,7 @@ class VmdockerVm implements Vm {
       env: this.env,
       tags: this.env.Process.Tags ?? [],
       state: point.state,
+      ...this.moduleData(),
     });
     if (res.status !== 200)
       throw new VmdError(
