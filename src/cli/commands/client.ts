@@ -62,7 +62,12 @@ export function printResult(r: VmmResult, json?: boolean): void {
 /** A spawn's outcome: its id, or the id and why the spawn failed (exit code 1). */
 export function printSpawned(pid: string, r: VmmResult, json?: boolean): void {
   if (json) printJson({ id: pid, result: r });
-  else console.log(r.Error ? `${pid}\nspawn failed: ${r.Error}` : pid);
+  else
+    console.log(
+      r.Error
+        ? `${pid}\n${r.Error.startsWith("spawn failed") ? "" : "spawn failed: "}${r.Error}`
+        : pid,
+    );
   if (r.Error) process.exitCode = 1;
 }
 
