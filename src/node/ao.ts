@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { statusOf } from "../error-codes.js";
 import { ProtocolError } from "../protocol/errors.js";
 import type { VmmResult } from "../protocol/hymx.js";
 import type { HymxNode } from "./node.js";
@@ -50,7 +51,8 @@ export function registerAoRoutes(app: FastifyInstance, node: HymxNode): void {
     "/result/:msgid",
     async (req, reply) => {
       const pid = req.query["process-id"];
-      const notFound = () => reply.code(404).send({ error: "err_result_not_found" });
+      const notFound = () =>
+        reply.code(statusOf("err_result_not_found")).send({ error: "err_result_not_found" });
       // Like a CU, answer once the message is evaluated: wait (bounded) for a known message's result.
       const at = await store.locate(req.params.msgid);
       // A result is asked for under its own process only (AO's process-id is required).
