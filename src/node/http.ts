@@ -59,13 +59,21 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
   });
 
   // A result is served under its own process only; any other pid reads as not found (null).
-  // ?wait=<ms>: answer as soon as the result is stored, within that time (at most 60 s).
+  // ?wait=<ms>: answer as soon as the result is stored, within that time (at most 60 s); a
+  // message this process does not have is 404 err_result_not_found at once (nothing to wait for).
   app.get<{ Params: { pid: string; msgid: string }; Querystring: { wait?: string } }>(
     "/result/:pid/:msgid",
     async (req) => {
+      const wait = Number(req.query.wait) || 0;
       const at = await store.locate(req.params.msgid);
-      if (!at || at.pid !== req.params.pid) return null;
-      return (await node.results.read(req.params.msgid, Number(req.query.wait) || 0)) ?? null;
+      if (!at || at.pid !== req.params.pid) {
+        if (wait <= 0) return null;
+        throw new ProtocolError(
+          "err_result_not_found",
+          `process ${req.params.pid} has no message ${req.params.msgid} on this node`,
+        );
+      }
+      return (await node.results.read(req.params.msgid, wait)) ?? null;
     },
   );
 

@@ -81,6 +81,21 @@ test("vmdocker spawn --wait, result and results", () => {
     results.map((r) => r.Nonce),
     ["0", "1"],
   );
+  const t = Date.now();
+  const unknown = vmdocker(["result", id, "U".repeat(43), "--wait", "--url", url]);
+  assert.ok(Date.now() - t < 15_000, `a message the node does not have is not waited for`);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /has no message U{43} .*\(fix: send the message first/);
+  for (const bad of ["0", "abc", "-3"]) {
+    const r = vmdocker(["results", id, "--limit", bad, "--url", url]);
+    assert.equal(r.code, 1, `--limit ${bad}`);
+    assert.match(
+      r.stderr.trim(),
+      new RegExp(
+        `^vmdocker: --limit ${bad} is not a whole number from 1 \\(fix: pass --limit 20\\)$`,
+      ),
+    );
+  }
 });
 
 test("client errors are one line: node down, bad tag, bad config", () => {

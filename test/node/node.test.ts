@@ -274,7 +274,7 @@ test("Encrypted-* tags: /info has the key; the VM sees the plaintext (messages a
 
 const sha256 = (v: string) => createHash("sha256").update(v).digest("hex");
 
-test("GET /result?wait= answers as soon as the result is stored, null when it does not come in time, at once for an unknown message", async () => {
+test("GET /result?wait= answers as soon as the result is stored, null when it does not come in time, 404 err_result_not_found at once for an unknown message", async () => {
   const pid = await spawn();
   const slow = messageItem(pid, "z", "Slow", [{ name: "Ms", value: "400" }]);
   const t = Date.now();
@@ -286,8 +286,13 @@ test("GET /result?wait= answers as soon as the result is stored, null when it do
   const took = Date.now() - t;
   assert.ok(took >= 350 && took < 5000, `answered when stored (${took} ms)`);
   const t2 = Date.now();
-  assert.equal((await getJson(`${url}/result/${pid}/${"U".repeat(43)}?wait=10000`)).body, null);
+  const unknown = await getJson<{ error: string }>(
+    `${url}/result/${pid}/${"U".repeat(43)}?wait=10000`,
+  );
+  assert.deepEqual([unknown.status, unknown.body.error], [404, "err_result_not_found"]);
   assert.ok(Date.now() - t2 < 2000, "an unknown message is not waited for");
+  const plain = await getJson(`${url}/result/${pid}/${"U".repeat(43)}`);
+  assert.deepEqual([plain.status, plain.body], [200, null], "without wait: hymx's 200 null");
 });
 
 test("a VM that takes batches gets messages that arrive together in fewer calls, applied in nonce order", async () => {
