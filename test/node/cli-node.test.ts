@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -96,6 +96,19 @@ test("vmdocker spawn --wait, result and results", () => {
       ),
     );
   }
+});
+
+test("a node whose port is taken fails at once with the fix and leaves no wallet (nor anything else) behind", () => {
+  const dir = mkdtempSync(join(tmpdir(), "vmd-clinode-busy-"));
+  writeFileSync(join(dir, "config.yaml"), `port: ":${new URL(url).port}"\n`);
+  const r = spawnSync(process.execPath, [BIN, "node", "-c", "config.yaml"], {
+    cwd: dir,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /port 127\.0\.0\.1:\d+ is in use .*\(fix: stop what uses it/);
+  assert.deepEqual(readdirSync(dir), ["config.yaml"], "no data folder, no node-key.hex");
 });
 
 test("client errors are one line: node down, bad tag, bad config", () => {
