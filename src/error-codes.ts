@@ -34,7 +34,8 @@ export const ERROR_CODES = {
   err_invalid_cursor: [400, "pass back a cursor this node gave (a result's cursor field)"],
   err_invalid_limit: [400, "give limit as a whole number from 1 to the page maximum"],
   err_invalid_sort: [400, "give sort as ASC or DESC"],
-  err_result_not_found: [400, "send the message first, or wait for its apply"],
+  // Not hymx's (its /result answers 200 null): AO's CU answers an unknown /result with 404.
+  err_result_not_found: [404, "send the message first, or wait for its apply"],
   err_message_not_found: [400, "assign a message this node holds (GET /message/<id>)"],
   err_invalid_assignment: [400, "assign a message (no spawn) to a process it was not sent to"],
   err_unauthorized_node: [400, "only a node serving the sending process may send for it"],

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { VmdError } from "../errors.js";
 import type { HealthReport } from "../runtimes/agent/wire.js";
 import { sseEvents } from "../sys/sse.js";
@@ -26,6 +27,14 @@ export class HubClient {
     readonly url: string,
     readonly token: string,
   ) {}
+
+  /**
+   * Which hub an agent container belongs to (its `org.vmdocker.hub` label): a hash of the hub's
+   * token, so agents of other hubs on the same engine are told apart without the token in a label.
+   */
+  get hubId(): string {
+    return createHash("sha256").update(this.token).digest("hex").slice(0, 16);
+  }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;

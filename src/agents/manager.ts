@@ -15,6 +15,8 @@ import { ensureProfileImage } from "./provision.js";
 export const AGENT_NETWORK = "openclaw-agents";
 export const containerName = (name: string) => `openclaw-agent-${name}`;
 export const volumeName = (name: string) => `openclaw-agent-${name}`;
+/** The label that names the hub an agent container was created for (HubClient.hubId). */
+export const HUB_LABEL = "org.vmdocker.hub";
 const SNAPSHOT_REPO = (name: string) => `openclaw-agent-snapshot-${name}`;
 
 export interface AgentManagerOptions {
@@ -112,6 +114,7 @@ export class AgentManager {
         "org.vmdocker.role": "agent",
         "org.vmdocker.agent": name,
         "org.vmdocker.profile": profile.name,
+        [HUB_LABEL]: this.o.hub.hubId,
       },
       HostConfig: {
         NetworkMode: AGENT_NETWORK,
@@ -207,7 +210,18 @@ export class AgentManager {
       this.o.hub.agents(),
       this.o.docker.listContainers({ label: ["org.vmdocker.role=agent"] }),
     ]);
-    const byName = new Map(containers.map((c) => [c.Labels["org.vmdocker.agent"] ?? "", c]));
+    // This hub's agents: those it knows, and containers it labelled (a container whose record is
+    // gone); other hubs' agents on the same engine are left out.
+    const known = new Set(agents.map((a) => a.name));
+    const byName = new Map(
+      containers
+        .filter(
+          (c) =>
+            c.Labels[HUB_LABEL] === this.o.hub.hubId ||
+            known.has(c.Labels["org.vmdocker.agent"] ?? ""),
+        )
+        .map((c) => [c.Labels["org.vmdocker.agent"] ?? "", c]),
+    );
     const names = [...new Set([...agents.map((a) => a.name), ...byName.keys()])]
       .filter(Boolean)
       .sort();

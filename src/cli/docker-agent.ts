@@ -47,13 +47,19 @@ Example:
   docker-agent destroy my-builder --volume`,
   );
 
-function setup() {
+/**
+ * The agent manager and profiles for a verb. `hub: false` for verbs that only read the engine or
+ * the profile files (profiles, logs, snapshots): they need no hub token, and their client carries
+ * none, so a call to the hub from them would be refused (401), never let through.
+ */
+function setup({ hub = true }: { hub?: boolean } = {}) {
   const g = program.opts<{ hub: string; token?: string; stateDir?: string }>();
   const ctx = cliContext(g.stateDir);
   let token = g.token ?? process.env.HUB_TOKEN;
-  if (!token && existsSync(ctx.paths.hub.tokenFile))
+  if (!hub) token = "";
+  else if (!token && existsSync(ctx.paths.hub.tokenFile))
     token = readFileSync(ctx.paths.hub.tokenFile, "utf8").trim();
-  if (!token)
+  if (hub && !token)
     throw new VmdError(
       "err_no_hub_token",
       `no hub token (${ctx.paths.hub.tokenFile} does not exist)`,
@@ -65,7 +71,7 @@ function setup() {
   ]);
   const manager = new AgentManager({
     docker: ctx.client(),
-    hub: new HubClient(g.hub.replace(/\/+$/, ""), token),
+    hub: new HubClient(g.hub.replace(/\/+$/, ""), token ?? ""),
     profiles,
     progress: terminalProgress(),
     logDir: join(ctx.paths.root, "logs"),
@@ -258,7 +264,7 @@ program
   .option("-f, --follow", "keep printing new output")
   .option("-n, --tail <lines>", "only the last lines", positiveInt("--tail"))
   .action(async (name: string, o: { follow?: boolean; tail?: number }) => {
-    await setup().manager.logs(
+    await setup({ hub: false }).manager.logs(
       name,
       { follow: !!o.follow, ...(o.tail === undefined ? {} : { tail: o.tail }) },
       process.stdout,
@@ -284,7 +290,7 @@ program
   .description("The agent's snapshots")
   .option("--json", "print JSON")
   .action(async (name: string, o: { json?: boolean }) => {
-    const list = await setup().manager.snapshots(name);
+    const list = await setup({ hub: false }).manager.snapshots(name);
     if (o.json) return printJson(list);
     console.log(list.length ? list.join("\n") : `no snapshots of ${name}`);
   });
@@ -306,7 +312,7 @@ program
   .description("The profiles agents can be created from")
   .option("--json", "print JSON")
   .action((o: { json?: boolean }) => {
-    const { profiles } = setup();
+    const { profiles } = setup({ hub: false });
     const all = profiles.names().map((n) => profiles.get(n));
     if (o.json) return printJson(all);
     console.log(

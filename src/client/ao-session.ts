@@ -144,7 +144,7 @@ export class AoSession {
     if (r.Error)
       throw new VmdError(
         "err_runtime_spawn",
-        `the process ${pid} failed to spawn: ${r.Error}`,
+        `the process ${pid} failed to spawn: ${r.Error.replace(/^spawn failed: /, "")}`,
         "read the node's log",
       );
     return new AoSession(client, pid, target, true).startFollowing();

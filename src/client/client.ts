@@ -75,9 +75,13 @@ export class HymxClient {
 
   private async getJson<T>(path: string): Promise<T> {
     const res = await this.request(path);
-    const body = (await res.json()) as T & { error?: string };
+    const body = (await res.json()) as T & { error?: string; message?: string; hint?: string };
     if (res.status >= 400)
-      throw new VmdError(body?.error ?? "err_request", `${path}: ${body?.error ?? res.status}`);
+      throw new VmdError(
+        body?.error ?? "err_request",
+        body?.message ?? `${path}: ${body?.error ?? res.status}`,
+        body?.hint,
+      );
     return body;
   }
 

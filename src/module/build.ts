@@ -9,7 +9,8 @@ import type { Progress } from "../progress.js";
 import { moduleTags } from "../protocol/hymx.js";
 import type { Signer } from "../protocol/signers.js";
 import type { Tag } from "../protocol/tags.js";
-import type { DockerClient } from "../runtime/docker/client.js";
+import type { DockerClient, ImageInfo } from "../runtime/docker/client.js";
+import { RUNTIME_START_COMMAND } from "../runtime/images/builder.js";
 import { ARCHIVE_FORMAT, DEFAULT_START_COMMAND, IMAGE_SOURCE, VMDOCKER_FORMAT } from "./check.js";
 import { aoModuleTags } from "./ao.js";
 import { writeModuleFile } from "./write.js";
@@ -120,6 +121,16 @@ async function resolveImage(
 }
 
 /**
+ * The Start-Command a module of this image gets when none is given: the image's own command when
+ * it is vmdocker's /vmm runtime server (runtime-test, runtime-ao, openclaw; upstream's default
+ * script is not in them), else undefined (upstream's default, which upstream's images carry).
+ */
+function imageStartCommand(info: ImageInfo | null): string | undefined {
+  const cmd = [...(info?.Config?.Entrypoint ?? []), ...(info?.Config?.Cmd ?? [])].join(" ");
+  return cmd === RUNTIME_START_COMMAND ? cmd : undefined;
+}
+
+/**
  * `vmdocker module build`: the image (pulled, local, or built) exported with `docker save`,
  * gzipped, and signed into a module item with upstream's tags (13 for an OpenClaw module, 12
  * without `Openclaw-Version` for others), written as mod-<id>.json.
@@ -132,7 +143,9 @@ export async function buildModule(
 ): Promise<BuiltModule> {
   const started = Date.now();
   const image = await resolveImage(client, opts.source, progress);
-  const size = (await client.inspectImage(image.name))?.Size ?? 0;
+  const info = await client.inspectImage(image.name);
+  const size = info?.Size ?? 0;
+  const startCommand = opts.startCommand ?? imageStartCommand(info) ?? DEFAULT_START_COMMAND;
 
   const exportTask = progress.task("export (docker save | gzip)");
   mkdirSync(opts.outDir, { recursive: true });
@@ -168,7 +181,7 @@ export async function buildModule(
       // Upstream's generator tags every module with an OpenClaw version (its default
       // 2026.3.1-beta.1); here only a module that carries OpenClaw says which.
       ...(opts.openclawVersion ? [{ name: "Openclaw-Version", value: opts.openclawVersion }] : []),
-      { name: "Start-Command", value: opts.startCommand ?? DEFAULT_START_COMMAND },
+      { name: "Start-Command", value: startCommand },
       { name: "Image-Name", value: image.name },
       { name: "Image-ID", value: image.id },
       { name: "Image-Source", value: IMAGE_SOURCE },

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
+import { errorBody, httpError, jsonNotFound } from "../errors.js";
 import { ProtocolError } from "../protocol/errors.js";
 import { loadOrCreateToken } from "../sys/token-file.js";
 import type { HymxNode } from "./node.js";
@@ -28,14 +29,15 @@ export function buildAdmin(node: HymxNode, token: string): FastifyInstance {
   app.addHook("onRequest", async (req, reply) => {
     const got = Buffer.from(req.headers.authorization ?? "");
     if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
-      return reply.code(401).send({ error: "err_unauthorized" });
+      return reply.code(401).send(errorBody("err_unauthorized"));
     }
   });
-  app.setErrorHandler((err: { message?: string }, _req, reply) =>
-    reply
-      .code(400)
-      .send({ error: err instanceof ProtocolError ? err.code : (err.message ?? "err_internal") }),
-  );
+  // hymx's admin codes answer 400, as upstream; anything else is the node's bug (500).
+  app.setErrorHandler((err, _req, reply) => {
+    const { status, body } = httpError(err, () => 400);
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler(jsonNotFound);
   const pidOf = (body: unknown) => {
     const pid = (body as { pid?: unknown } | null)?.pid;
     if (typeof pid !== "string" || pid === "") throw new ProtocolError("err_invalid_params");

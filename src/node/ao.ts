@@ -1,4 +1,6 @@
 import type { FastifyInstance } from "fastify";
+import { statusOf } from "../error-codes.js";
+import { errorBody } from "../errors.js";
 import { ProtocolError } from "../protocol/errors.js";
 import type { VmmResult } from "../protocol/hymx.js";
 import type { HymxNode } from "./node.js";
@@ -11,7 +13,7 @@ function aoResult(r: VmmResult) {
 }
 
 /** A JSON request body (raw buffer or parsed); anything that is not JSON is err_invalid_params. */
-function jsonBody(body: unknown): unknown {
+export function jsonBody(body: unknown): unknown {
   if (!Buffer.isBuffer(body)) return body;
   try {
     return JSON.parse(body.toString("utf8") || "{}");
@@ -50,7 +52,8 @@ export function registerAoRoutes(app: FastifyInstance, node: HymxNode): void {
     "/result/:msgid",
     async (req, reply) => {
       const pid = req.query["process-id"];
-      const notFound = () => reply.code(404).send({ error: "err_result_not_found" });
+      const notFound = () =>
+        reply.code(statusOf("err_result_not_found")).send(errorBody("err_result_not_found"));
       // Like a CU, answer once the message is evaluated: wait (bounded) for a known message's result.
       const at = await store.locate(req.params.msgid);
       if (!at) return notFound();

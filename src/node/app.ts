@@ -1,3 +1,4 @@
+import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { VmdError, errorMessage } from "../errors.js";
@@ -50,19 +51,36 @@ export interface StartOptions {
   docker?: DockerClient;
 }
 
+/** err_port_in_use for `what`'s port, when `err` says so; else `err` itself. */
+function portError(err: unknown, what: string, host: string, port: number): unknown {
+  if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") return err;
+  return new VmdError(
+    "err_port_in_use",
+    `${what} port ${host}:${port} is in use`,
+    "stop what uses it, or change it in config.yaml",
+  );
+}
+
+/**
+ * Throws err_port_in_use when `address`'s port cannot be bound now (a fixed port only: ":0" is
+ * always free). Run before anything is written, so a start that cannot serve leaves nothing behind.
+ */
+async function checkPortFree(address: string, what: string): Promise<void> {
+  const { host, port } = listenAddress(address);
+  if (port === 0) return;
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once("error", (err) => reject(portError(err, what, host, port)));
+    probe.listen({ host, port }, () => probe.close(() => resolve()));
+  });
+}
+
 async function listen(app: FastifyInstance, address: string, what: string): Promise<string> {
   const { host, port } = listenAddress(address);
   try {
     await app.listen({ host, port });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
-      throw new VmdError(
-        "err_port_in_use",
-        `${what} port ${host}:${port} is in use`,
-        "stop what uses it, or change it in config.yaml",
-      );
-    }
-    throw err;
+    throw portError(err, what, host, port);
   }
   const bound = app.server.address();
   return `http://${host.includes(":") ? `[${host}]` : host}:${typeof bound === "object" && bound ? bound.port : port}`;
@@ -76,6 +94,9 @@ async function listen(app: FastifyInstance, address: string, what: string): Prom
 export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<RunningNode> {
   const dataDir = resolve(opts.baseDir, cfg.dataDir);
   const log = toLogger(opts.log);
+  // Before the store or a wallet is made: a port that is taken must not leave them behind.
+  await checkPortFree(cfg.port, "the node's");
+  if (cfg.adminPort) await checkPortFree(cfg.adminPort, "the admin");
   // Every part is closed by one list, last started first; a failed start closes what started.
   const closers = new Closers(log);
   const store: Store = cfg.redisURL

@@ -1,8 +1,9 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { statusOf } from "../error-codes.js";
+import { errorBody, httpError, jsonNotFound } from "../errors.js";
 import { ProtocolError } from "../protocol/errors.js";
 import { RedirectError, type HymxNode } from "./node.js";
-import { registerAoRoutes } from "./ao.js";
+import { jsonBody, registerAoRoutes } from "./ao.js";
 import { registerGraphql, type GraphqlSources } from "./graphql.js";
 import type { ModuleCatalog } from "./modules.js";
 import type { VmRegistry } from "../vm/contract.js";
@@ -17,8 +18,8 @@ export interface HttpOptions {
   extraItem?: GraphqlSources["extraItem"];
 }
 
-const bad = (reply: FastifyReply, code: string, status = 400) =>
-  reply.code(status).send({ error: code });
+const bad = (reply: FastifyReply, code: string, status = statusOf(code)) =>
+  reply.code(status).send(errorBody(code));
 
 /** A nonce in a path: a whole number, else err_invalid_nonce. */
 function nonceParam(raw: string): number {
@@ -41,21 +42,14 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
     reply.header("Access-Control-Allow-Origin", "*");
     reply.header("Access-Control-Allow-Methods", "GET, POST, PUT, OPTIONS");
   });
-  app.setErrorHandler(
-    (err: { statusCode?: number; code?: string; message?: string }, _req, reply) => {
-      if (err.statusCode === 413 || err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
-        return bad(reply, `err_body_too_large: at most ${opts.maxBodyBytes} bytes`, 413);
-      }
-      if (err instanceof ProtocolError) return bad(reply, err.code, statusOf(err.code));
-      if (err instanceof RedirectError)
-        return reply.code(308).header("Location", err.location).send(err.body);
-      return bad(
-        reply,
-        err.message ?? "err_internal",
-        err.statusCode && err.statusCode < 500 ? err.statusCode : 500,
-      );
-    },
-  );
+  // Errors answer {error: code, message?, hint} (hymx's clients read `error`, the code).
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof RedirectError)
+      return reply.code(308).header("Location", err.location).send(err.body);
+    const { status, body } = httpError(err, statusOf, opts.maxBodyBytes);
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler(jsonNotFound);
 
   // ?wait=<ms> (vmdocker's own clients): the answer also carries the result once it is stored,
   // within that time (at most 60 s), which saves the client its GET /result. Without it, or when
@@ -70,13 +64,21 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
   });
 
   // A result is served under its own process only; any other pid reads as not found (null).
-  // ?wait=<ms>: answer as soon as the result is stored, within that time (at most 60 s).
+  // ?wait=<ms>: answer as soon as the result is stored, within that time (at most 60 s); a
+  // message this process does not have is 404 err_result_not_found at once (nothing to wait for).
   app.get<{ Params: { pid: string; msgid: string }; Querystring: { wait?: string } }>(
     "/result/:pid/:msgid",
     async (req) => {
+      const wait = Number(req.query.wait) || 0;
       const at = await store.locate(req.params.msgid);
-      if (!at || at.pid !== req.params.pid) return null;
-      return (await node.results.read(req.params.msgid, Number(req.query.wait) || 0)) ?? null;
+      if (!at || at.pid !== req.params.pid) {
+        if (wait <= 0) return null;
+        throw new ProtocolError(
+          "err_result_not_found",
+          `process ${req.params.pid} has no message ${req.params.msgid} on this node`,
+        );
+      }
+      return (await node.results.read(req.params.msgid, wait)) ?? null;
     },
   );
 
@@ -134,10 +136,7 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
   });
 
   app.post("/trysend", async (req, reply) => {
-    const body = JSON.parse((req.body as Buffer | undefined)?.toString("utf8") || "{}") as {
-      pid?: string;
-      target?: string;
-    };
+    const body = (jsonBody(req.body) ?? {}) as { pid?: string; target?: string };
     if (!body.pid || !body.target) return bad(reply, "err_invalid_params");
     node.remoteOutbox.trySend(body.pid, body.target);
     return reply.code(200).send();

@@ -89,6 +89,8 @@ export class Intake {
   private async routeMessage({ pid }: Arrival): Promise<void> {
     const state = this.deps.procs.get(pid);
     if (state?.stopped) throw new ProtocolError("err_process_stopped");
+    if (state?.spawnError && !state.vm)
+      throw new ProtocolError("err_process_not_running", `its spawn failed: ${state.spawnError}`);
     if (state) return;
     const others = (
       await this.deps

@@ -143,11 +143,18 @@ export class HymxNode {
     return vm instanceof RegistryVm ? vm : undefined;
   }
 
+  /** Pids that run here: neither stopped by the admin API nor failed to spawn. */
   runningProcesses(): string[] {
     return this.procs
       .all()
-      .filter((s) => !s.stopped)
+      .filter((s) => !s.stopped && !(s.spawnError && !s.vm))
       .map((s) => s.pid);
+  }
+
+  /** Why `pid`'s spawn failed (it runs nothing and refuses messages), or undefined. */
+  spawnError(pid: string): string | undefined {
+    const s = this.procs.get(pid);
+    return s && !s.vm ? s.spawnError : undefined;
   }
 
   /**

@@ -41,7 +41,7 @@ export function registerProcessRoutes(
     string,
     Omit<
       ProcessRow,
-      "nonce" | "running" | "checkpoint" | "messagesPerMinute" | "lastMessageAt" | "core"
+      "nonce" | "running" | "failed" | "checkpoint" | "messagesPerMinute" | "lastMessageAt" | "core"
     >
   >();
 
@@ -90,6 +90,7 @@ export function registerProcessRoutes(
           core: pid === node.core.token ? "token" : pid === node.core.registry ? "registry" : null,
           nonce,
           running: running.has(pid),
+          failed: node.spawnError(pid) ?? null,
           checkpoint,
           messagesPerMinute: rate.perMinute,
           lastMessageAt: rate.lastAt,

@@ -19,6 +19,8 @@ export interface ProcessRow {
   nonce: number;
   /** Running on this node now; false when stopped through the admin API or not brought back. */
   running: boolean;
+  /** Why its spawn failed (it runs nothing and refuses messages), else null. */
+  failed: string | null;
   checkpoint: string | null;
   messagesPerMinute: number;
   /** When its last message arrived (ms since the epoch), 0 for none since the node started. */

@@ -52,6 +52,9 @@ export interface RunnerDeps {
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+/** How a spawn result's Error starts when the VM could not be made (a restart does not retry it). */
+export const SPAWN_FAILED = "spawn failed: ";
+
 /**
  * The third stage: each process's VM and its queue. Applies committed nonces in order through
  * the VM, saves their results and hands them to delivery; brings back a VM whose instance died;
@@ -143,7 +146,10 @@ export class ProcessRunner {
     const snap = mode === "normal" ? await this.deps.latestSnapshot(pid) : null;
     const state = this.track(pid, item, await this.deps.modules.get(item.tag("Module") ?? ""));
     state.nonce = await this.deps.store.nonce(pid);
-    if (snap) this.queue(state, () => this.restoreFrom(state, snap));
+    // A process whose spawn failed stays failed: it is not spawned again on every start.
+    const failed = snap ? undefined : (await this.deps.store.result(pid))?.Error;
+    if (failed?.startsWith(SPAWN_FAILED)) state.spawnError = failed.slice(SPAWN_FAILED.length);
+    else if (snap) this.queue(state, () => this.restoreFrom(state, snap));
     else this.spawnLater(state, item);
     this.queue(state, () => this.catchUp(state, mode));
   }
@@ -243,7 +249,7 @@ export class ProcessRunner {
       Assignments: own?.Assignments ?? [],
       Output: own?.Output ?? null,
       Data: own?.Data ?? "",
-      Error: error || (own?.Error ?? ""),
+      Error: error ? SPAWN_FAILED + error : (own?.Error ?? ""),
     };
     await this.commit(pid, result, true);
   }

@@ -1,22 +1,21 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import WebSocket from "ws";
 import { sseEvents } from "../../src/agents/hub-client.js";
 import { dockerAgent, type CliRun } from "../helpers/cli.js";
 import { testClient, waitFor } from "../helpers/engine.js";
+import { startHubProcess } from "../helpers/hub.js";
 import { freePort } from "../helpers/ports.js";
 
 // The Docker Agent System end to end: a real hub (the `vmdocker hub` CLI in its own process, so it
 // can be killed), real agent containers built from the shipped profiles, driven by `docker-agent`.
 const docker = testClient();
-const VMDOCKER = fileURLToPath(new URL("../../src/cli/vmdocker.js", import.meta.url));
 const dataDir = mkdtempSync(join(tmpdir(), "vmd-hub-"));
 const token = randomBytes(16).toString("hex");
 const run = randomBytes(3).toString("hex");
@@ -29,33 +28,12 @@ let dashboardPort: number;
 const created = new Set<string>();
 
 async function startHub(extra: string[] = []): Promise<void> {
-  hub = spawn(
-    process.execPath,
-    [
-      VMDOCKER,
-      "hub",
-      "--ws-port",
-      String(wsPort),
-      "--http-port",
-      String(apiPort),
-      "--data-dir",
-      dataDir,
-      "--dashboard-port",
-      String(dashboardPort),
-      ...extra,
-    ],
-    { env: { ...process.env, HUB_TOKEN: token }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  hub.stdout!.on("data", (c: Buffer) => (hubLog += c.toString()));
-  hub.stderr!.on("data", (c: Buffer) => (hubLog += c.toString()));
-  await waitFor(
-    "the hub",
-    () =>
-      fetch(`http://127.0.0.1:${apiPort}/health`).then(
-        (r) => r.ok || undefined,
-        () => undefined,
-      ),
-    20_000,
+  hub = await startHubProcess(
+    { apiPort, wsPort, dashboardPort },
+    dataDir,
+    token,
+    (c) => (hubLog += c),
+    extra,
   );
 }
 

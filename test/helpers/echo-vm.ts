@@ -16,9 +16,12 @@ export const CLIENT_KEY = "0x64dd2342616f385f3e8157cf7246cf394217e13e8f91b7d208e
  * the data on to the process named by the `To` tag; `Param` / `SpawnTag` answer the message
  * param / spawn tag named by `Name` (hashed). It dry-runs on a copy of its count; its state is
  * public. `Slow` answers after `Ms` milliseconds. A process spawned with `Batch=yes` takes
- * batches (`applyBatch`); `Calls` answers how many batch calls it had.
+ * batches (`applyBatch`); `Calls` answers how many batch calls it had. A spawn tag
+ * `Spawn-Fail=<reason>` makes the VM's creation throw that reason.
  */
 export const echoFactory: VmFactory = async (env) => {
+  const fail = (env.Process.Tags ?? []).find((t) => t.name === "Spawn-Fail")?.value;
+  if (fail) throw new Error(fail);
   let count = 0;
   let batchCalls = 0;
   const vm: Vm = {

@@ -20,6 +20,8 @@ import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import * as arbundles from "@dha-team/arbundles";
 import { buildModule } from "../../src/module/build.js";
+import { DEFAULT_START_COMMAND } from "../../src/module/check.js";
+import { IMAGES, RUNTIME_START_COMMAND } from "../../src/runtime/images/builder.js";
 import { writeModuleFile } from "../../src/module/write.js";
 import { DataItem } from "../../src/protocol/data-item.js";
 import { moduleTags } from "../../src/protocol/hymx.js";
@@ -181,6 +183,18 @@ test("module build without --key signs with the key kept in the state folder, as
       "signed by the state folder's key",
     );
   rmSync(stateDir, { recursive: true, force: true });
+});
+
+test("module build of vmdocker's runtime image writes the image's own runtime server as Start-Command (upstream's default script is not in it); other images keep upstream's default", () => {
+  const out = join(work, "mod-start-command");
+  const startOf = (img: string) => {
+    const r = vmdocker(["module", "build", "--image", img, "--key", KEY, "--out", out, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const file = (JSON.parse(r.stdout) as { file: string }).file;
+    return DataItem.fromJSON(JSON.parse(readFileSync(file, "utf8"))).tag("Start-Command");
+  };
+  assert.equal(startOf(IMAGES["runtime-test"]), RUNTIME_START_COMMAND);
+  assert.equal(startOf(image), DEFAULT_START_COMMAND);
 });
 
 test("a tampered module fails module verify", () => {

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { errorBody } from "../../src/errors.js";
 import { startNode, type RunningNode } from "../../src/node/app.js";
 import { loadConfig } from "../../src/node/config.js";
 import { VmRegistry, type VmFactory } from "../../src/vm/contract.js";
@@ -101,27 +102,31 @@ test("admin API: token required; stop checkpoints and refuses messages; resume r
       (await post(running.url, messageItem(pid, "x"))).body.error,
       "err_process_stopped",
     );
-    assert.deepEqual(await (await admin("/admin/vms/stop", { pid })).json(), {
-      error: "err_process_stopped",
-    });
+    assert.deepEqual(
+      await (await admin("/admin/vms/stop", { pid })).json(),
+      errorBody("err_process_stopped"),
+    );
     assert.deepEqual(
       await (await admin("/admin/vms/stop", { pid: running.node.core.token })).json(),
-      { error: "err_core_process_cannot_stop" },
+      errorBody("err_core_process_cannot_stop"),
     );
-    assert.deepEqual(await (await admin("/admin/vms/stop", { pid: "nope" })).json(), {
-      error: "err_process_not_found",
-    });
-    assert.deepEqual(await (await admin("/admin/vms/stop", {})).json(), {
-      error: "err_invalid_params",
-    });
+    assert.deepEqual(
+      await (await admin("/admin/vms/stop", { pid: "nope" })).json(),
+      errorBody("err_process_not_found"),
+    );
+    assert.deepEqual(
+      await (await admin("/admin/vms/stop", {})).json(),
+      errorBody("err_invalid_params"),
+    );
 
     assert.deepEqual(await (await admin("/admin/vms/resume", { pid })).json(), {
       id: pid,
       message: "resumed",
     });
-    assert.deepEqual(await (await admin("/admin/vms/resume", { pid })).json(), {
-      error: "err_process_already_exist",
-    });
+    assert.deepEqual(
+      await (await admin("/admin/vms/resume", { pid })).json(),
+      errorBody("err_process_already_exist"),
+    );
     assert.equal(
       (await send(running, pid, "d")).Data,
       "4:d",
@@ -190,7 +195,7 @@ test("admin stop of a process whose VM fails to close answers with that error (n
       admin(running, "/admin/vms/stop", pid),
       new Promise((r) => setTimeout(() => r("no answer after 10 s"), 10_000).unref()),
     ]);
-    assert.deepEqual(answer, { error: "the instance would not stop" });
+    assert.deepEqual(answer, errorBody("err_internal", "the instance would not stop"));
     await assert.rejects(running.node.stopProcess(pid), /the instance would not stop/);
     assert.ok(running.node.runningProcesses().includes(pid), "it is still listed as running");
     assert.equal((await send(running, pid, "b")).Data, "2:b", "and still answers messages");

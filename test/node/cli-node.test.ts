@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -81,6 +81,34 @@ test("vmdocker spawn --wait, result and results", () => {
     results.map((r) => r.Nonce),
     ["0", "1"],
   );
+  const t = Date.now();
+  const unknown = vmdocker(["result", id, "U".repeat(43), "--wait", "--url", url]);
+  assert.ok(Date.now() - t < 15_000, `a message the node does not have is not waited for`);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /has no message U{43} .*\(fix: send the message first/);
+  for (const bad of ["0", "abc", "-3"]) {
+    const r = vmdocker(["results", id, "--limit", bad, "--url", url]);
+    assert.equal(r.code, 1, `--limit ${bad}`);
+    assert.match(
+      r.stderr.trim(),
+      new RegExp(
+        `^vmdocker: --limit ${bad} is not a whole number from 1 \\(fix: pass --limit 20\\)$`,
+      ),
+    );
+  }
+});
+
+test("a node whose port is taken fails at once with the fix and leaves no wallet (nor anything else) behind", () => {
+  const dir = mkdtempSync(join(tmpdir(), "vmd-clinode-busy-"));
+  writeFileSync(join(dir, "config.yaml"), `port: ":${new URL(url).port}"\n`);
+  const r = spawnSync(process.execPath, [BIN, "node", "-c", "config.yaml"], {
+    cwd: dir,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /port 127\.0\.0\.1:\d+ is in use .*\(fix: stop what uses it/);
+  assert.deepEqual(readdirSync(dir), ["config.yaml"], "no data folder, no node-key.hex");
 });
 
 test("client errors are one line: node down, bad tag, bad config", () => {

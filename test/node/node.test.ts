@@ -10,6 +10,7 @@ import { VmRegistry } from "../../src/vm/contract.js";
 import { getJson, messageItem, post, spawnItem, waitResult } from "../helpers/client.js";
 import { CLIENT_KEY, ECHO_FORMAT, echoFactory, writeEchoModule } from "../helpers/echo-vm.js";
 import { HymxClient } from "../../src/client/client.js";
+import { hintOf } from "../../src/error-codes.js";
 import { filesHolding } from "../helpers/secrets.js";
 import { EthereumSigner } from "../../src/protocol/signers.js";
 
@@ -141,6 +142,12 @@ test("bad input gets upstream error codes and the node keeps serving", async () 
     assert.equal(r.status, status, name);
     assert.ok(r.body.error?.startsWith(code), `${name}: ${r.body.error}`);
   }
+  const big = await post(url, Buffer.alloc(70_000, 1));
+  assert.deepEqual(big.body, {
+    error: "err_body_too_large",
+    message: "the body is larger than 65536 bytes",
+    hint: hintOf("err_body_too_large"),
+  });
   assert.equal((await post(url, good)).status, 200);
   assert.equal((await post(url, good)).body.error, "err_duplicate_item");
   const again = await post(url, spawnItem(moduleId, running.node.address));
@@ -164,6 +171,22 @@ test("bad input gets upstream error codes and the node keeps serving", async () 
   await post(url, failed);
   assert.equal((await waitResult(url, pid, failed.id)).Error, "asked to fail");
   assert.equal((await getJson(`${url}/info`)).status, 200);
+});
+
+test("unknown routes and requests that are not JSON answer the node's error format with an err_* code and a hint", async () => {
+  for (const path of ["/x", "/nope/deeper"]) {
+    const r = await getJson<Record<string, string>>(`${url}${path}`);
+    assert.equal(r.status, 404, path);
+    assert.deepEqual(r.body, {
+      error: "err_not_found",
+      message: `no route GET ${path}`,
+      hint: r.body.hint,
+    });
+    assert.match(r.body.hint ?? "", /README/);
+  }
+  const trysend = await fetch(`${url}/trysend`, { method: "POST", body: "{nope" });
+  assert.equal(trysend.status, 400);
+  assert.equal(((await trysend.json()) as { error: string }).error, "err_invalid_params");
 });
 
 test("messages a process emits to a process on this node are signed by the node and delivered, protocol tags first", async () => {
@@ -251,7 +274,7 @@ test("Encrypted-* tags: /info has the key; the VM sees the plaintext (messages a
 
 const sha256 = (v: string) => createHash("sha256").update(v).digest("hex");
 
-test("GET /result?wait= answers as soon as the result is stored, null when it does not come in time, at once for an unknown message", async () => {
+test("GET /result?wait= answers as soon as the result is stored, null when it does not come in time, 404 err_result_not_found at once for an unknown message", async () => {
   const pid = await spawn();
   const slow = messageItem(pid, "z", "Slow", [{ name: "Ms", value: "400" }]);
   const t = Date.now();
@@ -263,8 +286,13 @@ test("GET /result?wait= answers as soon as the result is stored, null when it do
   const took = Date.now() - t;
   assert.ok(took >= 350 && took < 5000, `answered when stored (${took} ms)`);
   const t2 = Date.now();
-  assert.equal((await getJson(`${url}/result/${pid}/${"U".repeat(43)}?wait=10000`)).body, null);
+  const unknown = await getJson<{ error: string }>(
+    `${url}/result/${pid}/${"U".repeat(43)}?wait=10000`,
+  );
+  assert.deepEqual([unknown.status, unknown.body.error], [404, "err_result_not_found"]);
   assert.ok(Date.now() - t2 < 2000, "an unknown message is not waited for");
+  const plain = await getJson(`${url}/result/${pid}/${"U".repeat(43)}`);
+  assert.deepEqual([plain.status, plain.body], [200, null], "without wait: hymx's 200 null");
 });
 
 test("POST /?wait= answers with the result once it is stored; without it, or in time, the answer is upstream's {id, message}", async () => {

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Redis } from "ioredis";
 import { startNode, type RunningNode } from "../../src/node/app.js";
+import { statusOf } from "../../src/error-codes.js";
 import { loadConfig } from "../../src/node/config.js";
 import { DataItem } from "../../src/protocol/data-item.js";
 import { messageTags, moduleTags } from "../../src/protocol/hymx.js";
@@ -353,11 +354,14 @@ describe("read APIs", () => {
     assert.deepEqual([wrong.status, wrong.body.error], [404, "err_result_not_found"]);
     const right = await getJson<{ Output: string }>(`${url}/result/${msg.id}?process-id=${pid}`);
     assert.equal(right.status, 200);
-    assert.equal((await getJson(`${url}/result/${other}/${msg.id}`)).body, null);
+    // hymx's own route answers 200 null, as upstream hymx does.
+    const hymx = await getJson(`${url}/result/${other}/${msg.id}`);
+    assert.deepEqual([hymx.status, hymx.body], [200, null]);
     const unknown = await getJson<{ error?: string }>(
       `${url}/result/${"x".repeat(43)}?process-id=${pid}`,
     );
     assert.deepEqual([unknown.status, unknown.body.error], [404, "err_result_not_found"]);
+    assert.equal(statusOf("err_result_not_found"), 404, "the registry says what the route answers");
   });
 });
 

@@ -5,6 +5,7 @@ import { VmdError } from "../../errors.js";
 import { EventLog, openSse, streamLog } from "../../sys/sse.js";
 import type { Hub, HubEvent } from "./hub.js";
 import { statusOf } from "../../error-codes.js";
+import { jsonNotFound } from "../../errors.js";
 import { jsonErrorHandler } from "./http-errors.js";
 import { taskMetrics } from "./metrics.js";
 import { TASK_STATES } from "./states.js";
@@ -90,7 +91,8 @@ export function buildHubApi(
   token: string,
   wsPort: () => number,
 ): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 8 * 2 ** 20 });
+  const bodyLimit = 8 * 2 ** 20;
+  const app = Fastify({ logger: false, bodyLimit });
   // Numbered, so a dashboard that reconnects with Last-Event-ID catches up; output chunks are
   // passed on but not kept (a task's output has its own stream).
   const events = new EventLog(2000);
@@ -108,7 +110,8 @@ export function buildHubApi(
     if (got.length !== expected.length || !timingSafeEqual(got, expected))
       return reply.code(401).send({ error: "err_unauthorized", message: "bearer token required" });
   });
-  app.setErrorHandler(jsonErrorHandler(statusOf));
+  app.setErrorHandler(jsonErrorHandler(statusOf, bodyLimit));
+  app.setNotFoundHandler(jsonNotFound);
 
   const agentView = (a: AgentRecord) => ({
     name: a.name,

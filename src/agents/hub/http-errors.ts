@@ -1,25 +1,23 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { VmdError } from "../../errors.js";
+import { errorBody, httpError } from "../../errors.js";
 
 /**
  * A Fastify error handler answering `{error, message, hint}`: a VmdError with the status
- * `statusOf(code)` picks, a zod error as 400 `err_invalid_params` naming the first bad field,
- * anything else with its own status (500 by default) as `err_internal`. Used by the hub's API and
- * the dashboard's.
+ * `statusOf(code)` picks, a zod error as 400 `err_invalid_params` naming the first bad field, a
+ * body that is not JSON as 400 `err_invalid_params`, one over `bodyLimit` bytes as 413
+ * `err_body_too_large`, anything else as 500 `err_internal` (errors.ts `httpError`). Used by the
+ * hub's API and the dashboard's.
  */
-export function jsonErrorHandler(statusOf: (code: string) => number) {
-  return (err: Error & { statusCode?: number }, _req: FastifyRequest, reply: FastifyReply) => {
-    if (err instanceof VmdError)
-      return reply
-        .code(statusOf(err.code))
-        .send({ error: err.code, message: err.message, hint: err.hint });
+export function jsonErrorHandler(statusOf: (code: string) => number, bodyLimit?: number) {
+  return (err: Error, _req: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof z.ZodError) {
       const i = err.issues[0]!;
       return reply
         .code(400)
-        .send({ error: "err_invalid_params", message: `${i.path.join(".")}: ${i.message}` });
+        .send(errorBody("err_invalid_params", `${i.path.join(".")}: ${i.message}`));
     }
-    return reply.code(err.statusCode ?? 500).send({ error: "err_internal", message: err.message });
+    const { status, body } = httpError(err, statusOf, bodyLimit);
+    return reply.code(status).send(body);
   };
 }

@@ -11,6 +11,19 @@ import { printJson, table } from "../output.js";
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
+/** A commander parser for a flag that takes a whole number from 1; anything else is err_bad_flag. */
+function wholeFrom1(flag: string) {
+  return (v: string) => {
+    if (!/^[1-9]\d{0,8}$/.test(v))
+      throw new VmdError(
+        "err_bad_flag",
+        `${flag} ${v} is not a whole number from 1`,
+        `pass ${flag} 20`,
+      );
+    return Number(v);
+  };
+}
+
 function parseTags(pairs: string[], flag = "--tag"): Tag[] {
   return pairs.map((p) => {
     const eq = p.indexOf("=");
@@ -62,7 +75,12 @@ export function printResult(r: VmmResult, json?: boolean): void {
 /** A spawn's outcome: its id, or the id and why the spawn failed (exit code 1). */
 export function printSpawned(pid: string, r: VmmResult, json?: boolean): void {
   if (json) printJson({ id: pid, result: r });
-  else console.log(r.Error ? `${pid}\nspawn failed: ${r.Error}` : pid);
+  else
+    console.log(
+      r.Error
+        ? `${pid}\n${r.Error.startsWith("spawn failed") ? "" : "spawn failed: "}${r.Error}`
+        : pid,
+    );
   if (r.Error) process.exitCode = 1;
 }
 
@@ -185,10 +203,10 @@ export function registerClient(program: Command, ctx: () => CliContext): void {
 
   withClientOptions(program.command("results <pid>"))
     .description("the latest results of a process, oldest first")
-    .option("--limit <n>", "how many", "5")
+    .option("--limit <n>", "how many, 1 to 1000", wholeFrom1("--limit"), 5)
     .addHelpText("after", "\nExample:\n  vmdocker results <pid> --limit 20 --json")
-    .action(async (pid: string, o: Common & { limit: string }) => {
-      const rs = await client(o).results(pid, Number(o.limit) || 5);
+    .action(async (pid: string, o: Common & { limit: number }) => {
+      const rs = await client(o).results(pid, o.limit);
       if (o.json) return printJson(rs);
       console.log(
         table(

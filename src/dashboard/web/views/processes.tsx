@@ -119,8 +119,13 @@ export function ProcessesView() {
                   {p.core && <span class="tag">{p.core}</span>}
                 </td>
                 <td>
-                  <Pill kind={p.running ? "ok" : "idle"} testid={`process-state-${p.pid}`}>
-                    {p.running ? "running" : "stopped"}
+                  <Pill
+                    kind={p.running ? "ok" : p.failed ? "bad" : "idle"}
+                    testid={`process-state-${p.pid}`}
+                  >
+                    <span title={p.failed ?? undefined}>
+                      {p.running ? "running" : p.failed ? "failed" : "stopped"}
+                    </span>
                   </Pill>
                 </td>
                 <td class="mono" title={p.module}>
@@ -137,7 +142,7 @@ export function ProcessesView() {
                 <td>{p.messagesPerMinute}</td>
                 <td>{p.lastMessageAt ? ago(p.lastMessageAt, now) : "–"}</td>
                 <td class="cell-actions">
-                  {!p.core && data.admin && (
+                  {!p.core && !p.failed && data.admin && (
                     <div class="actions">
                       {p.running ? (
                         <ActionButton
