@@ -3,7 +3,7 @@ import { z } from "zod";
 import { VmdError } from "../errors.js";
 import { searchParams, type HubClient } from "../agents/hub-client.js";
 import { AGENT_NAME } from "../agents/hub/api.js";
-import type { AgentManager } from "../agents/manager.js";
+import { HUB_LABEL, type AgentManager } from "../agents/manager.js";
 import type { DockerClient } from "../runtime/docker/client.js";
 import { agentRows, type AgentContainer, type AgentStatus } from "./agents.js";
 import { botCounts } from "./bots.js";
@@ -71,7 +71,10 @@ async function nodeCall<T>(url: string, init: RequestInit = {}, timeoutMs = 5000
 export function registerApi(app: FastifyInstance, d: ApiDeps): void {
   const { hub, live } = d;
 
-  async function containers(): Promise<Map<string, AgentContainer & { profile: string }>> {
+  /** This hub's agent containers by agent name: labelled by this hub, or named like an agent it knows. */
+  async function containers(
+    known: Set<string>,
+  ): Promise<Map<string, AgentContainer & { profile: string }>> {
     const out = new Map<string, AgentContainer & { profile: string }>();
     if (!d.docker) return out;
     const list = await d.docker
@@ -79,7 +82,7 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
       .catch(() => []);
     for (const c of list) {
       const name = c.Labels["org.vmdocker.agent"];
-      if (name)
+      if (name && (c.Labels[HUB_LABEL] === hub.hubId || known.has(name)))
         out.set(name, {
           state: c.State,
           startedAt: live.startedAt.get(name) ?? 0,
@@ -91,7 +94,8 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
 
   app.get("/api/agents", async (req) => {
     const q = AgentQuery.parse(req.query);
-    const [agents, cs] = await Promise.all([hub.agents(), containers()]);
+    const agents = await hub.agents();
+    const cs = await containers(new Set(agents.map((a) => a.name)));
     const rows = agentRows(agents, cs, live.starting, Date.now());
     const counts: Record<AgentStatus | "all", number> = {
       all: rows.length,

@@ -17,17 +17,18 @@ const token = randomBytes(16).toString("hex");
 let hub: ChildProcess;
 let hubLog = "";
 let api: string;
+let dashboard: string;
 
 before(async () => {
   const ports = { apiPort: await freePort(), wsPort: await freePort(), dashboardPort: 0 };
   ports.dashboardPort = await freePort();
   api = `http://127.0.0.1:${ports.apiPort}`;
+  dashboard = `http://127.0.0.1:${ports.dashboardPort}`;
   hub = await startHubProcess(
     ports,
     mkdtempSync(join(tmpdir(), "vmd-hub-http-")),
     token,
     (c) => (hubLog += c),
-    ["--no-dashboard"],
   );
 });
 
@@ -137,4 +138,18 @@ test("docker-agent list shows this hub's agents only, not the agent containers o
   assert.equal(list.code, 0, list.stderr);
   const names = (JSON.parse(list.stdout) as { name: string }[]).map((r) => r.name);
   assert.ok(!names.includes(other), `another hub's agent is not listed: ${names.join(", ")}`);
+
+  // The hub's dashboard lists the same agents (a session from the login form, then its API).
+  const login = await fetch(`${dashboard}/login`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ token }).toString(),
+    redirect: "manual",
+  });
+  assert.equal(login.status, 303, "the login succeeds");
+  const session = (login.headers.get("set-cookie") ?? "").split(";")[0]!;
+  const page = await fetch(`${dashboard}/api/agents?q=${other}`, { headers: { cookie: session } });
+  assert.equal(page.status, 200);
+  const shown = ((await page.json()) as { agents: { name: string }[] }).agents.map((a) => a.name);
+  assert.ok(!shown.includes(other), `the dashboard leaves it out too: ${shown.join(", ")}`);
 });
