@@ -1,5 +1,5 @@
 import { chmodSync, mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 // Upstream also makes `.openclaw/` and `.openclaw/workspace/` here. We leave them to the runtime
 // inside, so they belong to the container's user: OpenClaw chmods its state folder and fails on
@@ -11,8 +11,16 @@ export function workspacePath(root: string, pid: string): string {
   return join(resolve(root), "sandbox_workspace", pid);
 }
 
-/** Creates the layout (mode 0777, so the image's non-root user can write) and returns the path. */
+/**
+ * Creates the layout and returns the path. The workspace's folders are 0777, so whatever user the
+ * image runs as can write them through its bind mount; the folder that holds all workspaces is
+ * 0700 (the node's user only), so no other user of the host can reach one. A bind mount does not
+ * need its parent folders to be searchable inside the container.
+ */
 export function prepareWorkspace(ws: string): string {
+  const parent = dirname(resolve(ws));
+  mkdirSync(parent, { recursive: true, mode: 0o700 });
+  chmodSync(parent, 0o700);
   for (const d of DIRS) {
     const p = join(ws, d);
     mkdirSync(p, { recursive: true });
