@@ -12,7 +12,7 @@ import { REGISTRY_FORMAT, registryFactory } from "../vm/core/registry.js";
 import { TOKEN_FORMAT, tokenFactory } from "../vm/core/token.js";
 import { NodeActivity } from "./activity.js";
 import { adminToken, buildAdmin } from "./admin.js";
-import { listenAddress, type NodeConfig } from "./config.js";
+import { checkDistinctPorts, listenAddress, type NodeConfig } from "./config.js";
 import { bootstrapCore } from "./core-bootstrap.js";
 import { buildHttp } from "./http.js";
 import { prepareGatewayIndex } from "./graphql-index.js";
@@ -95,6 +95,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions): Promise<Ru
   const dataDir = resolve(opts.baseDir, cfg.dataDir);
   const log = toLogger(opts.log);
   // Before the store or a wallet is made: a port that is taken must not leave them behind.
+  checkDistinctPorts(cfg);
   await checkPortFree(cfg.port, "the node's");
   if (cfg.adminPort) await checkPortFree(cfg.adminPort, "the admin");
   // Every part is closed by one list, last started first; a failed start closes what started.

@@ -8,16 +8,15 @@ import { VmdError } from "../errors.js";
 // Booleans and numbers are then read from their text.
 const bool = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
 
+const LISTEN_ADDRESS = /^([\w.-]*|\[[0-9a-fA-F:]+\]):\d{1,5}$/;
+const listenAddressText = z
+  .string()
+  .regex(LISTEN_ADDRESS, 'a listen address like ":8080" or "0.0.0.0:8080"');
+
 const ConfigSchema = z
   .object({
-    port: z
-      .string()
-      .regex(
-        /^([\w.-]*|\[[0-9a-fA-F:]+\]):\d{1,5}$/,
-        'a listen address like ":8080" or "0.0.0.0:8080"',
-      )
-      .default(":8080"),
-    adminPort: z.string().default(""),
+    port: listenAddressText.default(":8080"),
+    adminPort: z.union([z.literal(""), listenAddressText]).default(""),
     ginMode: z.enum(["debug", "release"]).default("release"),
     redisURL: z.string().default(""),
     arweaveURL: z.string().default("https://arweave.net"),
@@ -103,7 +102,32 @@ export function loadConfig(
       "see the Configuration section of the README for every key",
     );
   }
+  checkDistinctPorts(parsed.data, path ?? "config");
   return parsed.data;
+}
+
+const WILDCARD_HOSTS = new Set(["0.0.0.0", "::"]);
+
+/**
+ * Throws err_bad_config when `adminPort` would bind the same port as `port` (same fixed port on the
+ * same host, or on a wildcard host that covers the other): the admin listener could never start.
+ * `source` names the config in the message.
+ */
+export function checkDistinctPorts(
+  cfg: Pick<NodeConfig, "port" | "adminPort">,
+  source = "config",
+): void {
+  if (!cfg.adminPort) return;
+  const api = listenAddress(cfg.port);
+  const admin = listenAddress(cfg.adminPort);
+  if (api.port === 0 || api.port !== admin.port) return;
+  if (api.host !== admin.host && !WILDCARD_HOSTS.has(api.host) && !WILDCARD_HOSTS.has(admin.host))
+    return;
+  throw new VmdError(
+    "err_bad_config",
+    `${source}: adminPort ${cfg.adminPort} is the same port as port ${cfg.port}`,
+    "give adminPort a port of its own (e.g. port + 1)",
+  );
 }
 
 /** ":8080" binds loopback only (security by default); an explicit host binds that host. */

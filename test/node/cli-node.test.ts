@@ -111,6 +111,31 @@ test("a node whose port is taken fails at once with the fix and leaves no wallet
   assert.deepEqual(readdirSync(dir), ["config.yaml"], "no data folder, no node-key.hex");
 });
 
+test("a node whose adminPort is its port is refused before anything is written", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "vmd-clinode-sameport-"));
+  const port = await freePort();
+  for (const admin of [`:${port}`, `0.0.0.0:${port}`]) {
+    writeFileSync(join(dir, "config.yaml"), `port: ":${port}"\nadminPort: "${admin}"\n`);
+    const r = spawnSync(process.execPath, [BIN, "node", "-c", "config.yaml"], {
+      cwd: dir,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(
+      r.stderr.trim(),
+      new RegExp(
+        `^vmdocker: config\\.yaml: adminPort ${admin} is the same port as port :${port} \\(fix: give adminPort a port of its own`,
+      ),
+    );
+    assert.deepEqual(
+      readdirSync(dir),
+      ["config.yaml"],
+      "no wallet, node.db, admin-token, mod/, ckp/",
+    );
+  }
+});
+
 test("client errors are one line: node down, bad tag, bad config", () => {
   const down = vmdocker(["results", "x", "--url", "http://127.0.0.1:9"]);
   assert.equal(down.code, 1);

@@ -37,6 +37,9 @@ test("bad config is one line naming the key", () => {
     ["portt: :8080\n", /portt/],
     ["- a\n- b\n", /not a YAML mapping/],
     ["port: [unclosed\n", /not valid YAML/],
+    ["adminPort: 8081\n", /adminPort: a listen address/],
+    ['port: ":18590"\nadminPort: ":18590"\n', /adminPort :18590 is the same port as port :18590/],
+    ['port: "0.0.0.0:18590"\nadminPort: ":18590"\n', /adminPort :18590 is the same port/],
   ];
   for (const [text, re] of cases) {
     const f = join(dir, `bad-${Math.random()}.yaml`);
@@ -48,6 +51,15 @@ test("bad config is one line naming the key", () => {
     );
   }
   assert.throws(() => loadConfig(join(dir, "missing.yaml"), {}), /does not exist/);
+  // Different ports, or the same port on two distinct hosts, are fine.
+  for (const text of [
+    'port: ":18590"\nadminPort: ":18591"\n',
+    'port: "127.0.0.1:18590"\nadminPort: "127.0.0.2:18590"\n',
+  ]) {
+    const f = join(dir, `ok-${Math.random()}.yaml`);
+    writeFileSync(f, text);
+    assert.doesNotThrow(() => loadConfig(f, {}), text);
+  }
 });
 
 test("the node wallet: prvKey, else an Arweave keyfile, else a key generated once (0600)", () => {
