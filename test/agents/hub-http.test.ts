@@ -97,6 +97,49 @@ test("the hub answers client mistakes in its error format: unknown route 404, bo
   assert.equal(noToken.status, 401, "an unknown route still needs the token");
 });
 
+test("the hub checks what it is sent: a task needs its type's fields (400 err_bad_task), an agent a known profile (404 err_unknown_profile)", async () => {
+  const json = { "content-type": "application/json" };
+  const post = (path: string, body: unknown) =>
+    call(path, { method: "POST", headers: json, body: JSON.stringify(body) });
+  const nope = await post("/agents", { name: uniqueName("nope"), profile: "nope" });
+  assert.equal(nope.status, 404, JSON.stringify(nope.body));
+  assert.equal(nope.body.error, "err_unknown_profile");
+  assert.match(String(nope.body.message), /no profile nope/);
+  assert.match(String(nope.body.hint), /builder/, "the hint names the profiles there are");
+
+  const name = uniqueName("tasks");
+  assert.equal((await post("/agents", { name, profile: "builder" })).status, 201);
+  const bad: [unknown, RegExp][] = [
+    [{ type: "exec" }, /the exec task's command/],
+    [{ type: "exec", command: "" }, /the exec task's command: a shell command/],
+    [{ type: "write_file", content: "x" }, /the write_file task's path/],
+    [{ type: "write_file", path: "a.txt" }, /the write_file task's content/],
+    [{ type: "read_file" }, /the read_file task's path/],
+    [{ type: "exec", command: "pwd", timeoutMs: -1 }, /timeoutMs/],
+    [{ type: "teleport" }, /unknown task type teleport \(known: exec, write_file, read_file\)/],
+    [{ command: "pwd" }, /a task needs a type/],
+  ];
+  for (const [task, re] of bad) {
+    const r = await post(`/agents/${name}/tasks`, task);
+    assert.equal(r.status, 400, JSON.stringify(task));
+    assert.equal(r.body.error, "err_bad_task");
+    assert.match(String(r.body.message), re);
+    assert.match(String(r.body.hint), /"type":"exec","command":"pwd"/);
+  }
+  const queued = await call(`/agents/${name}/tasks`);
+  assert.deepEqual(queued.body, [], "nothing bad was queued");
+  for (const task of [
+    { type: "exec", command: "pwd", timeoutMs: 1000, env: { A: "1" } },
+    { type: "write_file", path: "a.txt", content: "" },
+    { type: "read_file", path: "a.txt" },
+  ]) {
+    const r = await post(`/agents/${name}/tasks`, task);
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.status, "queued");
+  }
+  assert.equal((await call(`/agents/${name}`, { method: "DELETE" })).status, 200);
+});
+
 test("docker-agent profiles, logs and snapshots work without a hub token (they only read files and the engine); verbs that reach the hub still need it", () => {
   // A state folder without the hub's token file, and no HUB_TOKEN.
   const bare = ["--state-dir", mkdtempSync(join(tmpdir(), "vmd-no-token-")), "--hub", api];

@@ -6,8 +6,10 @@ import { EventLog, openSse, streamLog } from "../../sys/sse.js";
 import type { Hub, HubEvent } from "./hub.js";
 import { statusOf } from "../../error-codes.js";
 import { jsonNotFound } from "../../errors.js";
+import type { ProfileCatalog } from "../profiles.js";
 import { jsonErrorHandler } from "./http-errors.js";
 import { taskMetrics } from "./metrics.js";
+import { parseTaskSpec } from "./task-spec.js";
 import { TASK_STATES } from "./states.js";
 import {
   FINISHED,
@@ -23,16 +25,6 @@ const CreateAgent = z.object({
   name: z.string().regex(AGENT_NAME, "lowercase letters, digits, _ . - (at most 63)"),
   profile: z.string().min(1),
 });
-
-const NewTask = z
-  .object({
-    type: z.string().min(1),
-    command: z.string().optional(),
-    timeoutMs: z.number().int().positive().optional(),
-    cwd: z.string().optional(),
-    env: z.record(z.string(), z.string()).optional(),
-  })
-  .catchall(z.unknown());
 
 /** `status=` takes states and two groups, comma-separated. */
 const STATE_GROUPS: Record<string, TaskState[]> = {
@@ -83,13 +75,15 @@ const MetricsQuery = z
 
 /**
  * The hub's HTTP API (bearer token on everything but /health): agents, tasks, a task's output as
- * server-sent events, and the hub's event stream for dashboards.
+ * server-sent events, and the hub's event stream for dashboards. With `profiles`, an agent is
+ * registered only under a profile it knows (`get` throws err_unknown_profile otherwise).
  */
 export function buildHubApi(
   hub: Hub,
   store: HubStore,
   token: string,
   wsPort: () => number,
+  profiles?: Pick<ProfileCatalog, "get">,
 ): FastifyInstance {
   const bodyLimit = 8 * 2 ** 20;
   const app = Fastify({ logger: false, bodyLimit });
@@ -153,6 +147,7 @@ export function buildHubApi(
   });
   app.post("/agents", async (req, reply) => {
     const body = CreateAgent.parse(req.body);
+    profiles?.get(body.profile);
     const token = await hub.register(body.name, body.profile);
     return reply.code(201).send({ name: body.name, token });
   });
@@ -168,7 +163,7 @@ export function buildHubApi(
     token: await hub.rotateToken(req.params.name),
   }));
   app.post<{ Params: { name: string } }>("/agents/:name/tasks", async (req, reply) => {
-    const spec = NewTask.parse(req.body);
+    const spec = parseTaskSpec(req.body);
     return reply.code(201).send(await hub.submit(req.params.name, spec));
   });
   app.get<{ Params: { name: string }; Querystring: { limit?: string } }>(

@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { VmdError } from "../../errors.js";
 import { loadOrCreateToken } from "../../sys/token-file.js";
 import { buildHubApi } from "./api.js";
+import type { ProfileCatalog } from "../profiles.js";
 import { Hub } from "./hub.js";
 import { RedisHubStore } from "./redis-store.js";
 import { SqliteHubStore, type HubStore } from "./store.js";
@@ -23,6 +24,8 @@ export interface HubConfig {
   /** A token to use instead of the one kept in tokenFile. */
   token?: string;
   healthIntervalMs?: number;
+  /** The profiles agents may be registered under (POST /agents answers 404 for another). */
+  profiles?: Pick<ProfileCatalog, "get">;
   log: (line: string) => void;
 }
 
@@ -66,7 +69,7 @@ export async function startHub(cfg: HubConfig): Promise<RunningHub> {
   const token = cfg.token || loadOrCreateToken(cfg.tokenFile);
   const hub = new Hub({ store, log: cfg.log, healthIntervalMs: cfg.healthIntervalMs });
   let wsPort = cfg.wsPort;
-  const api = buildHubApi(hub, store, token, () => wsPort);
+  const api = buildHubApi(hub, store, token, () => wsPort, cfg.profiles);
   const servers: Server[] = [];
   try {
     for (const host of [...new Set(cfg.wsHosts)]) {

@@ -64,6 +64,11 @@ export async function launchHub(
     "--dashboard-port",
   );
   const tokenFile = flags.dataDir ? join(flags.dataDir, "token") : paths.hub.tokenFile;
+  // The folders docker-agent reads profiles from, so the API registers agents under the same names.
+  const profiles = new ProfileCatalog([
+    join(paths.root, "profiles"),
+    join(packageRoot(), "profiles"),
+  ]);
   const hub = await startHub({
     wsPort: port(flags.wsPort, "--ws-port"),
     httpPort: port(flags.httpPort, "--http-port"),
@@ -73,6 +78,7 @@ export async function launchHub(
     ...(flags.redisUrl ? { redisURL: flags.redisUrl } : {}),
     tokenFile,
     ...(process.env.HUB_TOKEN ? { token: process.env.HUB_TOKEN } : {}),
+    profiles,
     log,
   });
   if (flags.dashboard === false) return hub;
@@ -84,7 +90,7 @@ export async function launchHub(
       token: hub.token,
       tokenFile: process.env.HUB_TOKEN ? "HUB_TOKEN" : tokenFile,
       docker,
-      profiles: new ProfileCatalog([join(paths.root, "profiles"), join(packageRoot(), "profiles")]),
+      profiles,
       logDir: join(paths.root, "logs"),
       redisPort: redisPort(),
       ...(flags.nodeUrl
