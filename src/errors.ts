@@ -27,13 +27,26 @@ export function errorMessage(err: unknown): string {
 /** What an HTTP API answers for an error: the code, a one-line message, and how to fix it. */
 export interface ErrorBody {
   error: string;
-  message?: string;
-  hint?: string;
+  message: string;
+  hint: string;
 }
 
-/** The error body for `code` (its default hint unless `hint` is given); empty fields are left out. */
-export function errorBody(code: string, message?: string, hint = hintOf(code)): ErrorBody {
-  return { error: code, ...(message ? { message } : {}), ...(hint ? { hint } : {}) };
+/** "err_process_not_found" → "process not found": the message of an error thrown without one. */
+function messageOf(code: string): string {
+  return code.replace(/^err_/, "").replaceAll("_", " ");
+}
+
+/**
+ * The error body for `code`: all three fields, always. `message` defaults to the code in words
+ * ("process not found"), `hint` to the code's registered hint (error-codes.ts), else a pointer to
+ * the README's list of codes.
+ */
+export function errorBody(code: string, message?: string, hint?: string): ErrorBody {
+  return {
+    error: code,
+    message: message || messageOf(code),
+    hint: hint || hintOf(code) || "see the Error codes section of the README",
+  };
 }
 
 /**
@@ -41,12 +54,14 @@ export function errorBody(code: string, message?: string, hint = hintOf(code)): 
  * a VmdError with its own code (`statusOf(code)`); a body over `bodyLimit` bytes as 413
  * err_body_too_large; a body that is not JSON, and any other client error Fastify raises, as 400
  * err_invalid_params; anything else as 500 err_internal. The message leaves out the code
- * (a ProtocolError's "code: detail" answers its detail alone).
+ * (a ProtocolError's "code: detail" answers its detail alone). `tooLargeHint` replaces the
+ * registry's 413 hint (which names the node's maxBodyBytes) for APIs with a fixed limit.
  */
 export function httpError(
   err: unknown,
   statusOf: (code: string) => number,
   bodyLimit?: number,
+  tooLargeHint?: string,
 ): { status: number; body: ErrorBody } {
   if (err instanceof VmdError) {
     // A ProtocolError's message is "code: detail" (or the code alone).
@@ -64,7 +79,7 @@ export function httpError(
     const limit = bodyLimit === undefined ? "the limit" : `${bodyLimit} bytes`;
     return {
       status: 413,
-      body: errorBody("err_body_too_large", `the body is larger than ${limit}`),
+      body: errorBody("err_body_too_large", `the body is larger than ${limit}`, tooLargeHint),
     };
   }
   if (e.code === "FST_ERR_CTP_INVALID_JSON_BODY" || e.code === "FST_ERR_CTP_EMPTY_JSON_BODY")

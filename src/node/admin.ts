@@ -1,9 +1,10 @@
 import { timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
-import { errorBody, httpError, jsonNotFound } from "../errors.js";
-import { ProtocolError } from "../protocol/errors.js";
+import { VmdError, errorBody, httpError, jsonNotFound } from "../errors.js";
 import { loadOrCreateToken } from "../sys/token-file.js";
 import type { HymxNode } from "./node.js";
+
+const PID_BODY_HINT = `send a JSON body like {"pid":"<process id>"}`;
 
 /** The admin token: configured, else made once and kept (0600) next to the node's data. */
 export function adminToken(configured: string, file: string): string {
@@ -21,15 +22,22 @@ export function buildAdmin(node: HymxNode, token: string): FastifyInstance {
   app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
     try {
       done(null, body ? JSON.parse(body as string) : {});
-    } catch {
-      done(null, {});
+    } catch (err) {
+      done(
+        new VmdError(
+          "err_invalid_params",
+          `the body is not JSON (${(err as Error).message})`,
+          PID_BODY_HINT,
+        ),
+        undefined,
+      );
     }
   });
   const expected = Buffer.from(`Bearer ${token}`);
   app.addHook("onRequest", async (req, reply) => {
     const got = Buffer.from(req.headers.authorization ?? "");
     if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
-      return reply.code(401).send(errorBody("err_unauthorized"));
+      return reply.code(401).send(errorBody("err_unauthorized", "admin token required"));
     }
   });
   // hymx's admin codes answer 400, as upstream; anything else is the node's bug (500).
@@ -40,7 +48,8 @@ export function buildAdmin(node: HymxNode, token: string): FastifyInstance {
   app.setNotFoundHandler(jsonNotFound);
   const pidOf = (body: unknown) => {
     const pid = (body as { pid?: unknown } | null)?.pid;
-    if (typeof pid !== "string" || pid === "") throw new ProtocolError("err_invalid_params");
+    if (typeof pid !== "string" || pid === "")
+      throw new VmdError("err_invalid_params", "the body has no pid", PID_BODY_HINT);
     return pid;
   };
   app.post("/admin/vms/stop", async (req) => {

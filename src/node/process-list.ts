@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import { errorBody } from "../errors.js";
 import { DataItem } from "../protocol/data-item.js";
 import type { Tag } from "../protocol/tags.js";
 import { streamLog } from "../sys/sse.js";
@@ -69,7 +70,12 @@ export function registerProcessRoutes(
 
   app.get("/vmd/processes", async (req, reply) => {
     const parsed = Page.safeParse(req.query);
-    if (!parsed.success) return reply.code(400).send({ error: "err_invalid_params" });
+    if (!parsed.success) {
+      const i = parsed.error.issues[0]!;
+      return reply
+        .code(400)
+        .send(errorBody("err_invalid_params", `${i.path.join(".")}: ${i.message}`));
+    }
     const q = parsed.data;
     const running = new Set(node.runningProcesses());
     const all = await node.store.processes();
@@ -110,7 +116,9 @@ export function registerProcessRoutes(
   app.addHook("preClose", async () => activity.events.end());
   app.get("/vmd/events", (req, reply) => {
     if (activity.events.subscribers >= MAX_STREAMS)
-      return reply.code(503).send({ error: "err_too_many_streams" });
+      return reply
+        .code(503)
+        .send(errorBody("err_too_many_streams", `${MAX_STREAMS} event streams are open already`));
     reply.hijack();
     streamLog(req.raw, reply.raw, activity.events);
   });

@@ -6,6 +6,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { hintOf } from "../../src/error-codes.js";
 import { dockerAgent } from "../helpers/cli.js";
 import { paths, testClient, uniqueName } from "../helpers/engine.js";
 import { startHubProcess } from "../helpers/hub.js";
@@ -91,10 +92,16 @@ test("the hub answers client mistakes in its error format: unknown route 404, bo
   assert.equal(big.status, 413);
   assert.equal(big.body.error, "err_body_too_large");
   assert.match(String(big.body.message), /larger than 8388608 bytes/);
-  assert.ok(big.body.hint, "a hint");
+  assert.match(String(big.body.hint), /the hub takes at most 8 MiB/);
+  assert.doesNotMatch(String(big.body.hint), /maxBodyBytes/, "not the node's setting");
 
   const noToken = await fetch(`${api}/x`);
   assert.equal(noToken.status, 401, "an unknown route still needs the token");
+  assert.deepEqual(await noToken.json(), {
+    error: "err_unauthorized",
+    message: "bearer token required",
+    hint: hintOf("err_unauthorized"),
+  });
 });
 
 test("the hub checks what it is sent: a task needs its type's fields (400 err_bad_task), an agent a known profile (404 err_unknown_profile)", async () => {

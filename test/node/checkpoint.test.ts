@@ -116,7 +116,11 @@ test("admin API: token required; stop checkpoints and refuses messages; resume r
     );
     assert.deepEqual(
       await (await admin("/admin/vms/stop", {})).json(),
-      errorBody("err_invalid_params"),
+      errorBody(
+        "err_invalid_params",
+        "the body has no pid",
+        'send a JSON body like {"pid":"<process id>"}',
+      ),
     );
 
     assert.deepEqual(await (await admin("/admin/vms/resume", { pid })).json(), {

@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { buildAdmin } from "../../src/node/admin.js";
 import { startNode, type RunningNode } from "../../src/node/app.js";
 import { loadConfig } from "../../src/node/config.js";
 import { VmRegistry } from "../../src/vm/contract.js";
@@ -187,6 +188,53 @@ test("unknown routes and requests that are not JSON answer the node's error form
   const trysend = await fetch(`${url}/trysend`, { method: "POST", body: "{nope" });
   assert.equal(trysend.status, 400);
   assert.equal(((await trysend.json()) as { error: string }).error, "err_invalid_params");
+});
+
+test("every error body of the node and its admin API has error, message and hint", async () => {
+  const shaped = (body: unknown, what: string) => {
+    const b = body as Record<string, unknown>;
+    assert.deepEqual(Object.keys(b).sort(), ["error", "hint", "message"], what);
+    for (const k of ["error", "message", "hint"])
+      assert.ok(typeof b[k] === "string" && b[k] !== "", `${what}: ${k} is text`);
+    return b as { error: string; message: string; hint: string };
+  };
+  const empty = await fetch(`${url}/`, { method: "POST" });
+  assert.equal(empty.status, 400);
+  assert.equal(shaped(await empty.json(), "POST / without a body").message, "invalid item");
+  const badPage = await fetch(`${url}/vmd/processes?limit=0`);
+  assert.equal(badPage.status, 400);
+  assert.match(shaped(await badPage.json(), "/vmd/processes?limit=0").message, /^limit: /);
+
+  const admin = buildAdmin(running.node, "secret-token");
+  try {
+    const call = (body: string, token = "secret-token") =>
+      admin.inject({
+        method: "POST",
+        url: "/admin/vms/stop",
+        headers: { authorization: `Bearer ${token}` },
+        payload: body,
+      });
+    const noToken = await call("{}", "wrong");
+    assert.equal(noToken.statusCode, 401);
+    assert.deepEqual(shaped(noToken.json(), "admin 401"), {
+      error: "err_unauthorized",
+      message: "admin token required",
+      hint: hintOf("err_unauthorized"),
+    });
+    const notJson = await call("{pid");
+    assert.equal(notJson.statusCode, 400);
+    const b = shaped(notJson.json(), "admin bad JSON");
+    assert.equal(b.error, "err_invalid_params");
+    assert.match(b.message, /^the body is not JSON/);
+    assert.match(b.hint, /\{"pid":"<process id>"\}/);
+    const noPid = await call("{}");
+    assert.equal(noPid.statusCode, 400);
+    assert.equal(shaped(noPid.json(), "admin without pid").message, "the body has no pid");
+    const unknown = await call(JSON.stringify({ pid: "nope" }));
+    assert.equal(shaped(unknown.json(), "admin unknown pid").error, "err_process_not_found");
+  } finally {
+    await admin.close();
+  }
 });
 
 test("messages a process emits to a process on this node are signed by the node and delivered, protocol tags first", async () => {

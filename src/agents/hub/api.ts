@@ -5,7 +5,7 @@ import { VmdError } from "../../errors.js";
 import { EventLog, openSse, streamLog } from "../../sys/sse.js";
 import type { Hub, HubEvent } from "./hub.js";
 import { statusOf } from "../../error-codes.js";
-import { jsonNotFound } from "../../errors.js";
+import { errorBody, jsonNotFound } from "../../errors.js";
 import type { ProfileCatalog } from "../profiles.js";
 import { jsonErrorHandler } from "./http-errors.js";
 import { taskMetrics } from "./metrics.js";
@@ -102,9 +102,15 @@ export function buildHubApi(
     if (req.url === "/health") return;
     const got = Buffer.from(req.headers.authorization ?? "");
     if (got.length !== expected.length || !timingSafeEqual(got, expected))
-      return reply.code(401).send({ error: "err_unauthorized", message: "bearer token required" });
+      return reply.code(401).send(errorBody("err_unauthorized", "bearer token required"));
   });
-  app.setErrorHandler(jsonErrorHandler(statusOf, bodyLimit));
+  app.setErrorHandler(
+    jsonErrorHandler(
+      statusOf,
+      bodyLimit,
+      "send a smaller body: the hub takes at most 8 MiB (copy large files with docker cp)",
+    ),
+  );
   app.setNotFoundHandler(jsonNotFound);
 
   const agentView = (a: AgentRecord) => ({
