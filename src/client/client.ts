@@ -188,7 +188,9 @@ export class HymxClient {
    * is stored (within that time, at most 60 s); upstream nodes ignore it and answer at once.
    */
   result(pid: string, msgId: string, waitMs = 0): Promise<VmmResult | null> {
-    return this.getJson(`/result/${pid}/${msgId}${waitMs > 0 ? `?wait=${waitMs}` : ""}`);
+    return this.getJson(
+      `/result/${pid}/${msgId}${waitMs > 0 ? `?wait=${Math.round(waitMs)}` : ""}`,
+    );
   }
 
   /**

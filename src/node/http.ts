@@ -3,6 +3,7 @@ import { statusOf } from "../error-codes.js";
 import { errorBody, httpError, jsonNotFound } from "../errors.js";
 import { ProtocolError } from "../protocol/errors.js";
 import { RedirectError, type HymxNode } from "./node.js";
+import { parseWaitMs } from "./read-params.js";
 import { jsonBody, registerAoRoutes } from "./ao.js";
 import { registerGraphql, type GraphqlSources } from "./graphql.js";
 import type { ModuleCatalog } from "./modules.js";
@@ -56,9 +57,10 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
   // no result came in time, the answer is upstream's `{id, message}` alone.
   app.post<{ Querystring: { wait?: string } }>("/", async (req, reply) => {
     const body = req.body as Buffer | undefined;
+    // Checked before the item is taken: a refused request must not have sent it.
+    const waitMs = parseWaitMs(req.query.wait);
     if (!body || body.length === 0) return bad(reply, "err_invalid_item");
     const { id } = await node.submit(body);
-    const waitMs = Number(req.query.wait) || 0;
     const result = waitMs > 0 ? await node.results.read(id, waitMs, true) : null;
     return result ? { id, message: "", result } : { id, message: "" };
   });
@@ -69,7 +71,7 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
   app.get<{ Params: { pid: string; msgid: string }; Querystring: { wait?: string } }>(
     "/result/:pid/:msgid",
     async (req) => {
-      const wait = Number(req.query.wait) || 0;
+      const wait = parseWaitMs(req.query.wait);
       const at = await store.locate(req.params.msgid);
       if (!at || at.pid !== req.params.pid) {
         if (wait <= 0) return null;

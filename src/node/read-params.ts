@@ -1,10 +1,12 @@
 import { z } from "zod";
+import { VmdError } from "../errors.js";
 import { ProtocolError } from "../protocol/errors.js";
 import type { ResultsQuery } from "../store/types.js";
+import { MAX_RESULT_WAIT_MS } from "./results.js";
 
 export type Sort = "ASC" | "DESC";
 
-/** At most this many results per page; a larger `limit` is lowered to it. */
+/** At most this many results per page; a larger `limit` is err_invalid_limit. */
 export const MAX_RESULTS_PAGE = 1000;
 
 /**
@@ -50,9 +52,28 @@ function parseBound(name: "from" | "to", raw: string): Bound {
 
 function parseLimit(raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
-  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1)
-    throw new ProtocolError("err_invalid_limit", `limit ${raw} is not a whole number from 1`);
-  return Math.min(MAX_RESULTS_PAGE, Number(raw));
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_RESULTS_PAGE)
+    throw new VmdError(
+      "err_invalid_limit",
+      `limit ${raw} is not a whole number from 1 to ${MAX_RESULTS_PAGE}`,
+      `pass limit=${MAX_RESULTS_PAGE} or less, and page on with from=<the last cursor>`,
+    );
+  return Number(raw);
+}
+
+/**
+ * Reads `?wait=` (untrusted): absent is 0, else a whole number of milliseconds from 0 to
+ * MAX_RESULT_WAIT_MS. Throws VmdError err_invalid_params otherwise (it was ignored before).
+ */
+export function parseWaitMs(raw: string | undefined): number {
+  if (raw === undefined) return 0;
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) > MAX_RESULT_WAIT_MS)
+    throw new VmdError(
+      "err_invalid_params",
+      `wait ${raw} is not a whole number of milliseconds from 0 to ${MAX_RESULT_WAIT_MS}`,
+      `pass wait=${MAX_RESULT_WAIT_MS} or less (milliseconds), or leave it out`,
+    );
+  return Number(raw);
 }
 
 function parseSort(raw: string | undefined): Sort | undefined {

@@ -96,6 +96,13 @@ test("vmdocker spawn --wait, result and results", () => {
       ),
     );
   }
+  const over = vmdocker(["results", id, "--limit", "1001", "--url", url]);
+  assert.equal(over.code, 1);
+  assert.equal(
+    over.stderr.trim(),
+    "vmdocker: --limit 1001 is more than 1000 (fix: pass --limit 1000 or less)",
+  );
+  assert.equal(vmdocker(["results", id, "--limit", "1000", "--url", url]).code, 0);
 });
 
 test("a node whose port is taken fails at once with the fix and leaves no wallet (nor anything else) behind", () => {

@@ -375,6 +375,28 @@ test("POST /?wait= answers with the result once it is stored; without it, or in 
   const refused = await postWait(waited, 10_000);
   assert.equal(refused.status, 400, "a second copy is still refused");
   assert.equal(refused.body.error, "err_duplicate_item");
+  // A wait that is not 0..60000 whole ms is refused before the item is taken.
+  for (const wait of ["abc", "-5", "1.5", "60001", ""]) {
+    const item = messageItem(pid, `bad-wait-${wait}`, "Echo");
+    const res = await fetch(`${url}/?wait=${wait}`, { method: "POST", body: item.encode() });
+    assert.equal(res.status, 400, `POST /?wait=${wait}`);
+    const body = (await res.json()) as { error: string; message: string; hint: string };
+    assert.equal(body.error, "err_invalid_params");
+    assert.equal(
+      body.message,
+      `wait ${wait} is not a whole number of milliseconds from 0 to 60000`,
+    );
+    assert.match(body.hint, /wait=60000 or less \(milliseconds\)/);
+    assert.ok(!(await running.store.locate(item.id)), "the item was not taken");
+    const read = await getJson<{ error: string }>(`${url}/result/${pid}/${item.id}?wait=${wait}`);
+    assert.deepEqual(
+      [read.status, read.body.error],
+      [400, "err_invalid_params"],
+      `GET ?wait=${wait}`,
+    );
+  }
+  const zero = messageItem(pid, "zero", "Echo");
+  assert.deepEqual(await postWait(zero, 0), { status: 200, body: { id: zero.id, message: "" } });
   const client = new HymxClient({ url, signer: new EthereumSigner(CLIENT_KEY) });
   const sent = await client.messageAndWait({ pid, action: "Echo", data: "c" });
   assert.equal(sent.result["Item-Id"], sent.id);

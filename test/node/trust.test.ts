@@ -295,12 +295,21 @@ describe("read APIs", () => {
       ["limit=abc", "err_invalid_limit"],
       ["limit=0", "err_invalid_limit"],
       ["limit=-3&sort=ASC", "err_invalid_limit"],
+      ["limit=5000", "err_invalid_limit"],
+      ["limit=1001&sort=ASC", "err_invalid_limit"],
       ["sort=sideways", "err_invalid_sort"],
     ];
     for (const [query, code] of cases) {
       const r = await getJson<{ error?: string }>(`${url}/results/${pid}?${query}`);
       assert.deepEqual([r.status, r.body.error], [400, code], query);
     }
+    const over = await getJson<{ message: string; hint: string }>(
+      `${url}/results/${pid}?limit=5000`,
+    );
+    assert.equal(over.body.message, "limit 5000 is not a whole number from 1 to 1000");
+    assert.match(over.body.hint, /limit=1000 or less/);
+    for (const query of ["limit=1000", "limit=1000&sort=DESC"])
+      assert.equal((await getJson(`${url}/results/${pid}?${query}`)).status, 200, query);
     const nonce = await getJson<{ error?: string }>(`${url}/messageByNonce/${pid}/abc`);
     assert.deepEqual([nonce.status, nonce.body.error], [400, "err_invalid_nonce"]);
   });

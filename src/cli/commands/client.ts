@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { HymxClient } from "../../client/client.js";
 import { clientSigner } from "../../client/keys.js";
 import { VmdError } from "../../errors.js";
+import { MAX_RESULTS_PAGE } from "../../node/read-params.js";
 import type { VmmResult } from "../../protocol/hymx.js";
 import type { EthereumSigner } from "../../protocol/signers.js";
 import type { Tag } from "../../protocol/tags.js";
@@ -12,13 +13,19 @@ import { printJson, table } from "../output.js";
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 /** A commander parser for a flag that takes a whole number from 1; anything else is err_bad_flag. */
-function wholeFrom1(flag: string) {
+function wholeFrom1(flag: string, max = Infinity) {
   return (v: string) => {
     if (!/^[1-9]\d{0,8}$/.test(v))
       throw new VmdError(
         "err_bad_flag",
         `${flag} ${v} is not a whole number from 1`,
         `pass ${flag} 20`,
+      );
+    if (Number(v) > max)
+      throw new VmdError(
+        "err_invalid_limit",
+        `${flag} ${v} is more than ${max}`,
+        `pass ${flag} ${max} or less`,
       );
     return Number(v);
   };
@@ -203,7 +210,7 @@ export function registerClient(program: Command, ctx: () => CliContext): void {
 
   withClientOptions(program.command("results <pid>"))
     .description("the latest results of a process, oldest first")
-    .option("--limit <n>", "how many, 1 to 1000", wholeFrom1("--limit"), 5)
+    .option("--limit <n>", "how many, 1 to 1000", wholeFrom1("--limit", MAX_RESULTS_PAGE), 5)
     .addHelpText("after", "\nExample:\n  vmdocker results <pid> --limit 20 --json")
     .action(async (pid: string, o: Common & { limit: number }) => {
       const rs = await client(o).results(pid, o.limit);
