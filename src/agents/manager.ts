@@ -421,10 +421,17 @@ export class AgentManager {
     }
   }
 
+  /**
+   * The agent's snapshot images (`openclaw-agent-snapshot-<name>:<tag>`), sorted. Throws
+   * err_unknown_agent when the name has no snapshot and no container.
+   */
   async snapshots(name: string): Promise<string[]> {
     this.checkName(name);
     const tags = await this.o.docker.listImageTags();
-    return [...tags].filter((t) => t.startsWith(`${SNAPSHOT_REPO(name)}:`)).sort();
+    const list = [...tags].filter((t) => t.startsWith(`${SNAPSHOT_REPO(name)}:`)).sort();
+    // An agent's snapshots outlive it (destroy keeps them); a name with neither is unknown, as in `logs`.
+    if (list.length === 0) await this.container(name);
+    return list;
   }
 
   /** Replaces the agent's container and /workspace with a snapshot's (made by `snapshot`). */

@@ -158,10 +158,16 @@ test("docker-agent profiles, logs and snapshots work without a hub token (they o
     "the shipped profiles are listed",
   );
   const name = uniqueName("notoken");
-  const snapshots = dockerAgent([...bare, "snapshots", name], env);
-  assert.deepEqual([snapshots.code, snapshots.stdout.trim()], [0, `no snapshots of ${name}`]);
-  const logs = dockerAgent([...bare, "logs", name], env);
-  assert.match(logs.stderr, new RegExp(`no agent ${name}`), "the agent's absence, not a token");
+  // An unknown name fails the same way in both (no token asked for): the agent's absence, 125.
+  for (const verb of ["snapshots", "logs"]) {
+    const r = dockerAgent([...bare, verb, name], env);
+    assert.equal(r.code, 125, `${verb}: ${r.stderr}`);
+    assert.match(
+      r.stderr,
+      new RegExp(`no agent ${name} .*\\(fix: docker-agent list shows the agents\\)`),
+      verb,
+    );
+  }
   for (const verb of [["list"], ["status", name], ["exec", name, "true"]]) {
     const r = dockerAgent([...bare, ...verb], env);
     assert.match(r.stderr, /no hub token/, `${verb[0]} reaches the hub: it needs the token`);
