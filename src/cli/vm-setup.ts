@@ -16,7 +16,7 @@ const program = new Command("vm-setup")
   .description(
     "Create an OpenClaw bot in its own microVM: disk, seed, network, boot, provisioning, localhost proxy",
   )
-  .requiredOption("--instance <id>", "instance id ([a-z0-9_-]+)")
+  .option("--instance <id>", "instance id ([a-z0-9_-]+; required)")
   .addOption(
     new Option("--telegram-token <token>", "Telegram bot token (required)").env(
       "TELEGRAM_BOT_TOKEN",

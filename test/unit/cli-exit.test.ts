@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { dockerAgent } from "../helpers/cli.js";
@@ -44,4 +47,15 @@ test("docker-agent's own errors exit 125 (as Docker's), so 1-124 and 126-255 are
   const badName = dockerAgent(["--token", "t", "create", "Bad Name"]);
   assert.equal(badName.code, 125, badName.stderr);
   assert.equal(dockerAgent(["--help"]).code, 0);
+});
+
+test("vm-setup without --instance is one line with the fix (not commander's), before anything is made", () => {
+  const dir = mkdtempSync(join(tmpdir(), "vmd-vmsetup-noid-"));
+  const r = spawnSync(process.execPath, [bin("vm-setup")], {
+    encoding: "utf8",
+    env: { ...process.env, STATE_ROOT: join(dir, "s"), FC_ROOT: join(dir, "f") },
+  });
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(r.stderr, "vm-setup: no instance id given (fix: pass --instance my-bot)\n");
+  assert.deepEqual(readdirSync(dir), [], "nothing created");
 });
