@@ -108,6 +108,12 @@ test("bad flags and unknown commands are refused; help shows an example", () => 
   const help = vmdocker(["host", "doctor", "--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /Example:\n\s+vmdocker host doctor/);
+  // The help names what a build makes: every image, not just the base and Node layers.
+  const buildHelp = vmdocker(["images", "build", "--help"]);
+  assert.equal(buildHelp.code, 0);
+  const text = buildHelp.stdout.replace(/\s+/g, " ");
+  assert.match(text, new RegExp(`build vmdocker's ${Object.keys(IMAGES).length} images`));
+  for (const reference of Object.values(IMAGES)) assert.ok(text.includes(reference), reference);
 });
 
 test("host stop with a state folder where nothing was started stops nothing", () => {

@@ -14,7 +14,7 @@ export function registerImages(program: Command, ctx: () => CliContext): void {
   images
     .command("build")
     .description(
-      "build the base image (Debian via debootstrap) and the Node 24 layer; unchanged inputs are reused",
+      `build vmdocker's ${Object.keys(IMAGES).length} images from an offline Debian root (debootstrap): ${Object.values(IMAGES).join(", ")}; unchanged inputs are reused`,
     )
     .option(
       "--base <image>",
