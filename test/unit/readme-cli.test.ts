@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -67,3 +68,63 @@ test("the README's CLI section documents every vmdocker verb and flag, and names
   }
   assert.deepEqual(unknown, [], "the README names verbs or flags the CLI does not have");
 });
+
+/** `cli --help`'s verbs, and each verb's own flags from `cli <verb> --help`. */
+function helpVerbs(cli: string): { verb: string; flags: { short?: string; long: string }[] }[] {
+  const bin = join(root, "dist", "src", "cli", `${cli}.js`);
+  const help = (args: string[]) =>
+    execFileSync(process.execPath, [bin, ...args, "--help"], { encoding: "utf8" });
+  const commands = help([]).split("Commands:\n")[1] ?? "";
+  const verbs = [...commands.matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) => m[1]!);
+  return verbs
+    .filter((v) => v !== "help")
+    .map((verb) => ({
+      verb,
+      flags: [...help([verb]).matchAll(/^ {2}(?:(-\w), )?(--[a-z][a-z0-9-]*)/gm)]
+        .map((m) => ({ short: m[1], long: m[2]! }))
+        .filter((f) => f.long !== "--help"),
+    }));
+}
+
+/** The README table rows (first cells, split at " / ") of the section under `heading`. */
+function sectionRows(heading: string): string[] {
+  const start = readme.indexOf(`\n${heading}\n`);
+  assert.ok(start >= 0, heading);
+  const end = readme.indexOf("\n## ", start + heading.length + 2);
+  return readme
+    .slice(start, end < 0 ? undefined : end)
+    .split("\n")
+    .filter((l) => l.startsWith("| `"))
+    .flatMap((l) =>
+      l
+        .slice(2)
+        .split(/ +\| /)[0]!
+        .split(/` \/ `|`\s*\/\s*`/),
+    );
+}
+
+for (const [cli, heading] of [
+  ["docker-agent", "## Agents: the hub and `docker-agent`"],
+  ["vm-ctl", "### `vm-ctl` verbs"],
+] as const) {
+  test(`the README's ${cli} rows name every flag of their verb`, () => {
+    const rowsOf = sectionRows(heading);
+    const missing: string[] = [];
+    for (const { verb, flags } of helpVerbs(cli)) {
+      const own = rowsOf.filter(
+        (r) => r.replace(/^`/, "").startsWith(`${verb} `) || r === `\`${verb}`,
+      );
+      if (own.length === 0) continue;
+      // A row with "[flags]" stands for a family documented elsewhere (vm-setup's options).
+      const generic = own.some((r) => r.includes("[flags]"));
+      for (const f of flags) {
+        const inRow = own.some(
+          (r) => r.includes(f.long) || (f.short !== undefined && r.includes(`${f.short} `)),
+        );
+        if (!inRow && !(generic && readme.includes(f.long)))
+          missing.push(`${cli} ${verb} ${f.long}`);
+      }
+    }
+    assert.deepEqual(missing, [], "add these flags to their rows");
+  });
+}
