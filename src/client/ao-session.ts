@@ -48,7 +48,7 @@ export class AoSession {
     query: string,
     variables: object,
   ): Promise<GqlEdge[]> {
-    const res = await fetch(`${client.url}/graphql`, {
+    const res = await client.request("/graphql", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ query, variables }),
