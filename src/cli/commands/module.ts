@@ -188,6 +188,13 @@ export function registerModule(program: Command, ctx: () => CliContext): void {
         "--wasm builds an AO module",
         "pass --ao with --wasm FILE",
       );
+    const image = f.image ?? f.imageId ?? f.dockerfile;
+    if (image)
+      throw new VmdError(
+        "err_bad_flag",
+        `--wasm FILE is the whole module, so --${f.image ? "image" : f.imageId ? "image-id" : "dockerfile"} ${image} would be ignored`,
+        "pass either --wasm FILE or an image, not both",
+      );
     const built = await buildAoWasmModule({
       wasm: f.wasm!,
       signer: cliSigner(ctx, f.key ?? envKey),
