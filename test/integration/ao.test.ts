@@ -354,6 +354,17 @@ test("GraphQL finds the AO module by Name, as aos looks modules up", async () =>
   );
 });
 
+test("Assign reports once in Output.data; an Assign to no process is an error, not an empty assignment", async () => {
+  const { pid } = await spawnAo("assigner");
+  const ok = await evalLua(client, pid, 'Assign({Processes = {ao.id}, Message = "x"})');
+  assert.equal(ok.Error, "", ok.Error);
+  assert.equal(plain(ok.Data), "Assignment added to outbox");
+  assert.deepEqual(ok.Assignments, [{ Processes: [pid], Message: "x" }]);
+  const empty = await evalLua(client, pid, 'Assign({Processes = {}, Message = "x"})');
+  assert.match(plain(empty.Error), /Processes names no process/);
+  assert.deepEqual(empty.Assignments ?? [], []);
+});
+
 test("vmdocker ao connect demo: 1 + 1 prints 2; a ping handler's pong reaches the Inbox and is shown; a second connect attaches; a block that cannot close shows the Lua error; .exit inside a block exits", async () => {
   const key = `0x${"77".repeat(32)}`;
   const session = connectCli([
