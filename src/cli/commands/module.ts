@@ -1,4 +1,11 @@
-import { IMAGES, RUNTIME_START_COMMAND } from "../../runtime/images/builder.js";
+import {
+  IMAGES,
+  ImageBuilder,
+  RUNTIME_START_COMMAND,
+  type ImageName,
+} from "../../runtime/images/builder.js";
+import { debianMirror } from "../../sys/apt.js";
+import { silentProgress } from "../../progress.js";
 import { OPENCLAW_VERSION } from "../../runtime/images/sources.js";
 import type { Command } from "commander";
 import { VmdError } from "../../errors.js";
@@ -155,6 +162,15 @@ export function registerModule(program: Command, ctx: () => CliContext): void {
             "pass --image NAME (pull mode) or --dockerfile FILE (build mode)",
           );
         source = { mode: "pull", image, expectedId: f.imageId ?? env.VMDOCKER_SANDBOX_IMAGE_ID };
+        // One of vmdocker's own images: it must be built from these sources (a stale runtime-ao
+        // would carry an older AO library without a word).
+        const own = (Object.keys(IMAGES) as ImageName[]).find((n) => IMAGES[n] === image);
+        if (own)
+          await new ImageBuilder(
+            ctx().client(),
+            { mirror: debianMirror(), cacheDir: ctx().paths.cache },
+            silentProgress,
+          ).check(own);
       }
       const built = await buildModule(
         ctx().client(),
