@@ -86,6 +86,7 @@ export const ERROR_CODES = {
   err_module_image_load: [500, "rebuild the module, or copy an intact mod-<id>.json"],
   err_image_id_mismatch: [500, "rebuild the module"],
   err_image_missing: [500, "build or pull it first"],
+  err_image_stale: [409, "run `vmdocker images build`"],
   err_image_build: [
     500,
     "read the build output; delete the cache folder's openclaw-* and build again",

@@ -6,6 +6,9 @@ import type { HymxClient } from "./client.js";
 /** The AO module vmdocker builds (`vmdocker module build --ao`), looked up by this Name. */
 export const DEFAULT_AO_MODULE_NAME = "web.vmdocker-lua-ao.v0.1.0";
 
+/** Terminal colour codes (aos-style output carries them). */
+export const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
+
 const PROCESS_ID = /^[A-Za-z0-9_-]{43}$/;
 
 interface GqlEdge {
@@ -48,7 +51,7 @@ export class AoSession {
     query: string,
     variables: object,
   ): Promise<GqlEdge[]> {
-    const res = await fetch(`${client.url}/graphql`, {
+    const res = await client.request("/graphql", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ query, variables }),
@@ -162,6 +165,20 @@ export class AoSession {
     const id = await this.client.message({ pid: this.pid, action: "Eval", data: code });
     this.own.add(id);
     return this.client.waitResult(this.pid, id, timeoutMs);
+  }
+
+  /**
+   * Lua's syntax error for `code` (compiled in the process with `load`, not run), or undefined
+   * when it compiles. One Eval; the process's state does not change.
+   */
+  async syntaxError(code: string): Promise<string | undefined> {
+    let level = "";
+    while (code.includes(`]${level}]`)) level += "=";
+    const r = await this.eval(
+      `local _, e = load([${level}[\n${code}\n]${level}], "=input") return e and ("ERR " .. e) or "OK"`,
+    );
+    const text = outputOf(r).text.replace(ANSI, "");
+    return text.startsWith("ERR ") ? text.slice(4) : undefined;
   }
 
   /** Results that arrived since the last call (not the answers to this session's own Evals). */

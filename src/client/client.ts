@@ -45,7 +45,11 @@ export class HymxClient {
     return this.opts.signer;
   }
 
-  private async request(path: string, init: RequestInit = {}): Promise<Response> {
+  /**
+   * `fetch(url + path, init)` against the node, following hymx's 308 redirects to the node(s)
+   * that serve a process. Throws VmdError err_node_unreachable when nothing answers at the URL.
+   */
+  async request(path: string, init: RequestInit = {}): Promise<Response> {
     let res: Response;
     try {
       res = await fetch(`${this.base}${path}`, { ...init, redirect: "manual" });

@@ -54,11 +54,25 @@ export interface AoWasmBuild {
 /**
  * Signs a WASM binary as an AO module, as AO's own modules are published: the WASM is the item's
  * data, tagged `Data-Protocol: ao`, `Type: Module`, `Module-Format`, the JSON-1 encodings and the
- * limits. Writes `<outDir>/mod-<id>.json`. Throws err_bad_flag for a file that is not WASM and
+ * limits. Writes `<outDir>/mod-<id>.json`. Throws err_bad_flag for a file that is missing, unreadable or not WASM and
  * err_invalid_module for tags the loader cannot run.
  */
 export async function buildAoWasmModule(opts: AoWasmBuild): Promise<{ id: string; file: string }> {
-  const bytes = readFileSync(opts.wasm);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(opts.wasm);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new VmdError(
+      "err_bad_flag",
+      code === "ENOENT"
+        ? `--wasm ${opts.wasm}: no such file`
+        : code === "EISDIR"
+          ? `--wasm ${opts.wasm} is a folder`
+          : `--wasm ${opts.wasm} cannot be read (${code ?? (err as Error).message})`,
+      "pass the .wasm file your compiler wrote",
+    );
+  }
   if (bytes.subarray(0, 4).toString("latin1") !== "\0asm")
     throw new VmdError(
       "err_bad_flag",

@@ -178,7 +178,7 @@ async function startOn(
     });
   }
 
-  const extraItem = await prepareGatewayIndex({
+  const gateway = await prepareGatewayIndex({
     store,
     baseDir: opts.baseDir,
     signer,
@@ -191,7 +191,8 @@ async function startOn(
     vms: opts.vms,
     nodeInfo: { Name: cfg.nodeName, Desc: cfg.nodeDesc, URL: cfg.nodeURL, Role: "main" },
     maxBodyBytes: cfg.maxBodyBytes,
-    extraItem,
+    extraItem: (id) => gateway.extraItem(id),
+    refreshIndex: () => gateway.refreshModules(),
   });
   closers.add("the HTTP server", () => http.close());
   registerProcessRoutes(http, { node, modules, activity, checkpointKind: cfg.checkpointKind });

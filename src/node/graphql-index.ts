@@ -3,6 +3,8 @@ import { fromB64Url } from "../protocol/base64url.js";
 import { BundleItemJsonSchema, DataItem, idFromSignature } from "../protocol/data-item.js";
 import { ownerAddress, type Signer, type SignatureType } from "../protocol/signers.js";
 import { scanModuleFile } from "../module/file-scan.js";
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { listModuleFiles } from "../module/files.js";
 import { indexEntry, type IndexedItem } from "../store/item-index.js";
 import type { Store, StoredItem } from "../store/types.js";
@@ -37,24 +39,52 @@ export interface GatewayIndexOptions {
   log: Logger;
 }
 
+/** What the gateway GraphQL asks of the index beyond the store. */
+export interface GatewayIndex {
+  /** The whole signed item of an id the node holds outside the store (a module's header, its location item). */
+  extraItem(id: string): Promise<StoredItem | null>;
+  /**
+   * Indexes module files added to `mod/` (or the legacy folder) since the last look, so a module
+   * built while the node runs is found without a restart. Costs two stats when neither folder's
+   * mtime changed; a file that does not parse yet (still being copied) is retried next time.
+   */
+  refreshModules(): Promise<void>;
+}
+
 /**
  * Brings the gateway index up to date at start: the catalog's modules, a signed
  * Scheduler-Location item for this node (AO's clients look the scheduler's URL up by its owner),
  * and, for a store written before the index existed, every item it holds. Answers a lookup of the
  * whole signed items that live outside the store (modules' headers, the location item).
  */
-export async function prepareGatewayIndex(
-  opts: GatewayIndexOptions,
-): Promise<(id: string) => Promise<StoredItem | null>> {
+export async function prepareGatewayIndex(opts: GatewayIndexOptions): Promise<GatewayIndex> {
   const { store } = opts;
   const modules = new Map<string, string>();
-  const entries: IndexedItem[] = [];
-  for (const file of listModuleFiles(opts.baseDir)) {
-    const header = await moduleHeader(file).catch(() => null);
-    if (!header) continue;
-    modules.set(header.id, file);
-    entries.push(moduleEntry(header, Date.now()));
-  }
+  const seen = new Set<string>();
+  const folders = [join(opts.baseDir, "mod"), opts.baseDir];
+  const stamp = () =>
+    folders.map((d) => (existsSync(d) ? String(statSync(d).mtimeMs) : "-")).join(",");
+  let lastStamp = "";
+  /** Headers of module files not indexed yet; sets lastStamp only when every file parsed. */
+  const scan = async (): Promise<IndexedItem[]> => {
+    const now = stamp();
+    const entries: IndexedItem[] = [];
+    let complete = true;
+    for (const file of listModuleFiles(opts.baseDir)) {
+      if (seen.has(file)) continue;
+      const header = await moduleHeader(file).catch(() => null);
+      if (!header) {
+        complete = false;
+        continue;
+      }
+      seen.add(file);
+      modules.set(header.id, file);
+      entries.push(moduleEntry(header, Date.now()));
+    }
+    if (complete) lastStamp = now;
+    return entries;
+  };
+  const entries = await scan();
   const known = await store.queryItems({
     owners: [opts.signer.address],
     tags: [
@@ -83,10 +113,20 @@ export async function prepareGatewayIndex(
   }
   await store.indexItems(entries);
   await backfill(store, opts.log);
-  return async (id) => {
-    if (location?.id === id) return location;
-    const file = modules.get(id);
-    return file ? moduleHeader(file) : null;
+  let refreshing: Promise<void> | undefined;
+  return {
+    async extraItem(id) {
+      if (location?.id === id) return location;
+      const file = modules.get(id);
+      return file ? moduleHeader(file) : null;
+    },
+    refreshModules() {
+      if (stamp() === lastStamp) return Promise.resolve();
+      refreshing ??= scan()
+        .then((added) => (added.length ? store.indexItems(added) : undefined))
+        .finally(() => (refreshing = undefined));
+      return refreshing;
+    },
   };
 }
 

@@ -71,6 +71,8 @@ export interface GraphqlSources {
   store: Store;
   /** A signed item the node holds outside the store (its modules, its scheduler location). */
   extraItem?: (id: string) => Promise<StoredItem | null>;
+  /** Called before each lookup: brings the index up to date with items outside the store. */
+  refresh?: () => Promise<void>;
 }
 
 function queryFrom(args: z.infer<typeof ArgsSchema>): ItemQuery {
@@ -144,6 +146,7 @@ function resolvers(sources: GraphqlSources) {
         );
       // Nothing the node holds is bundled.
       if (parsed.data.bundledIn?.length) return { pageInfo: { hasNextPage: false }, edges: [] };
+      await sources.refresh?.();
       const page = await sources.store.queryItems(queryFrom(parsed.data));
       return {
         pageInfo: { hasNextPage: page.hasNextPage },
@@ -156,6 +159,7 @@ function resolvers(sources: GraphqlSources) {
     async transaction(raw: unknown) {
       const parsed = z.object({ id: Id }).safeParse(raw);
       if (!parsed.success) throw new GraphQLError("transaction(id): id must be an item id");
+      await sources.refresh?.();
       const page = await sources.store.queryItems({
         ids: [parsed.data.id],
         first: 1,

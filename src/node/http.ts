@@ -17,6 +17,8 @@ export interface HttpOptions {
   maxBodyBytes: number;
   /** Signed items the gateway GraphQL serves from outside the store (modules, scheduler location). */
   extraItem?: GraphqlSources["extraItem"];
+  /** Brings the GraphQL index up to date before a lookup (modules added to mod/). */
+  refreshIndex?: GraphqlSources["refresh"];
 }
 
 const bad = (reply: FastifyReply, code: string, status = statusOf(code)) =>
@@ -85,7 +87,7 @@ export function buildHttp(opts: HttpOptions): FastifyInstance {
   );
 
   registerAoRoutes(app, node);
-  registerGraphql(app, { store, extraItem: opts.extraItem });
+  registerGraphql(app, { store, extraItem: opts.extraItem, refresh: opts.refreshIndex });
 
   app.get<{ Params: { msgid: string } }>("/message/:msgid", async (req) => {
     const at = await store.locate(req.params.msgid);

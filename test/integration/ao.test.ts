@@ -354,7 +354,18 @@ test("GraphQL finds the AO module by Name, as aos looks modules up", async () =>
   );
 });
 
-test("vmdocker ao connect demo: 1 + 1 prints 2; a ping handler's pong reaches the Inbox and is shown; a second connect attaches", async () => {
+test("Assign reports once in Output.data; an Assign to no process is an error, not an empty assignment", async () => {
+  const { pid } = await spawnAo("assigner");
+  const ok = await evalLua(client, pid, 'Assign({Processes = {ao.id}, Message = "x"})');
+  assert.equal(ok.Error, "", ok.Error);
+  assert.equal(plain(ok.Data), "Assignment added to outbox");
+  assert.deepEqual(ok.Assignments, [{ Processes: [pid], Message: "x" }]);
+  const empty = await evalLua(client, pid, 'Assign({Processes = {}, Message = "x"})');
+  assert.match(plain(empty.Error), /Processes names no process/);
+  assert.deepEqual(empty.Assignments ?? [], []);
+});
+
+test("vmdocker ao connect demo: 1 + 1 prints 2; a ping handler's pong reaches the Inbox and is shown; a second connect attaches; a block that cannot close shows the Lua error; .exit inside a block exits", async () => {
   const key = `0x${"77".repeat(32)}`;
   const session = connectCli([
     "ao",
@@ -382,7 +393,13 @@ test("vmdocker ao connect demo: 1 + 1 prints 2; a ping handler's pong reaches th
   await again.waitFor(new RegExp(`connected to demo ${pid}`), 60_000);
   again.write("Inbox[#Inbox].Data\n");
   await again.waitFor(/^pong$/m);
-  again.write(".exit\n");
+  // A block that can never close shows Lua's error and is dropped; the next line runs.
+  again.write("function f(\nend\n");
+  await again.waitFor(/input:\d+: .*near 'end'/);
+  again.write("40 + 2\n");
+  await again.waitFor(/^42$/m);
+  // .exit works inside an unfinished block.
+  again.write("x = {\n.exit\n");
   assert.equal(await again.exited, 0);
 });
 

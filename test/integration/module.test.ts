@@ -21,14 +21,16 @@ import { createWriteStream } from "node:fs";
 import * as arbundles from "@dha-team/arbundles";
 import { buildModule } from "../../src/module/build.js";
 import { DEFAULT_START_COMMAND } from "../../src/module/check.js";
-import { IMAGES, RUNTIME_START_COMMAND } from "../../src/runtime/images/builder.js";
+import { IMAGES, ImageBuilder, RUNTIME_START_COMMAND } from "../../src/runtime/images/builder.js";
+import { INPUT_LABEL } from "../../src/runtime/images/inputs.js";
+import { debianMirror } from "../../src/sys/apt.js";
 import { writeModuleFile } from "../../src/module/write.js";
 import { DataItem } from "../../src/protocol/data-item.js";
 import { moduleTags } from "../../src/protocol/hymx.js";
 import { EthereumSigner } from "../../src/protocol/signers.js";
 import { silentProgress } from "../../src/progress.js";
 import { vmdocker } from "../helpers/cli.js";
-import { testClient, uniqueName } from "../helpers/engine.js";
+import { paths, testClient, uniqueName } from "../helpers/engine.js";
 
 const KEY = "0x64dd2342616f385f3e8157cf7246cf394217e13e8f91b7d208e9f8b60e25ed1b";
 const client = testClient();
@@ -60,6 +62,32 @@ before(async () => {
 after(async () => {
   for (const ref of images) await client.removeImage(ref, true).catch(() => {});
   rmSync(work, { recursive: true, force: true });
+});
+
+test("a vmdocker image built from other sources than these is refused with the fix; current ones pass", async () => {
+  const stale = `vmdocker/test-stale:${uniqueName("s")}`;
+  images.push(stale);
+  const ctx = mkdtempSync(join(tmpdir(), "vmd-ctx-"));
+  writeFileSync(join(ctx, "Dockerfile"), "FROM vmdocker/busybox:latest\n");
+  await client.buildImage(
+    { context: ctx, src: ["Dockerfile"] },
+    { tag: stale, labels: { [INPUT_LABEL]: "0".repeat(64) } },
+  );
+  const builder = new ImageBuilder(
+    client,
+    { mirror: debianMirror(), cacheDir: paths.cache },
+    silentProgress,
+  );
+  await assert.rejects(
+    builder.check("busybox", stale),
+    (err: Error & { code?: string; hint?: string }) => {
+      assert.equal(err.code, "err_image_stale");
+      assert.match(err.message, /older sources/);
+      assert.equal(err.hint, "run `vmdocker images build`");
+      return true;
+    },
+  );
+  await builder.check("busybox");
 });
 
 test("module build writes a signed module that module verify and an independent implementation accept", async () => {

@@ -207,6 +207,7 @@ end
 function ao.assign(assignment)
   assert(type(assignment) == "table", "ao.assign(assignment): a table")
   assert(type(assignment.Processes) == "table", "ao.assign: Processes must be a list of ids")
+  assert(next(assignment.Processes) ~= nil, "ao.assign: Processes names no process")
   assert(type(assignment.Message) == "string", "ao.assign: Message must be an id")
   table.insert(ao.outbox.Assignments, assignment)
 end

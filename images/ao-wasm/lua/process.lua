@@ -65,7 +65,6 @@ end
 
 function Assign(assignment)
   ao.assign(assignment)
-  print("Assignment added to outbox")
   return "Assignment added to outbox"
 end
 

@@ -1,15 +1,13 @@
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
-import { AoSession, outputOf } from "../../client/ao-session.js";
+import { ANSI, AoSession, outputOf } from "../../client/ao-session.js";
 import { openDepth } from "../../client/lua-input.js";
 import { VmdError } from "../../errors.js";
 import type { VmmResult } from "../../protocol/hymx.js";
 import type { CliContext } from "../context.js";
 import { clientFor, withClientOptions, type Common } from "./client.js";
 
-/** Terminal colour codes (aos-style output carries them). */
-const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
 const RED = "\x1b[31m";
 const RESET = "\x1b[0m";
 
@@ -44,7 +42,9 @@ export function registerAo(program: Command, ctx: () => CliContext): void {
       "after",
       `
 Each line is Lua run in the process (its value is printed); a line that opens a block (function,
-if, do, {) continues until the block closes. Commands: .load FILE (run a Lua file), .exit.
+if, do, {) continues until the block closes, or until a closing line leaves it with a Lua syntax
+error (shown, and the block is dropped). Commands: .load FILE (run a Lua file), .exit (also
+inside an unfinished block).
 Messages that reach the Inbox (and anything else the process prints) show up as they arrive.
 
 Example:
@@ -109,7 +109,7 @@ Example:
           const line = next.value;
           const text = pending ? `${pending}\n${line}` : line;
           const trimmed = text.trim();
-          if (!pending && trimmed === ".exit") break;
+          if (line.trim() === ".exit") break;
           let code = text;
           if (!pending && trimmed.startsWith(".load ")) {
             const file = trimmed.slice(6).trim();
@@ -121,6 +121,19 @@ Example:
               continue;
             }
           } else if (openDepth(text) > 0) {
+            // A line that closed something yet left the block open may be a block that can never
+            // close (`function f(` … `end`): Lua decides, and an error not at <eof> ends the block.
+            const error =
+              pending && openDepth(text) < openDepth(pending)
+                ? await session.syntaxError(text).catch(() => undefined)
+                : undefined;
+            if (error && !error.includes("<eof>")) {
+              pending = "";
+              console.log(color ? `${RED}${error}${RESET}` : error);
+              setPrompt(undefined);
+              if (tty) rl.prompt();
+              continue;
+            }
             pending = text;
             if (tty) {
               rl.setPrompt("...> ");

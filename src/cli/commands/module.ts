@@ -1,4 +1,11 @@
-import { IMAGES, RUNTIME_START_COMMAND } from "../../runtime/images/builder.js";
+import {
+  IMAGES,
+  ImageBuilder,
+  RUNTIME_START_COMMAND,
+  type ImageName,
+} from "../../runtime/images/builder.js";
+import { debianMirror } from "../../sys/apt.js";
+import { silentProgress } from "../../progress.js";
 import { OPENCLAW_VERSION } from "../../runtime/images/sources.js";
 import type { Command } from "commander";
 import { VmdError } from "../../errors.js";
@@ -155,6 +162,15 @@ export function registerModule(program: Command, ctx: () => CliContext): void {
             "pass --image NAME (pull mode) or --dockerfile FILE (build mode)",
           );
         source = { mode: "pull", image, expectedId: f.imageId ?? env.VMDOCKER_SANDBOX_IMAGE_ID };
+        // One of vmdocker's own images: it must be built from these sources (a stale runtime-ao
+        // would carry an older AO library without a word).
+        const own = (Object.keys(IMAGES) as ImageName[]).find((n) => IMAGES[n] === image);
+        if (own)
+          await new ImageBuilder(
+            ctx().client(),
+            { mirror: debianMirror(), cacheDir: ctx().paths.cache },
+            silentProgress,
+          ).check(own);
       }
       const built = await buildModule(
         ctx().client(),
@@ -187,6 +203,13 @@ export function registerModule(program: Command, ctx: () => CliContext): void {
         "err_bad_flag",
         "--wasm builds an AO module",
         "pass --ao with --wasm FILE",
+      );
+    const image = f.image ?? f.imageId ?? f.dockerfile;
+    if (image)
+      throw new VmdError(
+        "err_bad_flag",
+        `--wasm FILE is the whole module, so --${f.image ? "image" : f.imageId ? "image-id" : "dockerfile"} ${image} would be ignored`,
+        "pass either --wasm FILE or an image, not both",
       );
     const built = await buildAoWasmModule({
       wasm: f.wasm!,

@@ -9,6 +9,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { VmdError } from "../../errors.js";
 import { packageRoot } from "../../package-root.js";
 import type { Progress, Task } from "../../progress.js";
 import type { DockerClient } from "../docker/client.js";
@@ -66,6 +67,17 @@ export interface BuiltImage {
   seconds: number;
 }
 
+/** The images each image is built from (what `check` looks at besides the image itself). */
+const DEPENDS_ON: Partial<Record<ImageName, ImageName[]>> = {
+  base: ["rootfs"],
+  node: ["base"],
+  "runtime-test": ["node"],
+  emscripten: ["rootfs"],
+  "runtime-ao": ["node", "emscripten"],
+  openclaw: ["node"],
+  "agent-base": ["node"],
+};
+
 /** Bump when the build recipe changes in a way the hashed inputs do not show. */
 const RECIPE = "1";
 
@@ -80,59 +92,98 @@ export class ImageBuilder {
     private readonly progress: Progress,
   ) {}
 
-  async buildAll(): Promise<BuiltImage[]> {
+  /** Builds every image (each reused while its inputs are unchanged). */
+  buildAll(): Promise<BuiltImage[]> {
+    return this.walk(() => true);
+  }
+
+  /**
+   * Checks, without building, that `name` (and each image it is built from) carries the input
+   * label of the current sources: the same hashes a build computes (file digests are memoised).
+   * `reference` overrides where the last image is looked up. Throws VmdError err_image_stale
+   * ("run `vmdocker images build`") for an image that is missing or built from other sources.
+   */
+  async check(name: ImageName, reference: string = IMAGES[name]): Promise<void> {
+    const wanted = new Set<string>();
+    const add = (n: string) => {
+      wanted.add(n);
+      for (const d of DEPENDS_ON[n as ImageName] ?? []) add(d);
+    };
+    add(name);
+    this.checking = { name, reference };
+    try {
+      await this.walk((n) => wanted.has(n));
+    } finally {
+      this.checking = undefined;
+    }
+  }
+
+  /** In check mode: the image asked about and where to look it up. */
+  private checking?: { name: ImageName; reference: string };
+
+  private async walk(want: (name: ImageName) => boolean): Promise<BuiltImage[]> {
     const results: BuiltImage[] = [];
     const root = await this.rootfs();
     results.push(root);
     const base = await this.dockerfile("base", { BASE: root.reference }, root.id, []);
     results.push(base);
-    results.push(
-      await this.dockerfile("node", { BASE: base.reference }, base.id, [
-        { name: "node", from: (t) => nodeBinary(this.opts.cacheDir, t), version: NODE_VERSION },
-      ]),
-    );
-    const node = results[results.length - 1]!;
-    results.push(
-      await this.dockerfile("runtime-test", { BASE: node.reference }, node.id, this.runtimeFiles()),
-    );
-    const toolchain = await this.dockerfile("emscripten", { BASE: root.reference }, root.id, []);
-    results.push(toolchain);
-    results.push(
-      await this.dockerfile(
-        "runtime-ao",
-        { BASE: node.reference, TOOLCHAIN: toolchain.reference },
-        `${node.id}+${toolchain.id}`,
-        [...this.aoModuleFiles(), ...this.runtimeFiles()],
-      ),
-    );
-    results.push(
-      await this.dockerfile("openclaw", { BASE: node.reference }, node.id, [
-        {
-          name: "openclaw.tar",
-          from: (t) => openclawPackage(this.opts.cacheDir, t),
-          version: OPENCLAW_VERSION,
-        },
-        ...(Object.keys(SEARCH_HELPERS) as (keyof typeof SEARCH_HELPERS)[]).map((name) => ({
-          name,
-          from: (t: Task) => searchHelper(this.opts.cacheDir, name, t),
-        })),
-        { name: "npm", from: async () => join(packageRoot(), "images", "openclaw", "npm") },
-        ...this.runtimeFiles(),
-      ]),
-    );
-    results.push(
-      await this.dockerfile(
-        "agent-base",
-        { BASE: node.reference },
-        node.id,
-        this.runtimeFiles("agent"),
-      ),
-    );
-    results.push(
-      await this.dockerfile("busybox", {}, "scratch", [
-        { name: "busybox", from: async (t) => (await busyboxBinary(this.opts.cacheDir, t)).path },
-      ]),
-    );
+    const node = await this.dockerfile("node", { BASE: base.reference }, base.id, [
+      { name: "node", from: (t) => nodeBinary(this.opts.cacheDir, t), version: NODE_VERSION },
+    ]);
+    results.push(node);
+    if (want("runtime-test"))
+      results.push(
+        await this.dockerfile(
+          "runtime-test",
+          { BASE: node.reference },
+          node.id,
+          this.runtimeFiles(),
+        ),
+      );
+    if (want("emscripten") || want("runtime-ao")) {
+      const toolchain = await this.dockerfile("emscripten", { BASE: root.reference }, root.id, []);
+      results.push(toolchain);
+      if (want("runtime-ao"))
+        results.push(
+          await this.dockerfile(
+            "runtime-ao",
+            { BASE: node.reference, TOOLCHAIN: toolchain.reference },
+            `${node.id}+${toolchain.id}`,
+            [...this.aoModuleFiles(), ...this.runtimeFiles()],
+          ),
+        );
+    }
+    if (want("openclaw"))
+      results.push(
+        await this.dockerfile("openclaw", { BASE: node.reference }, node.id, [
+          {
+            name: "openclaw.tar",
+            from: (t) => openclawPackage(this.opts.cacheDir, t),
+            version: OPENCLAW_VERSION,
+          },
+          ...(Object.keys(SEARCH_HELPERS) as (keyof typeof SEARCH_HELPERS)[]).map((name) => ({
+            name,
+            from: (t: Task) => searchHelper(this.opts.cacheDir, name, t),
+          })),
+          { name: "npm", from: async () => join(packageRoot(), "images", "openclaw", "npm") },
+          ...this.runtimeFiles(),
+        ]),
+      );
+    if (want("agent-base"))
+      results.push(
+        await this.dockerfile(
+          "agent-base",
+          { BASE: node.reference },
+          node.id,
+          this.runtimeFiles("agent"),
+        ),
+      );
+    if (want("busybox"))
+      results.push(
+        await this.dockerfile("busybox", {}, "scratch", [
+          { name: "busybox", from: async (t) => (await busyboxBinary(this.opts.cacheDir, t)).path },
+        ]),
+      );
     return results;
   }
 
@@ -165,9 +216,18 @@ export class ImageBuilder {
   }
 
   private async cachedImage(reference: string, input: string): Promise<string | null> {
-    if (this.opts.force) return null;
-    const info = await this.client.inspectImage(reference);
-    return info && info.Config?.Labels?.[INPUT_LABEL] === input ? info.Id : null;
+    if (this.opts.force && !this.checking) return null;
+    const asked = this.checking?.name && IMAGES[this.checking.name] === reference;
+    const at = asked ? this.checking!.reference : reference;
+    const info = await this.client.inspectImage(at);
+    if (info && info.Config?.Labels?.[INPUT_LABEL] === input) return info.Id;
+    if (this.checking)
+      throw new VmdError(
+        "err_image_stale",
+        `${at} ${info ? "was built from older sources than these" : "is not built"}`,
+        "run `vmdocker images build`",
+      );
+    return null;
   }
 
   private async rootfs(): Promise<BuiltImage> {
