@@ -17,6 +17,19 @@ export const containerName = (name: string) => `openclaw-agent-${name}`;
 export const volumeName = (name: string) => `openclaw-agent-${name}`;
 /** The label that names the hub an agent container was created for (HubClient.hubId). */
 export const HUB_LABEL = "org.vmdocker.hub";
+
+/**
+ * Whether an agent container belongs to the hub `hubId`: it carries that hub's label, or its agent
+ * name is one the hub knows (a container made before the label). Other hubs' agents on the same
+ * engine are not.
+ */
+export function isHubAgent(
+  labels: Record<string, string>,
+  hubId: string,
+  known: Set<string>,
+): boolean {
+  return labels[HUB_LABEL] === hubId || known.has(labels["org.vmdocker.agent"] ?? "");
+}
 const SNAPSHOT_REPO = (name: string) => `openclaw-agent-snapshot-${name}`;
 
 export interface AgentManagerOptions {
@@ -210,16 +223,10 @@ export class AgentManager {
       this.o.hub.agents(),
       this.o.docker.listContainers({ label: ["org.vmdocker.role=agent"] }),
     ]);
-    // This hub's agents: those it knows, and containers it labelled (a container whose record is
-    // gone); other hubs' agents on the same engine are left out.
     const known = new Set(agents.map((a) => a.name));
     const byName = new Map(
       containers
-        .filter(
-          (c) =>
-            c.Labels[HUB_LABEL] === this.o.hub.hubId ||
-            known.has(c.Labels["org.vmdocker.agent"] ?? ""),
-        )
+        .filter((c) => isHubAgent(c.Labels, this.o.hub.hubId, known))
         .map((c) => [c.Labels["org.vmdocker.agent"] ?? "", c]),
     );
     const names = [...new Set([...agents.map((a) => a.name), ...byName.keys()])]

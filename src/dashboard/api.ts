@@ -3,7 +3,7 @@ import { z } from "zod";
 import { VmdError } from "../errors.js";
 import { searchParams, type HubClient } from "../agents/hub-client.js";
 import { AGENT_NAME } from "../agents/hub/api.js";
-import { HUB_LABEL, type AgentManager } from "../agents/manager.js";
+import { isHubAgent, type AgentManager } from "../agents/manager.js";
 import type { DockerClient } from "../runtime/docker/client.js";
 import { agentRows, type AgentContainer, type AgentStatus } from "./agents.js";
 import { botCounts } from "./bots.js";
@@ -82,7 +82,7 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
       .catch(() => []);
     for (const c of list) {
       const name = c.Labels["org.vmdocker.agent"];
-      if (name && (c.Labels[HUB_LABEL] === hub.hubId || known.has(name)))
+      if (name && isHubAgent(c.Labels, hub.hubId, known))
         out.set(name, {
           state: c.State,
           startedAt: live.startedAt.get(name) ?? 0,
