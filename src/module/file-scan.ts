@@ -29,10 +29,11 @@ const OUT = (PIECE / 4) * 3 + 1024;
 /**
  * Reads a `mod-<id>.json` without ever holding its `data` in memory: the top-level "data" string
  * is base64url-decoded as it streams by and handed to `sink` piece by piece (awaited, so a slow
- * consumer slows the read; see Sink for how long a piece stays valid). Everything else is parsed as JSON. JSON escapes in data are honoured.
- * Works on bytes: JSON's structure is ASCII, and UTF-8 never reuses ASCII bytes inside a
- * character, so no text is decoded except the header. Throws VmdError err_invalid_module for a
- * file that is not a module, is truncated, or whose data is not base64url.
+ * consumer slows the read; see Sink for how long a piece stays valid). Everything else is parsed
+ * as JSON. JSON escapes in data are honoured. Works on bytes: JSON's structure is ASCII, and
+ * UTF-8 never reuses ASCII bytes inside a character, so no text is decoded except the header.
+ * Throws VmdError err_invalid_module for a file that is not a module, is truncated, or whose data
+ * is not base64url.
  */
 export async function scanModuleFile(
   path: string,
