@@ -435,7 +435,7 @@ export class AgentManager {
   async snapshots(name: string): Promise<string[]> {
     this.checkName(name);
     const tags = await this.o.docker.listImageTags();
-    const list = [...tags].filter((t) => t.startsWith(`${SNAPSHOT_REPO(name)}:`)).sort();
+    const list = [...tags.keys()].filter((t) => t.startsWith(`${SNAPSHOT_REPO(name)}:`)).sort();
     // An agent's snapshots outlive it (destroy keeps them); a name with neither is unknown, as in `logs`.
     if (list.length === 0) await this.container(name);
     return list;

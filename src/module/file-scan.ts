@@ -41,6 +41,14 @@ export async function scanModuleFile(
   opts: { stopAtData?: boolean } = {},
 ): Promise<ScannedModule> {
   const handle = await open(path, "r");
+  if (!(await handle.stat()).isFile()) {
+    await handle.close();
+    throw new VmdError(
+      "err_invalid_module",
+      `${path} is not a module file (a folder or device)`,
+      "pass a mod-<id>.json file",
+    );
+  }
   const piece = Buffer.allocUnsafe(PIECE);
   const header: Buffer[] = [];
   let headerStart: number;

@@ -64,6 +64,7 @@ export async function ensureModuleImage(
   let scanError: unknown;
   let loadError: unknown;
   let signed = false;
+  let scanned = false;
   let loaded: string[] = [];
   const hash = createHash("sha384");
   try {
@@ -77,6 +78,7 @@ export async function ensureModuleImage(
       });
       // The signature is checked over the same single pass, before the image is trusted and tagged.
       signed = signatureMatches(file, header, dataBytes, hash.digest());
+      scanned = true;
     } catch (err) {
       scanError = err;
       upload.abort(err instanceof Error ? err : new Error(String(err)));
@@ -87,18 +89,19 @@ export async function ensureModuleImage(
   }
   const failure = scanError ?? loadError;
   try {
+    // A whole pass whose hash does not match says why better than what the engine made of it.
+    if (scanned && !signed) {
+      throw new VmdError(
+        "err_invalid_module",
+        `the signature of ${file} does not match its content`,
+        "the file was altered: copy or rebuild it",
+      );
+    }
     if (failure) {
       throw new VmdError(
         "err_module_image_load",
         `loading the image of ${file} failed: ${errorMessage(failure)}`,
         "rebuild the module, or copy an intact mod-<id>.json",
-      );
-    }
-    if (!signed) {
-      throw new VmdError(
-        "err_invalid_module",
-        `the signature of ${file} does not match its content`,
-        "the file was altered: copy or rebuild it",
       );
     }
     if (!(await client.inspectImage(spec.imageId))) {
@@ -124,14 +127,15 @@ export async function ensureModuleImage(
 }
 
 /**
- * After a failed load: `Image-Name` points where it pointed before, and every tag the load added
- * is removed again (which deletes an image only when nothing else refers to it).
+ * After a failed load: `Image-Name` and every tag the archive named point where they pointed
+ * before (an archive may name any tag: a rejected module must not move one), and tags the load
+ * added are removed again (which deletes an image only when nothing else refers to it).
  */
 async function restoreTags(
   client: DockerClient,
   spec: ModuleImageSpec,
   before: string | undefined,
-  tagsBefore: Set<string>,
+  tagsBefore: Map<string, string>,
   loaded: string[],
 ): Promise<void> {
   const now = (await client.inspectImage(spec.imageName))?.Id;
@@ -140,7 +144,10 @@ async function restoreTags(
     else await client.removeImage(spec.imageName).catch(() => {});
   }
   for (const ref of loaded) {
-    if (ref === spec.imageName || ref.startsWith("sha256:") || tagsBefore.has(ref)) continue;
-    await client.removeImage(ref).catch(() => {});
+    if (ref === spec.imageName || ref.startsWith("sha256:")) continue;
+    const was = tagsBefore.get(ref);
+    if (was === undefined) await client.removeImage(ref).catch(() => {});
+    else if ((await client.inspectImage(ref))?.Id !== was)
+      await client.tagImage(was, ref).catch(() => {});
   }
 }

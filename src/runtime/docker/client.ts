@@ -82,11 +82,16 @@ export class DockerClient {
     }
   }
 
-  /** Every `repo:tag` reference the engine knows. */
-  listImageTags(): Promise<Set<string>> {
+  /** Every `repo:tag` reference the engine knows, with the id (`sha256:…`) it points to. */
+  listImageTags(): Promise<Map<string, string>> {
     return this.call(
       {},
-      async () => new Set((await this.docker.listImages()).flatMap((i) => i.RepoTags ?? [])),
+      async () =>
+        new Map(
+          (await this.docker.listImages()).flatMap((i) =>
+            (i.RepoTags ?? []).map((t) => [t, i.Id] as const),
+          ),
+        ),
     );
   }
 
