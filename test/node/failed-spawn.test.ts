@@ -6,6 +6,7 @@ import { after, test } from "node:test";
 import { startNode, type RunningNode } from "../../src/node/app.js";
 import { loadConfig } from "../../src/node/config.js";
 import type { ProcessRow } from "../../src/node/process-row.js";
+import { VmdError } from "../../src/errors.js";
 import { VmRegistry, type VmFactory } from "../../src/vm/contract.js";
 import { getJson, messageItem, post, spawnItem, waitResult } from "../helpers/client.js";
 import { ECHO_FORMAT, echoFactory, writeEchoModule } from "../helpers/echo-vm.js";
@@ -18,6 +19,8 @@ after(async () => running?.close());
 async function start(calls: { n: number }): Promise<RunningNode> {
   const counting: VmFactory = (env, opts) => {
     if (env.Process.Tags?.some((t) => t.name === "Spawn-Fail")) calls.n++;
+    if (env.Process.Tags?.some((t) => t.name === "Spawn-Fail-Code"))
+      throw new VmdError("err_module_image_load", "the image did not load", "copy the module");
     return echoFactory(env, opts);
   };
   const vms = new VmRegistry();
@@ -62,4 +65,16 @@ test("a process whose spawn failed is listed as failed with the reason, refuses 
   assert.equal(calls.n, 1, "the node did not try to make its VM again");
   const resent = await post(running.url, messageItem(pid, "hello"));
   assert.deepEqual([resent.status, resent.body.error], [400, "err_process_not_running"]);
+});
+
+test("a spawn that fails with a coded error keeps its code and fix in the result and the listing", async () => {
+  const moduleId = await writeEchoModule(base);
+  running ??= await start({ n: 0 });
+  const spawn = spawnItem(moduleId, running.node.address, [
+    { name: "Spawn-Fail-Code", value: "yes" },
+  ]);
+  const pid = (await post(running.url, spawn)).body.id!;
+  const why = "the image did not load (err_module_image_load; fix: copy the module)";
+  assert.equal((await waitResult(running.url, pid, pid)).Error, `spawn failed: ${why}`);
+  assert.equal((await row(running.url, pid))?.failed, why);
 });
