@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -173,6 +181,13 @@ before(async () => {
 
 after(async () => {
   clearInterval(watching);
+  // OPENCLAW_VM_TEST_LOG=<file> keeps the guest's gateway log and the host's logs of the run.
+  const keep = process.env.OPENCLAW_VM_TEST_LOG;
+  if (keep) {
+    const guest = await vmCtl("logs", "t1", "--no-follow", "-n", "400").catch(() => null);
+    const host = await vmCtl("logs", "t1", "host", "--no-follow", "-n", "200").catch(() => null);
+    writeFileSync(keep, `${guest?.stdout ?? ""}${guest?.stderr ?? ""}\n${host?.stdout ?? ""}`);
+  }
   await vmCtl("destroy", "t1", "--force").catch(() => {});
   world?.kill();
   net.close();
