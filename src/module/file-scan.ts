@@ -1,4 +1,4 @@
-import { createReadStream } from "node:fs";
+import { open } from "node:fs/promises";
 import { VmdError } from "../errors.js";
 
 /** What a module file holds besides its data: the item JSON with `data` emptied, and the data's size. */
@@ -8,27 +8,40 @@ export interface ScannedModule {
   dataBytes: number;
 }
 
-type Sink = (bytes: Buffer) => void | Promise<void>;
+/**
+ * Receives decoded data in order. `bytes` is a view of a buffer the scanner reuses: it stays valid
+ * until the sink returns (or its promise settles); copy it to keep it longer.
+ */
+export type Sink = (bytes: Buffer) => void | Promise<void>;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-/** Bytes read at a time: large pieces keep the per-piece work (decode, hash, write) small. */
-const PIECE = 1 << 20;
+/**
+ * Bytes read at a time, into one buffer reused for every read (fresh buffers cost a page fault per
+ * page): large pieces keep the per-piece work (decode, hash, write) small.
+ */
+const PIECE = 1 << 21;
+/** Base64url characters turned into one string at a time (a multiple of 4). */
+const TEXT = 1 << 16;
+/** Decoded bytes handed to the sink at most at a time: one piece's worth, in one reused buffer. */
+const OUT = (PIECE / 4) * 3 + 1024;
 
 /**
  * Reads a `mod-<id>.json` without ever holding its `data` in memory: the top-level "data" string
  * is base64url-decoded as it streams by and handed to `sink` piece by piece (awaited, so a slow
- * consumer slows the read). Everything else is parsed as JSON. JSON escapes in data are honoured.
- * Works on bytes: JSON's structure is ASCII, and UTF-8 never reuses ASCII bytes inside a
- * character, so no text is decoded except the header. Throws VmdError err_invalid_module for a
- * file that is not a module, is truncated, or whose data is not base64url.
+ * consumer slows the read; see Sink for how long a piece stays valid). Everything else is parsed
+ * as JSON. JSON escapes in data are honoured. Works on bytes: JSON's structure is ASCII, and
+ * UTF-8 never reuses ASCII bytes inside a character, so no text is decoded except the header.
+ * Throws VmdError err_invalid_module for a file that is not a module, is truncated, or whose data
+ * is not base64url.
  */
 export async function scanModuleFile(
   path: string,
   sink?: Sink,
   opts: { stopAtData?: boolean } = {},
 ): Promise<ScannedModule> {
-  const stream = createReadStream(path, { highWaterMark: PIECE });
+  const handle = await open(path, "r");
+  const piece = Buffer.allocUnsafe(PIECE);
   const header: Buffer[] = [];
   let headerStart: number;
   let depth = 0;
@@ -43,6 +56,8 @@ export async function scanModuleFile(
   let pending = ""; // base64url characters not yet a multiple of 4
   let dataBytes = 0;
   let sawData = false;
+  const out = Buffer.allocUnsafe(OUT);
+  let outLength = 0;
   const notBase64 = () =>
     new VmdError(
       "err_invalid_module",
@@ -50,15 +65,23 @@ export async function scanModuleFile(
       "rebuild the module with `vmdocker module build`",
     );
 
-  /** Decodes base64url characters, whole quads only until the end (the rest waits in `pending`). */
+  /** Hands the decoded bytes so far to `sink` (a view of `out`, valid until the sink settles). */
+  const flush = async () => {
+    if (outLength === 0) return;
+    const bytes = out.subarray(0, outLength);
+    dataBytes += outLength;
+    outLength = 0;
+    if (sink) await sink(bytes);
+  };
+  /** Decodes base64url characters into `out`, whole quads only until the end (`final`). */
   const decode = async (text: string, final: boolean) => {
     if (text.length === 0) return;
     if (final && text.length % 4 === 1) throw notBase64();
-    const bytes = Buffer.from(text, "base64url");
+    const length = Math.floor((text.length * 3) / 4);
+    if (outLength + length > out.length) await flush();
     // The decoder skips what is not base64url: then fewer bytes come out than the length says.
-    if (bytes.length !== Math.floor((text.length * 3) / 4)) throw notBase64();
-    dataBytes += bytes.length;
-    if (sink) await sink(bytes);
+    if (out.write(text, outLength, "base64url") !== length) throw notBase64();
+    outLength += length;
   };
   /** Base64url text (a string, or bytes of the file from..to) on its way to `decode`. */
   const emit = async (chars: string | Buffer, from = 0, to = 0, final = false) => {
@@ -76,12 +99,19 @@ export async function scanModuleFile(
     }
     if (typeof chars === "string" || at === to) return;
     const end = final ? to : to - ((to - at) % 4);
-    await decode(chars.toString("latin1", at, end), final);
+    // Small strings live and die in V8's young generation; a whole piece's string would not.
+    for (; at < end; at += TEXT) {
+      const stop = Math.min(end, at + TEXT);
+      await decode(chars.toString("latin1", at, stop), final && stop === end);
+    }
     pending = chars.toString("latin1", end, to);
   };
 
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+    for (;;) {
+      const { bytesRead } = await handle.read(piece, 0, PIECE, null);
+      if (bytesRead === 0) break;
+      const chunk = piece.subarray(0, bytesRead);
       let i = 0;
       headerStart = 0;
       while (i < chunk.length) {
@@ -108,6 +138,7 @@ export async function scanModuleFile(
             if (chunk[stop] === BACKSLASH) dataEscape = "\\";
             else {
               await emit("", 0, 0, true);
+              await flush();
               inData = false;
               header.push(Buffer.from('""'));
             }
@@ -122,9 +153,8 @@ export async function scanModuleFile(
           awaitingDataValue = false;
           if (c === QUOTE) {
             sawData = true;
-            header.push(chunk.subarray(headerStart, i - 1));
+            header.push(Buffer.from(chunk.subarray(headerStart, i - 1)));
             if (opts.stopAtData) {
-              stream.destroy();
               header.push(Buffer.from('""}'));
               return { header: parseHeader(path, Buffer.concat(header)), dataBytes: -1 };
             }
@@ -155,10 +185,11 @@ export async function scanModuleFile(
         else if (c === 0x3a && depth === 1 && lastKey === "data") awaitingDataValue = true;
         else if (c === 0x3a && depth === 1) lastKey = null;
       }
-      if (!inData) header.push(chunk.subarray(headerStart));
+      if (!inData) header.push(Buffer.from(chunk.subarray(headerStart)));
+      else await flush();
     }
   } finally {
-    stream.destroy();
+    await handle.close();
   }
   if (inData || depth !== 0) {
     throw new VmdError(

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
-import { PassThrough } from "node:stream";
 import { VmdError, errorMessage } from "../errors.js";
 import type { Task } from "../progress.js";
 import type { Tag } from "../protocol/tags.js";
 import type { DockerClient } from "../runtime/docker/client.js";
+import { startImageUpload } from "../runtime/docker/image-upload.js";
 import { checkModule, type ModuleImageSpec } from "./check.js";
 import { scanModuleFile } from "./file-scan.js";
 import { signatureMatches } from "./inspect.js";
@@ -24,19 +24,6 @@ export async function readModuleTags(file: string): Promise<Tag[]> {
       "rebuild it with `vmdocker module build`",
     );
   return header.tags as Tag[];
-}
-
-/** Resolves at the stream's next drain or close, and leaves no listener behind. */
-function drainedOrClosed(stream: NodeJS.EventEmitter): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off("drain", done);
-      stream.off("close", done);
-      resolve();
-    };
-    stream.on("drain", done);
-    stream.on("close", done);
-  });
 }
 
 async function hasImage(client: DockerClient, name: string, id: string): Promise<boolean> {
@@ -71,33 +58,33 @@ export async function ensureModuleImage(
   const before = (await client.inspectImage(spec.imageName))?.Id;
   const tagsBefore = await client.listImageTags();
   // The archive goes to the engine as it is (gzip), as `docker load -i x.tar.gz` sends it: the
-  // engine decompresses it once, and this process only decodes base64url and hashes.
-  const compressed = new PassThrough({ highWaterMark: 1 << 18 });
-  let loadError: unknown;
-  const loading = client.loadImage(compressed).catch((err: unknown) => {
-    loadError = err;
-    compressed.destroy();
-    return [] as string[];
-  });
+  // engine decompresses it once, and this process only decodes base64url and hashes. The upload's
+  // ring lets decoding run ahead of the engine's read instead of taking turns with it.
   let read = 0;
   let scanError: unknown;
+  let loadError: unknown;
   let signed = false;
+  let loaded: string[] = [];
   const hash = createHash("sha384");
   try {
-    const { header, dataBytes } = await scanModuleFile(file, async (bytes) => {
-      if (loadError) throw loadError;
-      hash.update(bytes);
-      read += bytes.length;
-      task?.update(`${(read / 1e6).toFixed(0)} MB loaded`);
-      if (!compressed.write(bytes)) await drainedOrClosed(compressed);
-    });
-    // The signature is checked over the same single pass, before the image is trusted and tagged.
-    signed = signatureMatches(file, header, dataBytes, hash.digest());
+    const upload = await startImageUpload(client);
+    try {
+      const { header, dataBytes } = await scanModuleFile(file, async (bytes) => {
+        hash.update(bytes);
+        await upload.write(bytes);
+        read += bytes.length;
+        task?.update(`${(read / 1e6).toFixed(0)} MB loaded`);
+      });
+      // The signature is checked over the same single pass, before the image is trusted and tagged.
+      signed = signatureMatches(file, header, dataBytes, hash.digest());
+    } catch (err) {
+      scanError = err;
+      upload.abort(err instanceof Error ? err : new Error(String(err)));
+    }
+    loaded = await upload.end();
   } catch (err) {
-    scanError = err;
+    loadError = err;
   }
-  compressed.end();
-  const loaded = await loading;
   const failure = scanError ?? loadError;
   try {
     if (failure) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { IMAGES } from "../../src/runtime/images/builder.js";
+import { startImageUpload } from "../../src/runtime/docker/image-upload.js";
 import {
   ContainerNotFoundError,
   ImageNotFoundError,
@@ -95,4 +96,34 @@ test("images stream out (save) and back in (load) with the same id, and can be r
   assert.ok(loaded.includes(tag), `loaded ${loaded.join(",")}`);
   assert.equal((await client.inspectImage(tag))?.Id, source.Id);
   await client.removeImage(tag);
+});
+
+test("an image upload copies each piece (the caller reuses one buffer) and an archive the engine refuses fails the upload", async () => {
+  const source = await client.inspectImage(IMAGES.busybox);
+  assert.ok(source);
+  const tag = `vmdocker/test-upload:${uniqueName("t")}`;
+  await client.tagImage(IMAGES.busybox, tag);
+  const tar: Buffer[] = [];
+  for await (const c of await client.saveImage(tag)) tar.push(c as Buffer);
+  const archive = Buffer.concat(tar);
+  await client.removeImage(tag);
+
+  // Two slots and 64 KB pieces: the ring wraps many times, and the caller's one buffer is
+  // overwritten as soon as each write resolves.
+  const upload = await startImageUpload(client, 2);
+  const piece = Buffer.alloc(64 << 10);
+  for (let at = 0; at < archive.length; at += piece.length) {
+    const n = archive.copy(piece, 0, at, at + piece.length);
+    await upload.write(piece.subarray(0, n));
+    piece.fill(0xff);
+  }
+  const loaded = await upload.end();
+  assert.ok(loaded.includes(tag), `loaded ${loaded.join(",")}`);
+  assert.equal((await client.inspectImage(tag))?.Id, source.Id);
+  await client.removeImage(tag);
+
+  const refused = await startImageUpload(client);
+  await refused.write(Buffer.from("this is not a tar archive, gzip or plain".repeat(2000)));
+  await assert.rejects(refused.end(), /./);
+  assert.equal(await client.inspectImage(tag), null);
 });

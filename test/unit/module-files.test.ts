@@ -66,7 +66,7 @@ test("the file scanner streams data (JSON escapes honoured) and parses everythin
     `{"signatureType":3,"tags":[{"name":"data","value":"\\"data\\":\\"x"}],"data":"${b64}","id":"abc"}`,
   );
   const chunks: Buffer[] = [];
-  const scanned = await scanModuleFile(file, (b) => void chunks.push(b));
+  const scanned = await scanModuleFile(file, (b) => void chunks.push(Buffer.from(b)));
   assert.ok(Buffer.concat(chunks).equals(payload));
   assert.equal(scanned.dataBytes, payload.length);
   assert.deepEqual(scanned.header, {
