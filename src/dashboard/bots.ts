@@ -65,7 +65,8 @@ export function botCounts(bots: Bot[]): { total: number; running: number; health
 
 /**
  * Lists bots by running `argv` (by default `node dist/src/cli/vm-ctl.js list --json`), at most
- * once per call and within 10 s. `available` is false when the vm-ctl script does not exist.
+ * once per call and within 30 s (vm-ctl waits up to 20 s for an emulated guest's busy gateway).
+ * `available` is false when the vm-ctl script does not exist.
  */
 export function listBots(argv: string[]): Promise<BotsView> {
   const at = Date.now();
@@ -76,7 +77,7 @@ export function listBots(argv: string[]): Promise<BotsView> {
     execFile(
       argv[0]!,
       [...argv.slice(1), "list", "--json"],
-      { timeout: 10_000, maxBuffer: 8 * 2 ** 20 },
+      { timeout: 30_000, maxBuffer: 8 * 2 ** 20 },
       (err, stdout, stderr) => {
         if (err && !stdout)
           return resolve({

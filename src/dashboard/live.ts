@@ -111,9 +111,13 @@ export class Live {
         this.events.push("health", checks);
       }
     });
+    // One listing at a time: with an emulated guest's gateway busy, one can take 20 s.
+    let listing = false;
     if (this.o.vmCtl.length)
       every(this.o.botsEveryMs ?? 5000, async () => {
-        const view = await listBots(this.o.vmCtl);
+        if (listing) return;
+        listing = true;
+        const view = await listBots(this.o.vmCtl).finally(() => (listing = false));
         const changed =
           JSON.stringify({ ...view, at: 0 }) !== JSON.stringify({ ...this.bots, at: 0 });
         this.bots = view;

@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { run } from "../sys/exec.js";
 import type { MicrovmEnv } from "./env.js";
-import { healthOk } from "./net/health.js";
+import { healthOk, probeTimeoutMs } from "./net/health.js";
 import { instancePaths } from "./paths.js";
 import { readRunStatus, supervisorPid, vmmPid } from "./run-state.js";
 import { listInstanceIds, readInstance, type InstanceRecord } from "./state.js";
@@ -67,7 +67,7 @@ export async function botStatus(env: MicrovmEnv, r: InstanceRecord): Promise<Bot
     ? "unknown"
     : vmm === null
       ? "down"
-      : (await healthOk(r.hostPort, 2000))
+      : (await healthOk(r.hostPort, probeTimeoutMs(r.accel)))
         ? "ok"
         : "down";
   let state: BotState;

@@ -118,9 +118,11 @@ export interface SpawnSettings {
  * (`update.checkOnStart`), no hosted model-catalog refresh (`models.catalogRefresh`), and OpenAI
  * models on OpenClaw's own agent runtime: left to itself OpenClaw picks the Codex harness for
  * OpenAI's official endpoint, and that harness is the external plugin `@openclaw/codex`, which a
- * gateway or CLI then tries to install from npm. A value the user set stays.
+ * gateway or CLI then tries to install from npm. A value the user set stays. Used for containers
+ * and microVM guests alike: both run a pinned OpenClaw that is replaced by a new image, never
+ * updated in place. Mutates `config`.
  */
-function offline(config: Json): void {
+export function offlineDefaults(config: Json): void {
   at(config, ["update"]).checkOnStart ??= false;
   at(config, ["models", "catalogRefresh"]).enabled ??= false;
   at(config, ["models", "providers", "openai", "agentRuntime"]).id ??= "openclaw";
@@ -157,7 +159,7 @@ export function prepareOpenclaw(paths: OpenclawPaths, settings: SpawnSettings = 
   // The bundled skills sit in the read-only image, so watching them finds nothing new; and CRIU
   // cannot dump an inotify watch on the image's overlay root, which made criu checkpoints fail.
   at(config, ["skills", "load"]).watch = false;
-  offline(config);
+  offlineDefaults(config);
   const ref = modelRef(settings.provider, settings.model);
   if (ref) at(config, ["agents", "defaults", "model"]).primary = ref;
   if (settings.providerBaseUrl && settings.provider) {

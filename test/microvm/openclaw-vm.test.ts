@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -171,8 +179,18 @@ before(async () => {
   setupMs = Date.now() - t;
 });
 
+/** OPENCLAW_VM_TEST_LOG=<file> keeps the guest's gateway log and the host's logs of the run. */
+async function keepLogs(): Promise<void> {
+  const keep = process.env.OPENCLAW_VM_TEST_LOG;
+  if (!keep) return;
+  const guest = await vmCtl("logs", "t1", "--no-follow", "-n", "400").catch(() => null);
+  const host = await vmCtl("logs", "t1", "host", "--no-follow", "-n", "200").catch(() => null);
+  writeFileSync(keep, `${guest?.stdout ?? ""}${guest?.stderr ?? ""}\n${host?.stdout ?? ""}`);
+}
+
 after(async () => {
   clearInterval(watching);
+  if (existsSync(join(env.STATE_ROOT, ".vm-t1"))) await keepLogs();
   await vmCtl("destroy", "t1", "--force").catch(() => {});
   world?.kill();
   net.close();
@@ -382,6 +400,7 @@ test("provision again, then kill -9 of the VMM: the bot comes back by itself wit
 });
 
 test("destroy leaves no TAP, no process, no state", async () => {
+  await keepLogs();
   const s = await status();
   ok(await vmCtl("destroy", "t1", "--force"), "destroy");
   assert.ok(!existsSync(`/proc/${s.pid}`));

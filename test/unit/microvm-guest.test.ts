@@ -126,6 +126,10 @@ test("the gateway's secrets go only into the 0600 env file; the config refers to
     .openai!;
   assert.equal(openai.baseUrl, "http://10.0.0.1:8080/v1");
   assert.equal(openai.apiKey, "${OPENAI_API_KEY}");
+  // A pinned OpenClaw: no update check, no hosted catalog refresh, no Codex harness from npm.
+  assert.deepEqual(openai.agentRuntime, { id: "openclaw" });
+  assert.deepEqual(cfg.update, { checkOnStart: false });
+  assert.deepEqual((cfg.models as Record<string, unknown>).catalogRefresh, { enabled: false });
   assert.deepEqual((cfg.skills as Record<string, unknown>).allowBundled, plan.provision.skills);
   assert.deepEqual(cfg.browser, { enabled: false });
   assert.equal(
@@ -140,6 +144,7 @@ test("the gateway's secrets go only into the 0600 env file; the config refers to
     "no secret on the command line",
   );
   assert.match(unit, /^Restart=always$/m);
+  assert.match(unit, /^Environment=OPENCLAW_NO_AUTO_UPDATE=1 OPENCLAW_DISABLE_BONJOUR=1$/m);
   assert.match(unit, /^User=openclaw$/m);
   const bundle = provisionBundle("my-bot", "TOKEN-XYZ", plan.provision);
   assert.deepEqual(Object.keys(bundle).sort(), [

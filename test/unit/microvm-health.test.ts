@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { after, before, test } from "node:test";
-import { healthOk } from "../../src/microvm/net/health.js";
+import { healthOk, probeTimeoutMs } from "../../src/microvm/net/health.js";
 
 // The health probe against a server answering as OpenClaw's probe routes do: /health ("live")
 // answers 200 as soon as the HTTP server listens; /startupz 503 while plugins, channels and
@@ -43,4 +43,16 @@ test("no answer within the probe's time is unhealthy", async () => {
   assert.ok(Date.now() - t < 2000);
   silent.closeAllConnections();
   await new Promise<void>((r) => silent.close(() => r()));
+});
+
+test("an emulated guest's gateway that answers after a few seconds' stall is up; with KVM it is not", async () => {
+  const slow = createServer((req, res) => {
+    setTimeout(() => res.writeHead(req.url === "/health" ? 200 : 404).end("{}"), 2500);
+  });
+  await new Promise<void>((r) => slow.listen(0, "127.0.0.1", r));
+  const slowPort = (slow.address() as { port: number }).port;
+  assert.equal(await healthOk(slowPort, probeTimeoutMs("tcg")), true);
+  assert.equal(await healthOk(slowPort, probeTimeoutMs("kvm")), false);
+  slow.closeAllConnections();
+  await new Promise<void>((r) => slow.close(() => r()));
 });

@@ -2,7 +2,7 @@
 // systemd EnvironmentFile, 0600), its openclaw.json, and its systemd service. The gateway binds the
 // guest's port 18789 on all guest interfaces ("lan") with token auth; secrets reach it through the
 // environment and `${VAR}` references in the config, never through a command line.
-import { customProviderModel } from "../../runtimes/openclaw-config.js";
+import { customProviderModel, offlineDefaults } from "../../runtimes/openclaw-config.js";
 import { GUEST_COMPILE_CACHE, GUEST_NODE, GUEST_OPENCLAW } from "../images/rootfs.js";
 
 export const GATEWAY_PORT = 18789;
@@ -87,6 +87,10 @@ export function openclawConfig(inputs: ProvisionInputs): Json {
       },
     };
   }
+  // The guest's OpenClaw is pinned in its image (vm-ctl prepare): no update check, no hosted
+  // catalog refresh, no Codex harness install. Under emulation both ran right after the start,
+  // beside the first chat (the update check's git call timed out, the refresh failed offline).
+  offlineDefaults(config);
   if (inputs.telegramToken) {
     config.channels = {
       telegram: {
@@ -115,6 +119,8 @@ Group=openclaw
 WorkingDirectory=/home/openclaw
 EnvironmentFile=/etc/openclaw/gateway.env
 Environment=HOME=/home/openclaw NODE_COMPILE_CACHE=${GUEST_COMPILE_CACHE}
+# As in the container image: no self-update, no mDNS announcements on the bridge.
+Environment=OPENCLAW_NO_AUTO_UPDATE=1 OPENCLAW_DISABLE_BONJOUR=1
 ExecStart=${GUEST_NODE} ${GUEST_OPENCLAW} gateway --bind lan --port ${GATEWAY_PORT}
 Restart=always
 RestartSec=2

@@ -13,6 +13,16 @@ async function getStatus(url: string, signal: AbortSignal): Promise<number> {
 }
 
 /**
+ * How long one status probe waits for an answer, in ms. Under software emulation (TCG) a busy
+ * OpenClaw gateway holds its event loop for seconds (its own liveness log measured stalls of 1 to
+ * 17 s in the first minutes after its start on a quiet 2-core host), so 2 s called a serving bot
+ * "down"; with KVM or Firecracker the gateway answers in milliseconds.
+ */
+export function probeTimeoutMs(accel: "kvm" | "tcg"): number {
+  return accel === "tcg" ? 20_000 : 2000;
+}
+
+/**
  * One probe: true when /health answers 200 and /startupz 200 (or 404: a gateway without a
  * startup probe, such as the tests' busybox guest), both within `timeoutMs` in all; false on any
  * error, another answer, or no answer in time.
