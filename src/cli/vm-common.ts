@@ -37,13 +37,16 @@ export function exitQuietlyOnClosedPipe(): void {
   });
 }
 
+/** A week: far above any honest wait, and far below where Node's timers overflow (~24.8 days). */
+const MAX_SECONDS = 604_800;
+
 /** @throws VmdError err_bad_flag */
 export function positiveSeconds(flag: string, value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1)
+  if (!/^\d+$/.test(value) || n < 1 || n > MAX_SECONDS)
     throw new VmdError(
       "err_bad_flag",
-      `${flag} ${value} is not a number of seconds`,
+      `${flag} ${value} is not a number of seconds from 1 to ${MAX_SECONDS}`,
       `pass ${flag} 600`,
     );
   return n;

@@ -159,8 +159,9 @@ program
   .option("--timeout <seconds>", "how long to wait for the gateway (default 2400)")
   .action(async (id: string, o: { timeout?: string }) => {
     const e = env();
+    const wait = waitMs(o);
     await stopInstance(e, id);
-    const ms = await startInstance(e, id, { waitMs: waitMs(o), onWait: progressLine(id) });
+    const ms = await startInstance(e, id, { waitMs: wait, onWait: progressLine(id) });
     console.log(`${id} restarted (${(ms / 1000).toFixed(1)} s)`);
   });
 
@@ -221,7 +222,12 @@ program
   .option("--force", "do not ask")
   .action(async (id: string, o: { force?: boolean }) => {
     const e = env();
-    readInstance(e, id);
+    try {
+      readInstance(e, id);
+    } catch (err) {
+      // A record that no longer parses is what --force is for: destroy removes what it can.
+      if (!(o.force && err instanceof VmdError && err.code === "err_state_corrupt")) throw err;
+    }
     if (!o.force) {
       if (!process.stdin.isTTY)
         throw new VmdError(

@@ -92,7 +92,8 @@ Environment: STATE_ROOT FC_ROOT BASE_PORT BRIDGE_NAME BRIDGE_ADDR SUBNET_CIDR SS
 Example:
   sudo TELEGRAM_BOT_TOKEN=123:abc ANTHROPIC_API_KEY=sk-... vm-setup --instance my-bot \\
     --telegram-users 123456789 --model anthropic/claude-opus-4-6
-  vm-setup --instance dev --network user --skip-browser-install --model openai/gpt-5 --openai-api-key sk-...`,
+  TELEGRAM_BOT_TOKEN=123:abc OPENAI_API_KEY=sk-... vm-setup --instance dev --network user \\
+    --skip-browser-install --model openai/gpt-5`,
   );
 
 try {

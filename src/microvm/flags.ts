@@ -100,14 +100,16 @@ function secret(flag: string, value: string | undefined): string {
 function url(flag: string, value: string | undefined): string {
   const v = (value ?? "").trim();
   if (!v) return "";
+  // What an error shows: a password in the URL stays out of terminals and logs.
+  const shown = v.replace(/\/\/[^/@\s]*@/, "//***@");
   let u: URL;
   try {
     u = new URL(v);
   } catch {
-    throw bad(`${flag} ${v} is not a URL`, `pass ${flag} http://host:port/path`);
+    throw bad(`${flag} ${shown} is not a URL`, `pass ${flag} http://host:port/path`);
   }
   if (u.protocol !== "http:" && u.protocol !== "https:")
-    throw bad(`${flag} ${v} is not http(s)`, `pass ${flag} https://host/path`);
+    throw bad(`${flag} ${shown} is not http(s)`, `pass ${flag} https://host/path`);
   return v.replace(/\/+$/, "");
 }
 
@@ -172,6 +174,11 @@ export function planSetup(o: RawSetupOptions): SetupPlan {
     if (v) apiKeys[provider as KeyedProvider] = v;
   }
   const provider = modelProvider(model);
+  if (provider !== provider.toLowerCase())
+    throw bad(
+      `--model ${model}: provider names are lowercase`,
+      `pass --model ${provider.toLowerCase()}/${model.slice(provider.length + 1)}`,
+    );
   if (provider in PROVIDER_KEYS && !apiKeys[provider as KeyedProvider])
     throw bad(
       `--model ${model} needs --${provider}-api-key`,

@@ -173,7 +173,7 @@ export function readToken(p: InstancePaths): string {
     throw new VmdError(
       "err_state_corrupt",
       `${p.tokenFile} is missing`,
-      "re-provision with `vm-ctl provision <id>` to make a new token",
+      `the token cannot be made again in place: \`vm-ctl destroy ${p.id} --force\`, then vm-setup`,
     );
   return readFileSync(p.tokenFile, "utf8").trim();
 }

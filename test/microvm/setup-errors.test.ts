@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -91,9 +91,31 @@ test("bad flags and couplings", async () => {
     await setup(["--instance", "x1", "--model", "openai/gpt-5"]),
     /needs --openai-api-key/,
   );
+  oneLineRefusal(
+    await setup(["--instance", "x1", "--model", "Anthropic/claude-opus-4-6"]),
+    /provider names are lowercase \(fix: pass --model anthropic\/claude-opus-4-6\)/,
+  );
+  const withPassword = await setup([
+    "--instance",
+    "x1",
+    "--telegram-api-root",
+    "ftp://u:pw-secret@x",
+  ]);
+  oneLineRefusal(withPassword, /--telegram-api-root ftp:\/\/\*\*\*@x is not http\(s\)/);
+  assert.doesNotMatch(withPassword.stderr, /pw-secret/);
+  // Past ~24.8 days Node's timers overflow to 1 ms: such a wait would end provisioning at once.
+  oneLineRefusal(
+    await setup(["--instance", "x1", "--timeout", "3000000"]),
+    /--timeout 3000000 is not a number of seconds from 1 to 604800/,
+  );
   const help = await net.run(process.execPath, [cliPath("vm-setup"), "--help"]);
   assert.match(help.stdout, /--skip-browser-install/);
   assert.match(help.stdout, /Example:\n {2}sudo TELEGRAM_BOT_TOKEN=/);
+  assert.doesNotMatch(
+    help.stdout,
+    /--(openai|anthropic|minimax)-api-key sk-/,
+    "no key in an example",
+  );
   nothingLeft("x1");
 });
 
@@ -142,4 +164,18 @@ test("a full IP pool", async () => {
   });
   assert.equal(gone.code, 0, gone.stderr);
   nothingLeft("p1");
+});
+
+test("destroy --force removes an instance whose record no longer parses (and without --force it is refused)", async () => {
+  const state = join(env.STATE_ROOT, ".vm-broken");
+  mkdirSync(state, { recursive: true });
+  writeFileSync(join(state, "env"), "INSTANCE_ID=broken\nPREFIX=99\n");
+  const ctl = (...args: string[]) => net.run(process.execPath, [cliPath("vm-ctl"), ...args], env);
+  const refused = await ctl("status", "broken");
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /err_state_corrupt|destroy the instance with --force/);
+  const gone = await ctl("destroy", "broken", "--force");
+  assert.equal(gone.code, 0, gone.stderr);
+  assert.match(gone.stdout, /broken destroyed/);
+  nothingLeft("broken");
 });
