@@ -1,5 +1,5 @@
 import type { Logger } from "../log.js";
-import { VmdError } from "../errors.js";
+import { errorMessage, VmdError } from "../errors.js";
 import { DataItem } from "../protocol/data-item.js";
 import type { Cryptor } from "../protocol/ecies.js";
 import { ProtocolError } from "../protocol/errors.js";
@@ -53,11 +53,7 @@ export interface RunnerDeps {
 
 /** An error as one line; a VmdError keeps its code and fix, which a spawn result's reader needs. */
 const errorText = (err: unknown) =>
-  err instanceof VmdError
-    ? `${err.message} (${err.code}; fix: ${err.hint})`
-    : err instanceof Error
-      ? err.message
-      : String(err);
+  err instanceof VmdError ? `${err.message} (${err.code}; fix: ${err.hint})` : errorMessage(err);
 
 /** How a spawn result's Error starts when the VM could not be made (a restart does not retry it). */
 export const SPAWN_FAILED = "spawn failed: ";
