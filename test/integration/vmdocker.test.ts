@@ -18,6 +18,7 @@ import { loadConfig } from "../../src/node/config.js";
 import { silentProgress } from "../../src/progress.js";
 import { EthereumSigner } from "../../src/protocol/signers.js";
 import { IMAGES, RUNTIME_START_COMMAND } from "../../src/runtime/images/builder.js";
+import { hasCapSysResource } from "../../src/sys/kernel.js";
 import type { Env } from "../../src/protocol/hymx.js";
 import type { Tag } from "../../src/protocol/tags.js";
 import { VmRegistry } from "../../src/vm/contract.js";
@@ -322,7 +323,7 @@ test("criu checkpoint: admin stop and resume bring the container's memory back, 
     memoryImage: { sha256: string; bytes: number };
   };
   assert.equal(data.format, "vmdocker.criu.v2");
-  const image = join(base, "checkpoint_memory", `${pid}-${data.memoryImage.sha256}.tar.gz`);
+  const image = join(base, "checkpoint_memory", `${pid}-${data.memoryImage.sha256}.tar`);
   assert.equal(statSync(image).size, data.memoryImage.bytes, "the memory stays on the host");
   assert.equal(statSync(image).mode & 0o077, 0, "readable by its owner only");
   assert.deepEqual(await admin("/admin/vms/resume"), { id: pid, message: "resumed" });
@@ -451,6 +452,48 @@ test("a restore that fails puts the workspace back and the previous runtime carr
       /not a vmdocker.workspace.v1, vmdocker.criu.v2 or vmdocker.criu.v1/,
     );
     assert.equal(await echo(), 4, "a malformed checkpoint changes nothing");
+  } finally {
+    await vm.close();
+    await mount.close();
+  }
+});
+
+test("criu: a restore whose memory image is missing brings the running process back from its own memory; a good one restores the checkpoint's", async () => {
+  const root = join(base, "direct-criu");
+  const mount = vmdocker({
+    client: docker,
+    moduleFile: () => moduleFile,
+    workspaceRoot: root,
+    warmPool: 0,
+    checkpointKind: "criu",
+    criuAsRoot: !hasCapSysResource(),
+  });
+  const pid = `criu${Date.now()}`;
+  const env = spawnEnv(pid);
+  const vm = await mount.factory(env);
+  const echo = async () => {
+    const r = await vm.apply("tester", { ...env.Meta, Action: "Echo", Nonce: 1, Data: "eA" });
+    return (r.Output as { count: number }).count;
+  };
+  const images = () => readdirSync(join(root, "checkpoint_memory")).sort();
+  try {
+    assert.equal(await echo(), 1);
+    assert.equal(await echo(), 2);
+    const ckp = await vm.checkpoint();
+    assert.equal(await echo(), 3);
+    const taken = images();
+    const broken = JSON.parse(ckp) as { memoryImage: { sha256: string } };
+    broken.memoryImage.sha256 = "0".repeat(64);
+    await assert.rejects(
+      vm.restore(JSON.stringify(broken)),
+      /restore failed \(the memory image 000000000000 of this checkpoint is not in .*\); the process runs as before/,
+    );
+    assert.equal(await echo(), 4, "the count lived on in the process's own memory");
+    assert.deepEqual(images(), taken, "the rollback image is gone, the checkpoint's is kept");
+
+    await vm.restore(ckp);
+    assert.equal(await echo(), 3, "the checkpoint's count (2) plus one");
+    assert.deepEqual(images(), taken, "no rollback image is left after a good restore");
   } finally {
     await vm.close();
     await mount.close();

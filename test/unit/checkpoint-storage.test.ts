@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   statSync,
   writeFileSync,
 } from "node:fs";
@@ -42,27 +45,51 @@ test("a criu restore's in-place workspace keeps the inode of every file that was
   await assert.rejects(overwriteWorkspace(ws, Buffer.from("not a tar")), /tar .* failed/);
 });
 
-test("memory images: stored by hash with mode 0600, checked on read, older ones pruned but the committed one kept", () => {
-  const dir = join(mkdtempSync(join(tmpdir(), "vmd-mem-")), "checkpoint_memory");
+test("memory images: a folder stored as a plain tar by hash with mode 0600, checked before use, older ones pruned but the committed one kept", async () => {
+  const root = mkdtempSync(join(tmpdir(), "vmd-mem-"));
+  const dir = join(root, "checkpoint_memory");
   const images = new MemoryImages(dir);
-  const a = images.put("pid1", Buffer.from("image a"));
-  const b = images.put("pid1", Buffer.from("image b"), a.sha256);
-  images.put("pid2", Buffer.from("other process"));
-  assert.equal(statSync(join(dir, `pid1-${a.sha256}.tar.gz`)).mode & 0o777, 0o600);
-  const c = images.put("pid1", Buffer.from("image c"), b.sha256);
+  const folder = (name: string, content: string) => {
+    const d = join(root, name);
+    mkdirSync(d);
+    writeFileSync(join(d, "pages-1.img"), content);
+    return d;
+  };
+  const a = await images.put("pid1", folder("a", "image a"));
+  const b = await images.put("pid1", folder("b", "image b"), a.sha256);
+  await images.put("pid2", folder("other", "other process"));
+  assert.equal(statSync(join(dir, `pid1-${a.sha256}.tar`)).mode & 0o777, 0o600);
+  assert.equal(statSync(join(dir, `pid1-${a.sha256}.tar`)).size, a.bytes);
+  const c = await images.put("pid1", folder("c", "image c"), b.sha256);
   const left = readdirSync(dir).sort();
   assert.deepEqual(
     left.filter((f) => f.startsWith("pid1-")).sort(),
-    [`pid1-${b.sha256}.tar.gz`, `pid1-${c.sha256}.tar.gz`].sort(),
+    [`pid1-${b.sha256}.tar`, `pid1-${c.sha256}.tar`].sort(),
   );
   assert.equal(left.filter((f) => f.startsWith("pid2-")).length, 1, "other processes untouched");
-  assert.equal(images.get("pid1", c).toString(), "image c");
-  assert.throws(
-    () => images.get("pid1", a),
+  const into = join(root, "restored");
+  await images.unpack(await images.verified("pid1", c), into);
+  assert.equal(readFileSync(join(into, "pages-1.img"), "utf8"), "image c");
+  await assert.rejects(
+    images.verified("pid1", a),
     /the memory image [0-9a-f]{12} of this checkpoint is not in /,
   );
-  writeFileSync(join(dir, `pid1-${c.sha256}.tar.gz`), "tampered");
-  assert.throws(() => images.get("pid1", c), /does not match its hash/);
+  writeFileSync(join(dir, `pid1-${c.sha256}.tar`), "tampered");
+  await assert.rejects(images.verified("pid1", c), /does not match its hash/);
+  await assert.rejects(images.put("pid1", join(root, "no-such-folder")), /tar -c failed/);
+  assert.ok(!readdirSync(dir).some((f) => f.endsWith(".partial")), "no partial file is left");
+
+  // An image of an earlier version (tar.gz) is still read.
+  const old = join(root, "old.tar.gz");
+  execFileSync("tar", ["-czf", old, "-C", folder("old", "image old"), "."]);
+  const sha256 = createHash("sha256").update(readFileSync(old)).digest("hex");
+  renameSync(old, join(dir, `pid3-${sha256}.tar.gz`));
+  const legacy = join(root, "legacy");
+  await images.unpack(await images.verified("pid3", { sha256, bytes: 0 }), legacy);
+  assert.equal(readFileSync(join(legacy, "pages-1.img"), "utf8"), "image old");
+
+  images.drop("pid1");
+  assert.ok(!readdirSync(dir).some((f) => f.startsWith("pid1-")), "drop removes a key's images");
 });
 
 test("checkpoint items: the VM's state is stored encrypted to the node's key, and only that key reads it back", () => {

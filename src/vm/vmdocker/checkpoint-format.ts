@@ -35,7 +35,13 @@ const WorkspaceArchive = z.object({ archive: z.string() });
 /** What a process resumes from: the runtime's state (workspace kind) or the container's memory (criu kind). */
 export type ResumePoint =
   | { kind: "workspace"; state: string }
-  | { kind: "criu"; name: string; memory: Buffer | MemoryImageRef };
+  | {
+      kind: "criu";
+      name: string;
+      /** v1's inline tar.gz, or an image in the host's store (under `<pid>.rollback` when `rollback`). */
+      memory: Buffer | MemoryImageRef;
+      rollback?: boolean;
+    };
 
 export interface ParsedCheckpoint {
   workspace: Buffer;

@@ -1,60 +1,86 @@
-import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { VmdError } from "../../errors.js";
+import { hashFile, tarFolderToFile, untarFile } from "./workspace-archive.js";
 
 /** A CRIU memory image kept beside the node's data, named in the signed checkpoint by its hash. */
 export interface MemoryImageRef {
+  /** sha256 (hex) of the image file. */
   sha256: string;
+  /** The image file's size. */
   bytes: number;
 }
 
 /**
  * A process's memory can be hundreds of MB (OpenClaw's gateway: about 700 MB), too big to travel
  * inside a signed checkpoint item, and it holds whatever secrets the process had in memory. So it
- * stays on this host, mode 0600, as `<pid>-<sha256>.tar.gz`, and the checkpoint carries its hash.
+ * stays on this host, mode 0600, as `<key>-<sha256>.tar` (the engine's CRIU image folder as a
+ * plain tar: packing it is a copy, not a compression, so a checkpoint costs little more than the
+ * engine's own), and the checkpoint carries its hash. Images written before 2026-11-30 are
+ * `<key>-<sha256>.tar.gz` and are still read. A key is a process id, or `<pid>.rollback` for the
+ * memory a failed restore goes back to.
  */
 export class MemoryImages {
   constructor(private readonly dir: string) {}
 
-  private file(pid: string, sha256: string): string {
-    return join(this.dir, `${pid}-${sha256}.tar.gz`);
+  private file(key: string, sha256: string, ext = "tar"): string {
+    return join(this.dir, `${key}-${sha256}.${ext}`);
   }
 
   /**
-   * Stores a new image of `pid` and removes its older ones except `keep` (the image of the
-   * checkpoint the node has committed, needed until the new one is committed).
+   * Stores the CRIU image folder `from` as a new image of `key` and removes its older ones except
+   * `keep` (the image of the checkpoint the node has committed, needed until the new one is
+   * committed). Throws err_workspace_archive when the folder cannot be read.
    */
-  put(pid: string, archive: Buffer, keep?: string): MemoryImageRef {
+  async put(key: string, from: string, keep?: string): Promise<MemoryImageRef> {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const sha256 = createHash("sha256").update(archive).digest("hex");
-    const file = this.file(pid, sha256);
-    writeFileSync(`${file}.partial`, archive, { mode: 0o600 });
-    renameSync(`${file}.partial`, file);
+    const partial = join(this.dir, `${key}.partial`);
+    let ref: MemoryImageRef;
+    try {
+      ref = await tarFolderToFile(from, partial);
+      renameSync(partial, this.file(key, ref.sha256));
+    } finally {
+      rmSync(partial, { force: true });
+    }
     for (const name of readdirSync(this.dir))
-      if (name.startsWith(`${pid}-`) && ![sha256, keep].some((s) => s && name.includes(s)))
+      if (name.startsWith(`${key}-`) && ![ref.sha256, keep].some((s) => s && name.includes(s)))
         rmSync(join(this.dir, name), { force: true });
-    return { sha256, bytes: archive.length };
+    return ref;
   }
 
-  get(pid: string, ref: MemoryImageRef): Buffer {
-    let archive: Buffer;
-    try {
-      archive = readFileSync(this.file(pid, ref.sha256));
-    } catch {
+  /**
+   * The file of an image after checking it against its hash.
+   * Throws err_checkpoint_memory_missing, err_checkpoint_memory_corrupt.
+   */
+  async verified(key: string, ref: MemoryImageRef): Promise<string> {
+    const file = [this.file(key, ref.sha256), this.file(key, ref.sha256, "tar.gz")].find((f) =>
+      existsSync(f),
+    );
+    if (!file)
       throw new VmdError(
         "err_checkpoint_memory_missing",
         `the memory image ${ref.sha256.slice(0, 12)} of this checkpoint is not in ${this.dir}`,
         "restore on the host that took the checkpoint, or respawn the process",
       );
-    }
-    const sha256 = createHash("sha256").update(archive).digest("hex");
-    if (sha256 !== ref.sha256)
+    if ((await hashFile(file)).sha256 !== ref.sha256)
       throw new VmdError(
         "err_checkpoint_memory_corrupt",
         `the memory image ${ref.sha256.slice(0, 12)} does not match its hash`,
         "respawn the process",
       );
-    return archive;
+    return file;
+  }
+
+  /** Unpacks a verified image file (see `verified`) into an engine checkpoint folder. */
+  unpack(file: string, into: string): Promise<void> {
+    mkdirSync(into, { recursive: true });
+    return untarFile(file, into);
+  }
+
+  /** Removes every image of `key`. */
+  drop(key: string): void {
+    if (!existsSync(this.dir)) return;
+    for (const name of readdirSync(this.dir))
+      if (name.startsWith(`${key}-`)) rmSync(join(this.dir, name), { force: true });
   }
 }

@@ -1,5 +1,5 @@
 import { silentLogger, type Logger } from "../../log.js";
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { VmdError, errorMessage } from "../../errors.js";
 import { aoWasmRuntime, isAoWasmModule } from "../../module/ao-wasm.js";
@@ -29,7 +29,7 @@ import {
   type ResumePoint,
 } from "./checkpoint-format.js";
 import { resolveRuntimeSpec, type RuntimeSpec } from "./spec.js";
-import { MemoryImages } from "./memory-images.js";
+import { MemoryImages, type MemoryImageRef } from "./memory-images.js";
 import { WarmPool, type PoolTemplate } from "./warm-pool.js";
 import {
   archiveWorkspace,
@@ -220,6 +220,8 @@ class VmdockerVm implements Vm {
   private readonly secretEnv: Set<string>;
   /** The memory image of the checkpoint this process last restored from or took. */
   private committedImage?: string;
+  /** The engine's data folder (where its checkpoints are), asked once. */
+  private engineRoot?: Promise<string>;
   /** The runtime has no `/vmm/apply-batch`. */
   private noBatch = false;
   spawnResult?: VmResult;
@@ -413,17 +415,20 @@ class VmdockerVm implements Vm {
     let archive: Buffer;
     let dump: string | undefined;
     try {
-      if (this.kind === "criu") dump = await this.dumpMemory(instance, false);
-      archive = await archiveWorkspace(this.ws);
+      // Both read the frozen container: its memory (CRIU) and its files.
+      [dump, archive] = await Promise.all([
+        this.kind === "criu" ? this.dumpMemory(instance, false) : undefined,
+        archiveWorkspace(this.ws),
+      ]);
     } finally {
       await thaw?.();
     }
     const workspace = workspaceArchiveJson(archive);
     if (dump) {
-      const memory = await this.packDump(instance, dump);
       // vmdocker.criu.v2: the container's memory (by hash, kept on this host) plus the workspace;
       // a restore needs no replay.
-      const image = this.memoryImages.put(this.env.Meta.Pid, memory, this.committedImage);
+      const pid = this.env.Meta.Pid;
+      const image = await this.storeDump(instance, dump, pid, this.committedImage);
       this.committedImage = image.sha256;
       return JSON.stringify({
         format: CRIU_CHECKPOINT_FORMAT,
@@ -464,7 +469,8 @@ class VmdockerVm implements Vm {
   private async resumePoint(instance: Instance): Promise<ResumePoint> {
     if (this.kind === "criu") {
       const name = await this.dumpMemory(instance, true);
-      return { kind: "criu", name, memory: await this.packDump(instance, name) };
+      const memory = await this.storeDump(instance, name, this.rollbackKey());
+      return { kind: "criu", name, memory, rollback: true };
     }
     return { kind: "workspace", state: await this.runtimeState(instance) };
   }
@@ -487,37 +493,47 @@ class VmdockerVm implements Vm {
     return name;
   }
 
-  /** The engine checkpoint as a tar.gz (packed after the container runs again), then deleted. */
-  private async packDump(instance: Instance, name: string): Promise<Buffer> {
+  /** The engine checkpoint moved into the memory image store under `key` (then deleted from the engine). */
+  private async storeDump(
+    instance: Instance,
+    name: string,
+    key: string,
+    keep?: string,
+  ): Promise<MemoryImageRef> {
     try {
-      return await archiveWorkspace(await this.checkpointDir(instance.id, name), { fast: true });
+      return await this.memoryImages.put(key, await this.checkpointDir(instance.id, name), keep);
     } finally {
       await this.client.deleteCheckpoint(instance.id, name).catch(() => {});
     }
   }
 
+  private rollbackKey(): string {
+    return `${this.env.Meta.Pid}.rollback`;
+  }
+
   private async checkpointDir(containerId: string, name: string): Promise<string> {
-    const info = await this.client.info();
-    const root = String(info.DockerRootDir ?? "/var/lib/docker");
-    return join(root, "containers", containerId, "checkpoints", name);
+    this.engineRoot ??= this.client
+      .info()
+      .then((info) => String(info.DockerRootDir ?? "/var/lib/docker"));
+    return join(await this.engineRoot, "containers", containerId, "checkpoints", name);
   }
 
   /** A fresh instance on the current workspace, from the container's memory (criu) or given the runtime's state. */
   private async resume(point: ResumePoint): Promise<void> {
     if (point.kind === "criu") {
-      const pid = this.env.Meta.Pid;
-      const archive = Buffer.isBuffer(point.memory)
-        ? point.memory
-        : this.memoryImages.get(pid, point.memory);
+      const memory = point.memory;
+      const key = point.rollback ? this.rollbackKey() : this.env.Meta.Pid;
+      const file = Buffer.isBuffer(memory) ? memory : await this.memoryImages.verified(key, memory);
       await this.launch({
         checkpoint: point.name,
         place: async (containerId) => {
           const dir = await this.checkpointDir(containerId, point.name);
-          mkdirSync(dir, { recursive: true });
-          await unpackWorkspace(dir, archive);
+          if (Buffer.isBuffer(file)) await unpackWorkspace(dir, file);
+          else await this.memoryImages.unpack(file, dir);
         },
       });
-      if (!Buffer.isBuffer(point.memory)) this.committedImage = point.memory.sha256;
+      if (point.rollback) this.memoryImages.drop(key);
+      else if (!Buffer.isBuffer(memory)) this.committedImage = memory.sha256;
       return;
     }
     await this.launch();
@@ -574,6 +590,7 @@ class VmdockerVm implements Vm {
             (e: unknown) => `the previous runtime did not come back either: ${errorMessage(e)}`,
           )
         : "no runtime was running before";
+      if (rollback) this.memoryImages.drop(this.rollbackKey());
       throw new VmdError(
         "err_restore",
         `restore failed (${errorMessage(err)}); ${back}`,
@@ -581,6 +598,7 @@ class VmdockerVm implements Vm {
       );
     }
     swap.done();
+    if (rollback) this.memoryImages.drop(this.rollbackKey());
   }
 
   /** The checkpoint's workspace unpacked beside the live one, then swapped in by renames. */
