@@ -412,21 +412,29 @@ function spawnEnv(pid: string): Env {
   };
 }
 
-test("a restore that fails puts the workspace back and the previous runtime carries on; a good one swaps both", async () => {
-  const root = join(base, "direct");
+/** A VM made straight from the factory (no node), in its own folder, and its Echo count. */
+async function directVm(name: string, kind: "workspace" | "criu") {
+  const root = join(base, name);
   const mount = vmdocker({
     client: docker,
     moduleFile: () => moduleFile,
     workspaceRoot: root,
     warmPool: 0,
+    checkpointKind: kind,
+    criuAsRoot: !hasCapSysResource(),
   });
-  const pid = `direct${Date.now()}`;
+  const pid = `${name}${Date.now()}`;
   const env = spawnEnv(pid);
   const vm = await mount.factory(env);
   const echo = async () => {
     const r = await vm.apply("tester", { ...env.Meta, Action: "Echo", Nonce: 1, Data: "eA" });
     return (r.Output as { count: number }).count;
   };
+  return { root, mount, pid, vm, echo };
+}
+
+test("a restore that fails puts the workspace back and the previous runtime carries on; a good one swaps both", async () => {
+  const { root, mount, pid, vm, echo } = await directVm("direct", "workspace");
   try {
     assert.equal(await echo(), 1);
     assert.equal(await echo(), 2);
@@ -459,22 +467,7 @@ test("a restore that fails puts the workspace back and the previous runtime carr
 });
 
 test("criu: a restore whose memory image is missing brings the running process back from its own memory; a good one restores the checkpoint's", async () => {
-  const root = join(base, "direct-criu");
-  const mount = vmdocker({
-    client: docker,
-    moduleFile: () => moduleFile,
-    workspaceRoot: root,
-    warmPool: 0,
-    checkpointKind: "criu",
-    criuAsRoot: !hasCapSysResource(),
-  });
-  const pid = `criu${Date.now()}`;
-  const env = spawnEnv(pid);
-  const vm = await mount.factory(env);
-  const echo = async () => {
-    const r = await vm.apply("tester", { ...env.Meta, Action: "Echo", Nonce: 1, Data: "eA" });
-    return (r.Output as { count: number }).count;
-  };
+  const { root, mount, vm, echo } = await directVm("criu", "criu");
   const images = () => readdirSync(join(root, "checkpoint_memory")).sort();
   try {
     assert.equal(await echo(), 1);
