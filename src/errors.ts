@@ -24,6 +24,13 @@ export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** An error as one line; a VmdError keeps its code and fix (what a result's or a log's reader needs). */
+export function errorText(err: unknown): string {
+  return err instanceof VmdError
+    ? `${err.message} (${err.code}; fix: ${err.hint})`
+    : errorMessage(err);
+}
+
 /** What an HTTP API answers for an error: the code, a one-line message, and how to fix it. */
 export interface ErrorBody {
   error: string;

@@ -1,5 +1,5 @@
 import type { Logger } from "../log.js";
-import { errorMessage, VmdError } from "../errors.js";
+import { errorText } from "../errors.js";
 import { DataItem } from "../protocol/data-item.js";
 import type { Cryptor } from "../protocol/ecies.js";
 import { ProtocolError } from "../protocol/errors.js";
@@ -14,6 +14,7 @@ import type { Snapshot } from "./checkpoints.js";
 import type { ModuleCatalog } from "./modules.js";
 import { outboxEntries } from "./outgoing.js";
 import type { ProcessState, ProcessTable } from "./processes.js";
+import { respawn, restoreFrom, restoreOrRespawn } from "./revival.js";
 import { envWithSecrets, itemMeta, metaWithSecrets, spawnEnv, tagOf } from "./vm-input.js";
 
 /** The most messages one batch call to a VM carries. */
@@ -50,10 +51,6 @@ export interface RunnerDeps {
   /** Hands a committed result's outbox entries to delivery. */
   deliver: (entries: OutboxEntry[]) => void;
 }
-
-/** An error as one line; a VmdError keeps its code and fix, which a spawn result's reader needs. */
-const errorText = (err: unknown) =>
-  err instanceof VmdError ? `${err.message} (${err.code}; fix: ${err.hint})` : errorMessage(err);
 
 /** How a spawn result's Error starts when the VM could not be made (a restart does not retry it). */
 export const SPAWN_FAILED = "spawn failed: ";
@@ -152,7 +149,7 @@ export class ProcessRunner {
     // A process whose spawn failed stays failed: it is not spawned again on every start.
     const failed = snap ? undefined : (await this.deps.store.result(pid))?.Error;
     if (failed?.startsWith(SPAWN_FAILED)) state.spawnError = failed.slice(SPAWN_FAILED.length);
-    else if (snap) this.queue(state, () => this.restoreFrom(state, snap));
+    else if (snap) this.queue(state, () => restoreOrRespawn(this.deps, state, snap));
     else this.spawnLater(state, item);
     this.queue(state, () => this.catchUp(state, mode));
   }
@@ -171,35 +168,23 @@ export class ProcessRunner {
     return !!msg && !!(await this.deps.store.result(msg.id));
   }
 
-  /** A fresh VM restored from a snapshot; the process's Env becomes the snapshot's. */
-  async restoreFrom(state: ProcessState, snap: Snapshot): Promise<void> {
-    const format = snap.Env.Module["Module-Format"];
-    const factory = this.deps.vms.get(format);
-    if (!factory) throw new ProtocolError("err_module_format_not_mounted", format);
-    const vm = await factory(envWithSecrets(snap.Env, this.deps.cryptor), { restoring: true });
-    await vm.restore(snap.Data);
-    state.vm = vm;
-    state.env = snap.Env;
-    state.received = snap.Env["Received-Sequence"];
-    state.checkpointedNonce = snap.Env.Nonce;
+  /** A fresh VM restored from a snapshot; the process's Env becomes the snapshot's (revival.ts). */
+  restoreFrom(state: ProcessState, snap: Snapshot): Promise<void> {
+    return restoreFrom(this.deps, state, snap);
   }
 
   /**
-   * Brings a process whose instance died back to where it was: from its latest checkpoint (else a
-   * fresh spawn), re-executing the messages it had applied since. Runs inside the process's chain.
+   * Brings a process whose instance died back to where it was: from its latest checkpoint (else,
+   * or when that cannot be restored, a fresh spawn), re-executing the messages it had applied
+   * since. Runs inside the process's chain.
    */
   private async revive(state: ProcessState): Promise<void> {
     const reached = state.env.Nonce;
     await state.vm?.close().catch(() => {});
     state.vm = undefined;
     const snap = await this.deps.latestSnapshot(state.pid);
-    if (snap && snap.Env.Nonce <= reached) await this.restoreFrom(state, snap);
-    else {
-      state.env = structuredClone(state.spawnEnv);
-      state.received = state.env["Received-Sequence"];
-      const factory = this.deps.vms.get(state.env.Module["Module-Format"])!;
-      state.vm = await factory(envWithSecrets(state.env, this.deps.cryptor));
-    }
+    if (snap && snap.Env.Nonce <= reached) await restoreOrRespawn(this.deps, state, snap);
+    else await respawn(this.deps, state);
     for (let n = state.env.Nonce + 1; n <= reached; n++) await this.applyNonce(state, n, "replay");
   }
 

@@ -38,15 +38,24 @@ let client: HymxClient;
 let moduleId: string;
 let moduleFile: string;
 let moduleTags: Tag[];
+/** The node's log lines (warnings start `warning: `). */
+const logLines: string[] = [];
+
+/** A node on `dir` (free ports) whose log lines go to `lines`. */
+function nodeOn(dir: string, lines: string[]) {
+  const cfg = loadConfig(undefined, { VMDOCKER_PORT: ":0", VMDOCKER_ADMIN_PORT: ":0" });
+  return startNode(cfg, { baseDir: dir, vms: new VmRegistry(), log: (l) => lines.push(l), docker });
+}
+const clientOf = (node: RunningNode) =>
+  new HymxClient({ url: node.url, signer: new EthereumSigner(CLIENT_KEY) });
 
 before(async () => {
   const mod = await buildTestModule(docker, base);
   moduleId = mod.id;
   moduleFile = mod.file;
   moduleTags = mod.tags;
-  const cfg = loadConfig(undefined, { VMDOCKER_PORT: ":0", VMDOCKER_ADMIN_PORT: ":0" });
-  running = await startNode(cfg, { baseDir: base, vms: new VmRegistry(), log: () => {}, docker });
-  client = new HymxClient({ url: running.url, signer: new EthereumSigner(CLIENT_KEY) });
+  running = await nodeOn(base, logLines);
+  client = clientOf(running);
 });
 after(async () => running?.close());
 
@@ -54,9 +63,9 @@ after(async () => running?.close());
 const workspaceInside = (info: { Config: { Env?: string[] } }) =>
   info.Config.Env!.find((e) => e.startsWith("VMDOCKER_RUNTIME_WORKSPACE="))!.split("=")[1]!;
 
-async function send(pid: string, action: string, data = "") {
-  const id = await client.message({ pid, action, data });
-  return client.waitResult(pid, id, 60_000);
+async function send(pid: string, action: string, data = "", via = client) {
+  const id = await via.message({ pid, action, data });
+  return via.waitResult(pid, id, 60_000);
 }
 
 test("spawn the test module: Ping → Pong, Echo round trip, results; the container is locked down", async () => {
@@ -307,14 +316,17 @@ test("a container killed between messages: the next message still gets the right
   );
 });
 
+/** Spawns a criu-kind process of the test module and sends it Echo a and b (its count is 2). */
+async function criuEchoedTwice(via = client, module = moduleId) {
+  const pid = await via.spawn({ module, tags: [{ name: "Checkpoint-Kind", value: "criu" }] });
+  assert.equal((await via.waitResult(pid, pid, 120_000)).Error, "");
+  await send(pid, "Echo", "a", via);
+  await send(pid, "Echo", "b", via);
+  return pid;
+}
+
 test("criu checkpoint: admin stop and resume bring the container's memory back, with no replay and no /vmm/restore", async () => {
-  const pid = await client.spawn({
-    module: moduleId,
-    tags: [{ name: "Checkpoint-Kind", value: "criu" }],
-  });
-  assert.equal((await client.waitResult(pid, pid, 120_000)).Error, "");
-  await send(pid, "Echo", "a");
-  await send(pid, "Echo", "b");
+  const pid = await criuEchoedTwice();
   const admin = (path: string) => callAdmin(running, path, pid);
   assert.deepEqual(await admin("/admin/vms/stop"), { id: pid, message: "stopped" });
   const ckp = await running.store.checkpoint(pid);
@@ -333,6 +345,72 @@ test("criu checkpoint: admin stop and resume bring the container's memory back, 
     3,
     "the count lived on in the restored memory",
   );
+});
+
+/** Overwrites a few bytes in the middle of the one CRIU memory image of `pid` under `dir`. */
+function corruptMemoryImage(dir: string, pid: string) {
+  const memory = join(dir, "checkpoint_memory");
+  const [image, ...more] = readdirSync(memory).filter((n) => n.startsWith(`${pid}-`));
+  assert.ok(image, "the checkpoint's memory image is on the host");
+  assert.deepEqual(more, [], "one memory image for the one checkpoint");
+  const bytes = readFileSync(join(memory, image));
+  bytes.write("corrupt!", Math.floor(bytes.length / 2));
+  writeFileSync(join(memory, image), bytes);
+}
+
+/** The node warned once that it could not restore `pid`'s checkpoint, saying why. */
+function assertOneRestoreWarning(lines: string[], pid: string) {
+  const warned = lines.filter(
+    (l) => l.startsWith("warning: ") && l.includes(pid) && /checkpoint/.test(l),
+  );
+  assert.equal(warned.length, 1, `one warning: ${lines.filter((l) => l.includes(pid)).join("\n")}`);
+  assert.match(warned[0]!, /the memory image \w+ does not match its hash/);
+}
+
+test("criu: a container killed whose latest checkpoint's memory image is corrupt comes back by a fresh spawn and a replay of every message", async () => {
+  const pid = await criuEchoedTwice();
+  await running.node.checkpoint(pid);
+  await send(pid, "Echo", "c");
+  corruptMemoryImage(base, pid);
+  await docker.killContainer(`hymatrix_${pid}`);
+
+  const d = await send(pid, "Echo", "d");
+  assert.equal(d.Error, "");
+  assert.equal(
+    (d.Output as { count: number }).count,
+    4,
+    "spawned afresh and replayed a, b and c before d",
+  );
+  const e = await send(pid, "Echo", "e");
+  assert.equal((e.Output as { count: number }).count, 5, "and it carries on");
+  assertOneRestoreWarning(logLines, pid);
+});
+
+test("criu: on node start, a process whose latest checkpoint's memory image is corrupt is spawned afresh and replays every message", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "vmd-vmdocker-restart-"));
+  const mod = await buildTestModule(docker, dir);
+  const lines: string[] = [];
+  let node = await nodeOn(dir, lines);
+  try {
+    let via = clientOf(node);
+    const pid = await criuEchoedTwice(via, mod.id);
+    await node.close(); // checkpoints the process at b
+    corruptMemoryImage(dir, pid);
+    node = await nodeOn(dir, lines);
+    via = clientOf(node);
+
+    const c = await send(pid, "Echo", "c", via);
+    assert.equal(c.Error, "");
+    assert.equal(
+      (c.Output as { count: number }).count,
+      3,
+      "spawned afresh and replayed a and b before c",
+    );
+    assert.equal(((await send(pid, "Echo", "d", via)).Output as { count: number }).count, 4);
+    assertOneRestoreWarning(lines, pid);
+  } finally {
+    await node.close();
+  }
 });
 
 test("warm pool: the next spawn of a module starts in a pre-started container that behaves like any other", async () => {
