@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -11,7 +12,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { test } from "node:test";
 import {
   ensureCriuOptions,
@@ -43,6 +44,28 @@ test("a criu restore's in-place workspace keeps the inode of every file that was
   assert.deepEqual(readdirSync(ws).sort(), ["db"]);
   assert.deepEqual(readdirSync(join(ws, "db")), ["state.sqlite"]);
   await assert.rejects(overwriteWorkspace(ws, Buffer.from("not a tar")), /tar .* failed/);
+});
+
+test("a criu restore's in-place workspace keeps files whose names tar's listing would escape (backslash, tab, newline, non-UTF-8)", async () => {
+  const ws = mkdtempSync(join(tmpdir(), "vmd-ws-"));
+  const odd = ["back\\slash.txt", "tab\tname", "two\nlines", "-rf", "ümlaut é"];
+  for (const name of odd) writeFileSync(join(ws, name), name);
+  mkdirSync(join(ws, "proj\\v2", "src"), { recursive: true });
+  writeFileSync(join(ws, "proj\\v2", "src", "main.c"), "int main;");
+  const latin1 = Buffer.concat([Buffer.from(ws + "/"), Buffer.from([0x6e, 0xe9, 0x65])]);
+  writeFileSync(latin1, "not utf-8");
+  const archive = await archiveWorkspace(ws);
+  writeFileSync(join(ws, "tab\tname"), "changed after the checkpoint");
+  writeFileSync(join(ws, "later\\file"), "new");
+  await overwriteWorkspace(ws, archive);
+  for (const name of odd) assert.equal(readFileSync(join(ws, name), "utf8"), name, name);
+  assert.equal(readFileSync(join(ws, "proj\\v2", "src", "main.c"), "utf8"), "int main;");
+  assert.equal(readFileSync(latin1, "utf8"), "not utf-8");
+  assert.ok(!existsSync(join(ws, "later\\file")), "what the checkpoint lacks is removed");
+  assert.ok(
+    !readdirSync(join(ws, "..")).some((n) => n.startsWith(`${basename(ws)}.list-`)),
+    "no listing folder is left beside the workspace",
+  );
 });
 
 test("memory images: a folder stored as a plain tar by hash with mode 0600, checked before use, older ones pruned but the committed one kept", async () => {

@@ -1,6 +1,14 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from "node:fs";
+import {
+  closeSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+} from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { VmdError } from "../../errors.js";
@@ -91,23 +99,38 @@ export async function unpackWorkspace(ws: string, archive: Buffer): Promise<void
  * Makes the workspace hold exactly an archive's contents while keeping the inode of every file
  * that already exists: a CRIU-restored process reopens its files by path, and applications that
  * remember a file's identity (OpenClaw's SQLite stores check dev:ino) must find the same file.
+ * What the archive holds is learnt from a second extraction beside the workspace, compared by raw
+ * name bytes: tar's listing escapes names (a `\\`, a tab or a newline in a name) and would not match.
  */
 export async function overwriteWorkspace(ws: string, archive: Buffer): Promise<void> {
   mkdirSync(ws, { recursive: true });
-  const keep = await listArchive(archive);
-  await runTar(["-xzf", "-", "-C", ws, "--overwrite", "--same-owner", "--numeric-owner"], archive);
-  const prune = (dir: string, rel: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = rel ? `${rel}/${entry.name}` : entry.name;
-      if (!keep.has(path)) rmSync(join(dir, entry.name), { recursive: true, force: true });
-      else if (entry.isDirectory()) prune(join(dir, entry.name), path);
-    }
-  };
-  prune(ws, "");
+  const mirror = mkdtempSync(`${ws}.list-`);
+  try {
+    await runTar(["-xzf", "-", "-C", mirror, "--same-owner", "--numeric-owner"], archive);
+    await runTar(
+      ["-xzf", "-", "-C", ws, "--overwrite", "--same-owner", "--numeric-owner"],
+      archive,
+    );
+    pruneMissing(Buffer.from(ws), Buffer.from(mirror));
+  } finally {
+    rmSync(mirror, { recursive: true, force: true });
+  }
 }
 
-/** The relative paths an archive holds (a broken archive throws). */
-export async function listArchive(archive: Buffer): Promise<Set<string>> {
-  const listed = (await runTar(["-tzf", "-"], archive)).toString("utf8").split("\n");
-  return new Set(listed.map((p) => p.replace(/^\.\//, "").replace(/\/$/, "")).filter(Boolean));
+const SLASH = Buffer.from("/");
+
+/** Removes what is in `dir` but not in `mirror`, recursively (names as bytes). */
+function pruneMissing(dir: Buffer, mirror: Buffer): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true, encoding: "buffer" })) {
+    const here = Buffer.concat([dir, SLASH, entry.name]);
+    const there = lstatSync(Buffer.concat([mirror, SLASH, entry.name]), { throwIfNoEntry: false });
+    if (!there) rmSync(here, { recursive: true, force: true });
+    else if (entry.isDirectory() && there.isDirectory())
+      pruneMissing(here, Buffer.concat([mirror, SLASH, entry.name]));
+  }
+}
+
+/** Throws err_workspace_archive when an archive is not a readable tar.gz. */
+export async function checkArchive(archive: Buffer): Promise<void> {
+  await runTar(["-tzf", "-"], archive);
 }
