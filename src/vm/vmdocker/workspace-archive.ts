@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   closeSync,
+  constants,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -13,12 +14,13 @@ import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { VmdError } from "../../errors.js";
 
-function runTar(args: string[], input?: Buffer): Promise<Buffer> {
+/** tar with `args`: its output is the answer, or goes to the file descriptor `to`. */
+function runTar(args: string[], input?: Buffer, to?: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = spawn("tar", args, { stdio: [input ? "pipe" : "ignore", "pipe", "pipe"] });
+    const child = spawn("tar", args, { stdio: [input ? "pipe" : "ignore", to ?? "pipe", "pipe"] });
     const out: Buffer[] = [];
     let err = "";
-    child.stdout!.on("data", (c: Buffer) => out.push(c));
+    child.stdout?.on("data", (c: Buffer) => out.push(c));
     child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
     child.on("error", reject);
     child.on("close", (code) => {
@@ -27,7 +29,7 @@ function runTar(args: string[], input?: Buffer): Promise<Buffer> {
         reject(
           new VmdError(
             "err_workspace_archive",
-            `tar ${args[0]} failed: ${err.trim()}`,
+            `tar ${args[0]} failed: ${err.trim().split("\n").join("; ")}`,
             "check the workspace folder",
           ),
         );
@@ -42,27 +44,34 @@ export function archiveWorkspace(ws: string): Promise<Buffer> {
 }
 
 /**
- * A folder as a plain (uncompressed) tar written by tar itself to `file` (mode 0600), then hashed: answers the file's sha256 (hex) and size in bytes. Nothing of it is held in
- * memory. (Piping tar's output through Node to hash it on the way took 3–5× longer here.)
- * Throws err_workspace_archive when tar fails.
+ * A folder as a plain (uncompressed) tar written by tar itself into `file`, a new file (mode 0600)
+ * that must not exist yet and is never reached through a symbolic link, then hashed: answers the
+ * file's sha256 (hex) and size in bytes. Nothing of it is held in memory. (Piping tar's output
+ * through Node to hash it on the way took 3–5× longer here.) Throws err_workspace_archive when
+ * tar fails, EEXIST when `file` exists.
  */
 export async function tarFolderToFile(
   dir: string,
   file: string,
 ): Promise<{ sha256: string; bytes: number }> {
-  closeSync(openSync(file, "w", 0o600));
-  await runTar(["-c", "-f", file, "-C", dir, "--numeric-owner", "."]);
+  const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
+  const fd = openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  try {
+    await runTar(["-c", "-f", "-", "-C", dir, "--numeric-owner", "."], undefined, fd);
+  } finally {
+    closeSync(fd);
+  }
   return hashFile(file);
 }
 
 /**
- * sha256 (hex) and size of a file, read through one reused 1 MB buffer (fresh buffers per read
+ * sha256 (hex) and size of a file (not through a symbolic link: ELOOP), read through one reused 1 MB buffer (fresh buffers per read
  * cost more in page faults than the hashing on these VMs).
  */
 export async function hashFile(file: string): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash("sha256");
   const buf = Buffer.allocUnsafe(1 << 20);
-  const fh = await open(file, "r");
+  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   let bytes = 0;
   try {
     for (;;) {
