@@ -113,6 +113,10 @@ export const ERROR_CODES = {
     500,
     "restore on the host that took the checkpoint, or respawn the process",
   ],
+  err_checkpoint_memory_write: [
+    500,
+    "check the free space and the permissions of the node's checkpoint_memory folder",
+  ],
   err_checkpoint_unavailable: [500, "run vmdocker host setup (CRIU and an experimental engine)"],
   err_restore: [500, "check the checkpoint and the container's logs"],
   err_workspace_archive: [500, "check the workspace folder"],

@@ -555,10 +555,11 @@ test("criu: a restore whose memory image is missing brings the running process b
     const taken = images();
     const broken = JSON.parse(ckp) as { memoryImage: { sha256: string } };
     broken.memoryImage.sha256 = "0".repeat(64);
-    await assert.rejects(
-      vm.restore(JSON.stringify(broken)),
-      /restore failed \(the memory image 000000000000 of this checkpoint is not in .*\); the process runs as before/,
-    );
+    await assert.rejects(vm.restore(JSON.stringify(broken)), {
+      code: "err_checkpoint_memory_missing",
+      message:
+        /restore failed \(the memory image 000000000000 of this checkpoint is not in .*\); the process runs as before/,
+    });
     assert.equal(await echo(), 4, "the count lived on in the process's own memory");
     assert.deepEqual(images(), taken, "the rollback image is gone, the checkpoint's is kept");
 

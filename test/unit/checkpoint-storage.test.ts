@@ -2,16 +2,21 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
+  chmodSync,
+  existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { test } from "node:test";
 import {
   ensureCriuOptions,
@@ -43,6 +48,28 @@ test("a criu restore's in-place workspace keeps the inode of every file that was
   assert.deepEqual(readdirSync(ws).sort(), ["db"]);
   assert.deepEqual(readdirSync(join(ws, "db")), ["state.sqlite"]);
   await assert.rejects(overwriteWorkspace(ws, Buffer.from("not a tar")), /tar .* failed/);
+});
+
+test("a criu restore's in-place workspace keeps files whose names tar's listing would escape (backslash, tab, newline, non-UTF-8)", async () => {
+  const ws = mkdtempSync(join(tmpdir(), "vmd-ws-"));
+  const odd = ["back\\slash.txt", "tab\tname", "two\nlines", "-rf", "ümlaut é"];
+  for (const name of odd) writeFileSync(join(ws, name), name);
+  mkdirSync(join(ws, "proj\\v2", "src"), { recursive: true });
+  writeFileSync(join(ws, "proj\\v2", "src", "main.c"), "int main;");
+  const latin1 = Buffer.concat([Buffer.from(ws + "/"), Buffer.from([0x6e, 0xe9, 0x65])]);
+  writeFileSync(latin1, "not utf-8");
+  const archive = await archiveWorkspace(ws);
+  writeFileSync(join(ws, "tab\tname"), "changed after the checkpoint");
+  writeFileSync(join(ws, "later\\file"), "new");
+  await overwriteWorkspace(ws, archive);
+  for (const name of odd) assert.equal(readFileSync(join(ws, name), "utf8"), name, name);
+  assert.equal(readFileSync(join(ws, "proj\\v2", "src", "main.c"), "utf8"), "int main;");
+  assert.equal(readFileSync(latin1, "utf8"), "not utf-8");
+  assert.ok(!existsSync(join(ws, "later\\file")), "what the checkpoint lacks is removed");
+  assert.ok(
+    !readdirSync(join(ws, "..")).some((n) => n.startsWith(`${basename(ws)}.list-`)),
+    "no listing folder is left beside the workspace",
+  );
 });
 
 test("memory images: a folder stored as a plain tar by hash with mode 0600, checked before use, older ones pruned but the committed one kept", async () => {
@@ -90,6 +117,44 @@ test("memory images: a folder stored as a plain tar by hash with mode 0600, chec
 
   images.drop("pid1");
   assert.ok(!readdirSync(dir).some((f) => f.startsWith("pid1-")), "drop removes a key's images");
+});
+
+test("memory images: a planted link is never written through or read, the folder is made 0700, a failed write is one coded line", async () => {
+  const root = mkdtempSync(join(tmpdir(), "vmd-mem-"));
+  const dir = join(root, "checkpoint_memory");
+  mkdirSync(dir, { mode: 0o777 });
+  chmodSync(dir, 0o777);
+  const victim = join(root, "victim");
+  writeFileSync(victim, "not yours");
+  symlinkSync(victim, join(dir, "pid1.partial"));
+  const images = new MemoryImages(dir);
+  const from = join(root, "dump");
+  mkdirSync(from);
+  writeFileSync(join(from, "pages-1.img"), "secret memory");
+  const ref = await images.put("pid1", from);
+  assert.equal(readFileSync(victim, "utf8"), "not yours", "the link's target is untouched");
+  assert.equal(statSync(dir).mode & 0o777, 0o700);
+  assert.ok(lstatSync(join(dir, `pid1-${ref.sha256}.tar`)).isFile());
+
+  // An image replaced by a link or a folder is not read.
+  rmSync(join(dir, `pid1-${ref.sha256}.tar`));
+  symlinkSync(victim, join(dir, `pid1-${ref.sha256}.tar`));
+  await assert.rejects(images.verified("pid1", ref), { code: "err_checkpoint_memory_missing" });
+  rmSync(join(dir, `pid1-${ref.sha256}.tar`));
+  mkdirSync(join(dir, `pid1-${ref.sha256}.tar`));
+  await assert.rejects(images.verified("pid1", ref), { code: "err_checkpoint_memory_missing" });
+
+  // The store's folder is a file: one line, its own code, a fix that names the folder.
+  const blocked = new MemoryImages(victim);
+  await assert.rejects(
+    blocked.put("pid1", from),
+    (err: Error & { code?: string; hint?: string }) => {
+      assert.equal(err.code, "err_checkpoint_memory_write");
+      assert.ok(!err.message.includes("\n"), err.message);
+      assert.match(err.hint ?? "", /free space and the permissions of .*victim/);
+      return true;
+    },
+  );
 });
 
 test("checkpoint items: the VM's state is stored encrypted to the node's key, and only that key reads it back", () => {

@@ -1,6 +1,14 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
 import { join } from "node:path";
-import { VmdError } from "../../errors.js";
+import { VmdError, errorMessage } from "../../errors.js";
 import { hashFile, tarFolderToFile, untarFile } from "./workspace-archive.js";
 
 /** A CRIU memory image kept beside the node's data, named in the signed checkpoint by its hash. */
@@ -30,17 +38,31 @@ export class MemoryImages {
   /**
    * Stores the CRIU image folder `from` as a new image of `key` and removes its older ones except
    * `keep` (the image of the checkpoint the node has committed, needed until the new one is
-   * committed). Throws err_workspace_archive when the folder cannot be read.
+   * committed). Throws err_checkpoint_memory_write when the folder cannot be read or the image
+   * cannot be written (no space, no permission, the store's folder is not a folder).
    */
   async put(key: string, from: string, keep?: string): Promise<MemoryImageRef> {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const partial = join(this.dir, `${key}.partial`);
     let ref: MemoryImageRef;
     try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      chmodSync(this.dir, 0o700);
+      rmSync(partial, { force: true });
       ref = await tarFolderToFile(from, partial);
       renameSync(partial, this.file(key, ref.sha256));
+    } catch (err) {
+      throw new VmdError(
+        "err_checkpoint_memory_write",
+        `could not store the memory image in ${this.dir}: ${errorMessage(err)}`,
+        `check the free space and the permissions of ${this.dir}`,
+        { cause: err },
+      );
     } finally {
-      rmSync(partial, { force: true });
+      try {
+        rmSync(partial, { force: true });
+      } catch {
+        // the folder itself is what failed, reported above
+      }
     }
     for (const name of readdirSync(this.dir))
       if (name.startsWith(`${key}-`) && ![ref.sha256, keep].some((s) => s && name.includes(s)))
@@ -49,20 +71,22 @@ export class MemoryImages {
   }
 
   /**
-   * The file of an image after checking it against its hash.
+   * The file of an image after checking it against its hash; a link or a folder in its place
+   * counts as missing.
    * Throws err_checkpoint_memory_missing, err_checkpoint_memory_corrupt.
    */
   async verified(key: string, ref: MemoryImageRef): Promise<string> {
     const file = [this.file(key, ref.sha256), this.file(key, ref.sha256, "tar.gz")].find((f) =>
       existsSync(f),
     );
-    if (!file)
+    if (!file || !lstatSync(file).isFile())
       throw new VmdError(
         "err_checkpoint_memory_missing",
         `the memory image ${ref.sha256.slice(0, 12)} of this checkpoint is not in ${this.dir}`,
         "restore on the host that took the checkpoint, or respawn the process",
       );
-    if ((await hashFile(file)).sha256 !== ref.sha256)
+    const { sha256 } = await hashFile(file).catch(() => ({ sha256: "" }));
+    if (sha256 !== ref.sha256)
       throw new VmdError(
         "err_checkpoint_memory_corrupt",
         `the memory image ${ref.sha256.slice(0, 12)} does not match its hash`,

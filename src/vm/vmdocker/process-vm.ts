@@ -380,10 +380,13 @@ export class VmdockerVm implements Vm {
           )
         : "no runtime was running before";
       if (rollback) this.criu.dropRollback();
+      // A coded cause (a missing or corrupt memory image…) keeps its code and its fix.
+      const coded = err instanceof VmdError ? err : undefined;
       throw new VmdError(
-        "err_restore",
+        coded?.code ?? "err_restore",
         `restore failed (${errorMessage(err)}); ${back}`,
-        "check the checkpoint and the container's logs",
+        coded?.hint ?? "check the checkpoint and the container's logs",
+        { cause: err },
       );
     }
     swap.done();

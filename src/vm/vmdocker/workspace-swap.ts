@@ -2,7 +2,7 @@ import { existsSync, renameSync, rmSync } from "node:fs";
 import { prepareWorkspace } from "../../runtime/workspace.js";
 import {
   archiveWorkspace,
-  listArchive,
+  checkArchive,
   overwriteWorkspace,
   unpackWorkspace,
 } from "./workspace-archive.js";
@@ -47,7 +47,7 @@ export async function stagedSwap(ws: string, archive: Buffer): Promise<Workspace
 
 /** The live workspace rewritten in place (inodes kept), with its old contents kept for undo. */
 export async function inPlaceSwap(ws: string, archive: Buffer): Promise<WorkspaceSwap> {
-  await listArchive(archive); // a broken archive fails here, before anything is stopped
+  await checkArchive(archive); // a broken archive fails here, before anything is stopped
   let before: Buffer | undefined;
   return {
     apply: async () => {
