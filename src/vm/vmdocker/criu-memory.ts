@@ -24,7 +24,7 @@ export class CriuMemory {
   /**
    * Dumps a container's memory (`exit`: and stops it) and moves it into the store; answers the
    * engine checkpoint's name and the image. `keep` is the image the committed checkpoint names.
-   * Throws the engine's error, or err_workspace_archive when the dump cannot be read.
+   * Throws the engine's error, or err_checkpoint_memory_write when the dump cannot be stored.
    */
   async take(
     containerId: string,
