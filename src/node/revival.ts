@@ -2,6 +2,7 @@ import { errorText } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Cryptor } from "../protocol/ecies.js";
 import { ProtocolError } from "../protocol/errors.js";
+import type { Store } from "../store/types.js";
 import type { VmRegistry } from "../vm/contract.js";
 import type { Snapshot } from "./checkpoints.js";
 import type { ProcessState } from "./processes.js";
@@ -10,6 +11,7 @@ import { envWithSecrets } from "./vm-input.js";
 /** What making a process's VM again needs from the node. */
 export interface RevivalDeps {
   vms: VmRegistry;
+  store: Pick<Store, "result">;
   cryptor?: Cryptor;
   log: Logger;
 }
@@ -43,11 +45,16 @@ export async function restoreFrom(
 }
 
 /**
- * A fresh VM from the process's spawn Env (Nonce 0; no spawn result is written, it has one).
+ * A fresh VM from the process's spawn Env (Nonce 0, its Sequence past what the stored spawn
+ * result sent; no spawn result is written, it has one).
  * Throws err_module_format_not_mounted, or what the VM's factory throws.
  */
 export async function respawn(deps: RevivalDeps, state: ProcessState): Promise<void> {
   state.env = structuredClone(state.spawnEnv);
+  // The spawn result's messages and spawns took a Sequence each (spawnVm), and receivers have
+  // seen them; this spawn writes no result, so they are counted from the stored one.
+  const spawned = await deps.store.result(state.pid);
+  state.env.Sequence += (spawned?.Messages?.length ?? 0) + (spawned?.Spawns?.length ?? 0);
   state.received = state.env["Received-Sequence"];
   const factory = factoryOf(deps, state.env.Module["Module-Format"]);
   state.vm = await factory(envWithSecrets(state.env, deps.cryptor));

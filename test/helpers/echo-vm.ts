@@ -5,7 +5,10 @@ import { join } from "node:path";
 import { writeModuleFile } from "../../src/module/write.js";
 import { moduleTags } from "../../src/protocol/hymx.js";
 import { EthereumSigner } from "../../src/protocol/signers.js";
-import { evaluateOnCopy, type Vm, type VmFactory } from "../../src/vm/contract.js";
+import { evaluateOnCopy, VmGoneError, type Vm, type VmFactory } from "../../src/vm/contract.js";
+
+/** Processes whose instance has "died" once (`Action=Die`), so a replay does not die again. */
+const died = new Set<string>();
 
 export const ECHO_FORMAT = "test.echo.v0.0.1";
 export const CLIENT_KEY = "0x64dd2342616f385f3e8157cf7246cf394217e13e8f91b7d208e9f8b60e25ed1b";
@@ -17,16 +20,23 @@ export const CLIENT_KEY = "0x64dd2342616f385f3e8157cf7246cf394217e13e8f91b7d208e
  * param / spawn tag named by `Name` (hashed). It dry-runs on a copy of its count; its state is
  * public. `Slow` answers after `Ms` milliseconds. A process spawned with `Batch=yes` takes
  * batches (`applyBatch`); `Calls` answers how many batch calls it had. A spawn tag
- * `Spawn-Fail=<reason>` makes the VM's creation throw that reason.
+ * `Spawn-Fail=<reason>` makes the VM's creation throw that reason. `Die` (once per process)
+ * makes its next apply throw VmGoneError, as a killed container does: the node revives it.
  */
 export const echoFactory: VmFactory = async (env) => {
   const fail = (env.Process.Tags ?? []).find((t) => t.name === "Spawn-Fail")?.value;
   if (fail) throw new Error(fail);
   let count = 0;
   let batchCalls = 0;
+  let dying = false;
   const vm: Vm = {
     async apply(_from, meta) {
+      if (dying) throw new VmGoneError("the echo instance died");
       count++;
+      if (meta.Action === "Die" && !died.has(env.Meta.Pid)) {
+        died.add(env.Meta.Pid);
+        dying = true;
+      }
       if (meta.Action === "Fail") return { Error: "asked to fail" };
       if (meta.Action === "Slow") await new Promise((r) => setTimeout(r, Number(meta.Params.Ms)));
       if (meta.Action === "Calls") return { Data: String(batchCalls) };

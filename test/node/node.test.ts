@@ -262,6 +262,33 @@ test("messages a process emits to a process on this node are signed by the node 
   assert.equal((await running.store.result(delivered.id))?.Data, "1:1:ping");
 });
 
+test("a process revived by a fresh spawn goes on numbering its outgoing messages after the ones it sent (spawn result included), so receivers take them", async () => {
+  const a = await spawn();
+  const b = await spawn();
+  const forward = async (data: string) => {
+    const fwd = messageItem(a, data, "Forward", [{ name: "To", value: b }]);
+    await post(url, fwd);
+    return waitResult<{ Error: string; Data: string; Messages: { Sequence: string }[] }>(
+      url,
+      a,
+      fwd.id,
+    );
+  };
+  assert.equal((await forward("before")).Messages[0]?.Sequence, "1");
+  const die = messageItem(a, "", "Die");
+  await post(url, die);
+  await waitResult(url, a, die.id);
+  // The instance is gone: this message revives it (no checkpoint: a fresh spawn and a replay).
+  const after = await forward("after");
+  assert.equal(after.Error, "");
+  assert.equal(after.Data, "3:after", "spawned afresh, the two earlier messages replayed");
+  assert.equal(after.Messages[0]?.Sequence, "2", "not the Sequence the first forward had");
+  await running.node.settled();
+  const delivered = await running.store.messageByNonce(b, 2);
+  assert.ok(delivered, "the receiver took the second forward");
+  assert.equal((await running.store.result(delivered.id))?.Error, "");
+});
+
 test("a fresh node spawns its own token and registry; processes register themselves; balances are big integers", async () => {
   const info = (await getJson<{ Token: string; Registry: string }>(`${url}/info`)).body;
   assert.match(info.Token, /^[A-Za-z0-9_-]{43}$/);
