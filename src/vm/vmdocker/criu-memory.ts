@@ -12,13 +12,12 @@ type CriuPoint = Extract<ResumePoint, { kind: "criu" }>;
  * restore goes back to), and put back into a new container's checkpoint folder.
  */
 export class CriuMemory {
-  /** The engine's data folder (where its checkpoints are), asked once. */
-  private engineRoot?: Promise<string>;
-
+  /** `engineRoot`: the engine's data folder (where its checkpoints are), asked once per mount. */
   constructor(
     private readonly client: DockerClient,
     private readonly images: MemoryImages,
     private readonly pid: string,
+    private readonly engineRoot: () => Promise<string>,
   ) {}
 
   /**
@@ -67,9 +66,6 @@ export class CriuMemory {
   }
 
   private async checkpointDir(containerId: string, name: string): Promise<string> {
-    this.engineRoot ??= this.client
-      .info()
-      .then((info) => String(info.DockerRootDir ?? "/var/lib/docker"));
-    return join(await this.engineRoot, "containers", containerId, "checkpoints", name);
+    return join(await this.engineRoot(), "containers", containerId, "checkpoints", name);
   }
 }

@@ -64,9 +64,7 @@ export class MemoryImages {
         // the folder itself is what failed, reported above
       }
     }
-    for (const name of readdirSync(this.dir))
-      if (name.startsWith(`${key}-`) && ![ref.sha256, keep].some((s) => s && name.includes(s)))
-        rmSync(join(this.dir, name), { force: true });
+    this.prune(key, [ref.sha256, keep]);
     return ref;
   }
 
@@ -77,9 +75,9 @@ export class MemoryImages {
    */
   async verified(key: string, ref: MemoryImageRef): Promise<string> {
     const file = [this.file(key, ref.sha256), this.file(key, ref.sha256, "tar.gz")].find((f) =>
-      existsSync(f),
+      lstatSync(f, { throwIfNoEntry: false })?.isFile(),
     );
-    if (!file || !lstatSync(file).isFile())
+    if (!file)
       throw new VmdError(
         "err_checkpoint_memory_missing",
         `the memory image ${ref.sha256.slice(0, 12)} of this checkpoint is not in ${this.dir}`,
@@ -103,8 +101,13 @@ export class MemoryImages {
 
   /** Removes every image of `key`. */
   drop(key: string): void {
-    if (!existsSync(this.dir)) return;
+    if (existsSync(this.dir)) this.prune(key, []);
+  }
+
+  /** Removes the images of `key` whose hash is not one of `keep`. */
+  private prune(key: string, keep: (string | undefined)[]): void {
     for (const name of readdirSync(this.dir))
-      if (name.startsWith(`${key}-`)) rmSync(join(this.dir, name), { force: true });
+      if (name.startsWith(`${key}-`) && !keep.some((s) => s && name.includes(s)))
+        rmSync(join(this.dir, name), { force: true });
   }
 }

@@ -86,6 +86,16 @@ export function vmdocker(opts: VmdockerOptions): VmdockerMount {
   const sandbox = new SandboxBackend((args) => run("docker", args));
   const healthTimeoutMs = opts.healthTimeoutMs ?? 120_000;
   const memoryImages = new MemoryImages(join(opts.workspaceRoot, "checkpoint_memory"));
+  let engineRoot: Promise<string> | undefined;
+  // The engine's data folder, asked once; a failed ask is asked again next time.
+  const engineRootOnce = () =>
+    (engineRoot ??= opts.client.info().then(
+      (info) => String(info.DockerRootDir ?? "/var/lib/docker"),
+      (err: unknown) => {
+        engineRoot = undefined;
+        throw err;
+      },
+    ));
   const pool = new WarmPool({
     client: opts.client,
     size: opts.warmPool ?? 1,
@@ -147,7 +157,7 @@ export function vmdocker(opts: VmdockerOptions): VmdockerMount {
       template,
       workspacePath(opts.workspaceRoot, pid),
       healthTimeoutMs,
-      new CriuMemory(opts.client, memoryImages, pid),
+      new CriuMemory(opts.client, memoryImages, pid, engineRootOnce),
       log,
     );
     if (restoring) return vm;

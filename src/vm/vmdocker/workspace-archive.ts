@@ -65,8 +65,8 @@ export async function tarFolderToFile(
 }
 
 /**
- * sha256 (hex) and size of a file (not through a symbolic link: ELOOP), read through one reused 1 MB buffer (fresh buffers per read
- * cost more in page faults than the hashing on these VMs).
+ * sha256 (hex) and size of a file (not through a symbolic link: ELOOP), read through one reused
+ * 1 MB buffer (fresh buffers per read cost more in page faults than the hashing on these VMs).
  */
 export async function hashFile(file: string): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash("sha256");
@@ -132,10 +132,10 @@ const SLASH = Buffer.from("/");
 function pruneMissing(dir: Buffer, mirror: Buffer): void {
   for (const entry of readdirSync(dir, { withFileTypes: true, encoding: "buffer" })) {
     const here = Buffer.concat([dir, SLASH, entry.name]);
-    const there = lstatSync(Buffer.concat([mirror, SLASH, entry.name]), { throwIfNoEntry: false });
-    if (!there) rmSync(here, { recursive: true, force: true });
-    else if (entry.isDirectory() && there.isDirectory())
-      pruneMissing(here, Buffer.concat([mirror, SLASH, entry.name]));
+    const there = Buffer.concat([mirror, SLASH, entry.name]);
+    const twin = lstatSync(there, { throwIfNoEntry: false });
+    if (!twin) rmSync(here, { recursive: true, force: true });
+    else if (entry.isDirectory() && twin.isDirectory()) pruneMissing(here, there);
   }
 }
 
